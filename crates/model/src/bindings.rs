@@ -1,0 +1,146 @@
+//! Names of the worker's environment bindings (plain vars and secrets).
+//!
+//! Generated source reads every secret from `env.<NAME>`, and the deployer binds the same names,
+//! so both sides take them from here. Names are deterministic upper snake case: the kind slug and
+//! the setting key (`META_PIXEL_ACCESS_TOKEN`). When two destinations of one kind share an
+//! environment, each name also carries its destination id (`META_PIXEL_ACCESS_TOKEN_EU_PIXEL`),
+//! and a numeric suffix settles any remaining tie, in destination order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::{CustomerConfig, DatabaseBinding, Destination, Environment, SecretRef, SettingValue};
+
+/// Plain var holding the Turso database URL.
+pub const DATABASE_URL_VAR: &str = "TURSO_DATABASE_URL";
+/// Secret holding the Turso auth token.
+pub const DATABASE_TOKEN_SECRET: &str = "TURSO_AUTH_TOKEN";
+
+/// What a secret binding carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindingOwner {
+    /// The database auth token.
+    Database,
+    /// A secret setting of a destination.
+    Destination {
+        /// Index into the environment's destinations (configured order).
+        index: usize,
+        /// The setting's key.
+        key: &'static str,
+    },
+}
+
+/// One secret the worker reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretBinding {
+    /// Binding name, e.g. `META_PIXEL_ACCESS_TOKEN`.
+    pub name: String,
+    /// What it carries.
+    pub owner: BindingOwner,
+    /// Where the deploy step finds the value.
+    pub source: SecretRef,
+}
+
+/// Every binding of one environment's worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bindings {
+    /// Plain vars: name and value, sorted by name.
+    pub vars: Vec<(String, String)>,
+    /// Secrets, database token first, then destinations in configured order.
+    pub secrets: Vec<SecretBinding>,
+}
+
+impl Bindings {
+    /// Plans the bindings of `env`'s worker.
+    pub fn plan(config: &CustomerConfig, env: &Environment) -> Self {
+        let destinations: Vec<&Destination> = config.destinations_for(env).collect();
+        Self::plan_for(config, &destinations)
+    }
+
+    /// Plans the bindings for an already filtered destination list.
+    pub fn plan_for(config: &CustomerConfig, destinations: &[&Destination]) -> Self {
+        let DatabaseBinding::Turso { url, auth_token } = &config.customer.database;
+        let mut secrets = vec![SecretBinding {
+            name: DATABASE_TOKEN_SECRET.to_owned(),
+            owner: BindingOwner::Database,
+            source: auth_token.clone(),
+        }];
+
+        let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
+        for d in destinations {
+            *per_kind.entry(d.kind.slug).or_default() += 1;
+        }
+        let mut taken: BTreeSet<String> =
+            [DATABASE_URL_VAR, DATABASE_TOKEN_SECRET].into_iter().map(str::to_owned).collect();
+        for (index, d) in destinations.iter().enumerate() {
+            for (field, value) in d.ordered_settings() {
+                let SettingValue::Secret(source) = value else { continue };
+                let mut name = format!("{}_{}", upper_snake(d.kind.slug), upper_snake(field.key));
+                if per_kind[d.kind.slug] > 1 {
+                    name.push('_');
+                    name.push_str(&upper_snake(d.id.as_str()));
+                }
+                if taken.contains(&name) {
+                    let base = name.clone();
+                    let mut n = 2;
+                    while taken.contains(&name) {
+                        name = format!("{base}_{n}");
+                        n += 1;
+                    }
+                }
+                taken.insert(name.clone());
+                secrets.push(SecretBinding {
+                    name,
+                    owner: BindingOwner::Destination { index, key: field.key },
+                    source: source.clone(),
+                });
+            }
+        }
+        Self { vars: vec![(DATABASE_URL_VAR.to_owned(), url.clone())], secrets }
+    }
+
+    /// The binding name of a destination's secret setting.
+    pub fn secret_name(&self, index: usize, key: &str) -> Option<&str> {
+        self.secrets.iter().find_map(|b| match &b.owner {
+            BindingOwner::Destination { index: i, key: k } if *i == index && *k == key => {
+                Some(b.name.as_str())
+            }
+            _ => None,
+        })
+    }
+}
+
+/// Upper snake case of a kebab-case slug, snake_case id or camelCase key:
+/// `meta-pixel` -> `META_PIXEL`, `accessToken` -> `ACCESS_TOKEN`, `eu_pixel-2` -> `EU_PIXEL_2`.
+pub fn upper_snake(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    let mut prev_lower = false;
+    for c in s.chars() {
+        if c == '-' || c == '_' {
+            out.push('_');
+            prev_lower = false;
+        } else if c.is_ascii_uppercase() {
+            if prev_lower {
+                out.push('_');
+            }
+            out.push(c);
+            prev_lower = false;
+        } else {
+            out.push(c.to_ascii_uppercase());
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upper_snake;
+
+    #[test]
+    fn upper_snake_cases() {
+        assert_eq!(upper_snake("meta-pixel"), "META_PIXEL");
+        assert_eq!(upper_snake("accessToken"), "ACCESS_TOKEN");
+        assert_eq!(upper_snake("eu_pixel-2"), "EU_PIXEL_2");
+        assert_eq!(upper_snake("ga4Secret"), "GA4_SECRET");
+    }
+}

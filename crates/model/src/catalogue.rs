@@ -1,0 +1,926 @@
+//! The destination catalogue: every kind of analytics destination the control plane can
+//! configure, with the typed schema of its settings.
+//!
+//! The catalogue is data: adding a kind is adding one [`KindSpec`] to [`KINDS`]. Validation, the
+//! generator (factories and the TypeScript contract of `@c15t/destinations`), the CLI's
+//! `catalogue` listing and the admin UI's forms are all driven by it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// c15t's consent purposes (`AllConsentNames` in c15t's core types), in c15t's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentCategory {
+    /// Strictly necessary; always allowed.
+    Necessary,
+    /// Enhanced functionality.
+    Functionality,
+    /// Analytics and measurement.
+    Measurement,
+    /// Personalised experience.
+    Experience,
+    /// Advertising and marketing.
+    Marketing,
+}
+
+impl ConsentCategory {
+    /// Every category, in c15t's order.
+    pub const ALL: [ConsentCategory; 5] = [
+        Self::Necessary,
+        Self::Functionality,
+        Self::Measurement,
+        Self::Experience,
+        Self::Marketing,
+    ];
+
+    /// The name c15t uses for this purpose.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Necessary => "necessary",
+            Self::Measurement => "measurement",
+            Self::Marketing => "marketing",
+            Self::Functionality => "functionality",
+            Self::Experience => "experience",
+        }
+    }
+
+    /// Parses c15t's name of a purpose.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl fmt::Display for ConsentCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The type of one setting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldType {
+    /// Free text, optionally constrained by the field's [`Pattern`].
+    String,
+    /// An absolute `http` or `https` URL.
+    Url,
+    /// One of a fixed list of strings.
+    Enum(&'static [&'static str]),
+    /// `true` or `false`.
+    Bool,
+    /// A finite number, optionally an integer and within bounds.
+    Number {
+        /// Only whole numbers are allowed.
+        integer: bool,
+        /// Smallest allowed value.
+        min: Option<f64>,
+        /// Largest allowed value.
+        max: Option<f64>,
+    },
+}
+
+impl FieldType {
+    /// Short name used in listings and JSON (`string`, `url`, `enum`, `bool`, `number`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Url => "url",
+            Self::Enum(_) => "enum",
+            Self::Bool => "bool",
+            Self::Number { .. } => "number",
+        }
+    }
+}
+
+/// A regular expression a string setting must match, with the rule in words for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pattern {
+    /// The regular expression (Rust `regex` syntax), matched against the whole value.
+    pub regex: &'static str,
+    /// What the rule requires, completing "must ...", e.g. `contain only digits`.
+    pub expected: &'static str,
+}
+
+/// One setting of a destination kind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldSpec {
+    /// Setting key as the destination factory takes it (camelCase), e.g. `pixelId`.
+    pub key: &'static str,
+    /// Human label for forms.
+    pub label: &'static str,
+    /// Value type.
+    pub ty: FieldType,
+    /// Whether the setting must be present.
+    pub required: bool,
+    /// Whether the value is a credential: never stored in plaintext, never inlined into
+    /// generated source, bound to the worker as a secret instead.
+    pub secret: bool,
+    /// Constraint on string values.
+    pub pattern: Option<Pattern>,
+    /// One sentence telling the user where to find the value.
+    pub description: &'static str,
+}
+
+impl FieldSpec {
+    /// A required, non-secret string field with no pattern; adjust with struct update syntax.
+    pub const fn text(key: &'static str, label: &'static str, description: &'static str) -> Self {
+        Self {
+            key,
+            label,
+            ty: FieldType::String,
+            required: false,
+            secret: false,
+            pattern: None,
+            description,
+        }
+    }
+}
+
+/// A kind of destination, such as `meta-pixel`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KindSpec {
+    /// Stable identifier used in config files and the database (kebab-case).
+    pub slug: &'static str,
+    /// Name shown to people.
+    pub display_name: &'static str,
+    /// Consent purpose a destination of this kind needs unless configured otherwise.
+    pub default_category: ConsentCategory,
+    /// Vendor documentation for the settings.
+    pub docs_url: &'static str,
+    /// The settings, in the order forms and generated code show them.
+    pub fields: &'static [FieldSpec],
+}
+
+impl KindSpec {
+    /// The `@c15t/destinations` factory for this kind: the slug in camelCase (every hyphen
+    /// removed and the following letter upper-cased), e.g. `google-analytics-4` ->
+    /// `googleAnalytics4`.
+    pub fn factory_name(&self) -> String {
+        camel_case(self.slug)
+    }
+
+    /// The TypeScript settings type for this kind in the destinations contract, e.g.
+    /// `MetaPixelSettings`.
+    pub fn settings_type_name(&self) -> String {
+        let mut name = camel_case(self.slug);
+        if let Some(first) = name.get(0..1) {
+            let upper = first.to_ascii_uppercase();
+            name.replace_range(0..1, &upper);
+        }
+        name.push_str("Settings");
+        name
+    }
+
+    /// Looks up a field by key.
+    pub fn field(&self, key: &str) -> Option<&'static FieldSpec> {
+        self.fields.iter().find(|f| f.key == key)
+    }
+}
+
+/// camelCase of a kebab-case slug: `meta-pixel` -> `metaPixel`, `x-pixel` -> `xPixel`.
+pub fn camel_case(slug: &str) -> String {
+    let mut out = String::with_capacity(slug.len());
+    let mut upper = false;
+    for c in slug.chars() {
+        if c == '-' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The catalogue of destination kinds.
+#[derive(Debug, Clone, Copy)]
+pub struct Catalogue {
+    kinds: &'static [KindSpec],
+}
+
+impl Default for Catalogue {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+impl Catalogue {
+    /// The kinds this control plane ships with.
+    pub const fn builtin() -> Self {
+        Self { kinds: KINDS }
+    }
+
+    /// Every kind, in catalogue order.
+    pub fn kinds(&self) -> &'static [KindSpec] {
+        self.kinds
+    }
+
+    /// Looks up a kind by slug.
+    pub fn get(&self, slug: &str) -> Option<&'static KindSpec> {
+        self.kinds.iter().find(|k| k.slug == slug)
+    }
+}
+
+const fn pattern(regex: &'static str, expected: &'static str) -> Option<Pattern> {
+    Some(Pattern { regex, expected })
+}
+
+/// Every built-in destination kind.
+pub static KINDS: &[KindSpec] = &[
+    KindSpec {
+        slug: "meta-pixel",
+        display_name: "Meta Pixel",
+        default_category: ConsentCategory::Marketing,
+        docs_url: "https://developers.facebook.com/docs/meta-pixel/get-started",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(r"^[0-9]{5,20}$", "contain only digits (5 to 20 of them)"),
+                ..FieldSpec::text(
+                    "pixelId",
+                    "Pixel ID",
+                    "The numeric ID shown in Events Manager under Data sources.",
+                )
+            },
+            FieldSpec {
+                secret: true,
+                ..FieldSpec::text(
+                    "accessToken",
+                    "Conversions API access token",
+                    "Token generated in Events Manager > Settings > Conversions API; enables \
+                     server-side events.",
+                )
+            },
+            FieldSpec {
+                pattern: pattern(r"^TEST[0-9]+$", "look like `TEST12345`"),
+                ..FieldSpec::text(
+                    "testEventCode",
+                    "Test event code",
+                    "Code from Events Manager > Test events; set it only while testing.",
+                )
+            },
+        ],
+    },
+    KindSpec {
+        slug: "google-analytics",
+        display_name: "Google Analytics 4",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://developers.google.com/analytics/devguides/collection/protocol/ga4",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(r"^G-[A-Z0-9]{4,16}$", "look like `G-XXXXXXXXXX`"),
+                ..FieldSpec::text(
+                    "measurementId",
+                    "Measurement ID",
+                    "Admin > Data streams > your web stream.",
+                )
+            },
+            FieldSpec {
+                secret: true,
+                ..FieldSpec::text(
+                    "apiSecret",
+                    "Measurement Protocol API secret",
+                    "Admin > Data streams > Measurement Protocol API secrets; enables \
+                     server-side events.",
+                )
+            },
+        ],
+    },
+    KindSpec {
+        slug: "posthog",
+        display_name: "PostHog",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://posthog.com/docs/libraries/js",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(
+                    r"^phc_[A-Za-z0-9]{8,64}$",
+                    "look like `phc_` followed by letters and digits",
+                ),
+                ..FieldSpec::text(
+                    "apiKey",
+                    "Project API key",
+                    "Project settings > Project API key (public, starts with `phc_`).",
+                )
+            },
+            FieldSpec {
+                ty: FieldType::Url,
+                ..FieldSpec::text(
+                    "host",
+                    "API host",
+                    "Your PostHog instance, e.g. https://us.i.posthog.com or https://eu.i.posthog.com.",
+                )
+            },
+        ],
+    },
+    // Google Tag Manager. `@c15t/scripts` calls the container ID `id` and files GTM under
+    // `necessary` (it always loads GTM and gates the tags inside through Google Consent Mode).
+    // A destination of ours is forwarded events only when its category is granted, and a
+    // container can fire ad tags, so it defaults to `marketing`; a container that holds only
+    // analytics tags can be configured down to `measurement`.
+    KindSpec {
+        slug: "google-tag-manager",
+        display_name: "Google Tag Manager",
+        default_category: ConsentCategory::Marketing,
+        docs_url: "https://developers.google.com/tag-platform/tag-manager/web",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(r"^GTM-[A-Z0-9]{4,12}$", "look like `GTM-XXXXXXX`"),
+                ..FieldSpec::text(
+                    "containerId",
+                    "Container ID",
+                    "Shown at the top of the workspace in Tag Manager, next to the container name.",
+                )
+            },
+            FieldSpec {
+                ty: FieldType::Url,
+                ..FieldSpec::text(
+                    "serverContainerUrl",
+                    "Server container URL",
+                    "The URL of your server-side tagging container (Admin > Container settings); \
+                     leave empty if you only use a web container.",
+                )
+            },
+        ],
+    },
+    KindSpec {
+        slug: "tiktok-pixel",
+        display_name: "TikTok Pixel",
+        default_category: ConsentCategory::Marketing,
+        docs_url: "https://ads.tiktok.com/help/article/tiktok-pixel",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(r"^[A-Z0-9]{20}$", "be 20 upper-case letters and digits"),
+                ..FieldSpec::text(
+                    "pixelId",
+                    "Pixel ID",
+                    "The pixel code shown under the pixel's name in TikTok Ads Manager > Tools > \
+                     Events.",
+                )
+            },
+            FieldSpec {
+                secret: true,
+                ..FieldSpec::text(
+                    "accessToken",
+                    "Events API access token",
+                    "Generated in Events Manager > your pixel > Settings > Events API; enables \
+                     server-side events.",
+                )
+            },
+            FieldSpec {
+                pattern: pattern(r"^TEST[0-9]+$", "look like `TEST12345`"),
+                ..FieldSpec::text(
+                    "testEventCode",
+                    "Test event code",
+                    "Code from Events Manager > your pixel > Test events; set it only while \
+                     testing.",
+                )
+            },
+        ],
+    },
+    // `@c15t/scripts` names this `linkedin-insights` and the partner ID `id`.
+    KindSpec {
+        slug: "linkedin-insight",
+        display_name: "LinkedIn Insight Tag",
+        default_category: ConsentCategory::Marketing,
+        docs_url: "https://www.linkedin.com/help/lms/answer/a418880",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(r"^[0-9]{4,12}$", "contain only digits (4 to 12 of them)"),
+                ..FieldSpec::text(
+                    "partnerId",
+                    "Partner ID",
+                    "Campaign Manager > Data > Signals manager > Insight Tag.",
+                )
+            },
+            FieldSpec {
+                secret: true,
+                ..FieldSpec::text(
+                    "accessToken",
+                    "Conversions API access token",
+                    "OAuth token with the `rw_conversions` scope, generated in Campaign Manager \
+                     when you set up the Conversions API; enables server-side conversions.",
+                )
+            },
+        ],
+    },
+    // `@c15t/scripts` names this `mixpanel-analytics`; it takes the same `token`.
+    KindSpec {
+        slug: "mixpanel",
+        display_name: "Mixpanel",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://docs.mixpanel.com/docs/tracking-methods/sdks/javascript",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(r"^[A-Fa-f0-9]{32}$", "be 32 hexadecimal characters"),
+                ..FieldSpec::text(
+                    "token",
+                    "Project token",
+                    "Project settings > Overview > Access keys > Project token.",
+                )
+            },
+            FieldSpec {
+                ty: FieldType::Url,
+                ..FieldSpec::text(
+                    "apiHost",
+                    "API host",
+                    "Your project's data residency endpoint, e.g. https://api-eu.mixpanel.com for \
+                     the EU; leave empty for the US default.",
+                )
+            },
+            FieldSpec {
+                secret: true,
+                ..FieldSpec::text(
+                    "apiSecret",
+                    "Project API secret",
+                    "Project settings > Overview > Access keys > Project secret; enables \
+                     server-side imports.",
+                )
+            },
+        ],
+    },
+    // Not in `@c15t/scripts`; names follow Amplitude's Browser SDK 2 (`apiKey`, `serverZone`).
+    KindSpec {
+        slug: "amplitude",
+        display_name: "Amplitude",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://amplitude.com/docs/sdks/analytics/browser/browser-sdk-2",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(r"^[a-f0-9]{32}$", "be 32 lower-case hexadecimal characters"),
+                ..FieldSpec::text(
+                    "apiKey",
+                    "API key",
+                    "Organization settings > Projects > your project > General > API key (public).",
+                )
+            },
+            FieldSpec {
+                ty: FieldType::Enum(&["US", "EU"]),
+                ..FieldSpec::text(
+                    "serverZone",
+                    "Server zone",
+                    "`EU` if your organization is hosted in Amplitude's EU data center, otherwise \
+                     `US` (the default).",
+                )
+            },
+        ],
+    },
+    // The write key is deliberately not a secret: analytics.js sends it from every visitor's
+    // browser (it is part of the CDN URL `cdn.segment.com/analytics.js/v1/<writeKey>/...`) and
+    // it only grants write access to one source, so it is an identifier, not a credential, and
+    // is inlined like a pixel ID. Use a dedicated source for the worker if that matters to you.
+    KindSpec {
+        slug: "segment",
+        display_name: "Segment",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(r"^[A-Za-z0-9]{10,64}$", "contain only letters and digits"),
+                ..FieldSpec::text(
+                    "writeKey",
+                    "Write key",
+                    "Connections > Sources > your source > Settings > API keys.",
+                )
+            },
+            FieldSpec {
+                ty: FieldType::Url,
+                ..FieldSpec::text(
+                    "apiHost",
+                    "API host",
+                    "https://events.eu1.segmentapis.com for an EU workspace; leave empty for the \
+                     default https://api.segment.io.",
+                )
+            },
+        ],
+    },
+    // `@c15t/scripts` names this `plausible-analytics` and calls the endpoint `endpoint`.
+    KindSpec {
+        slug: "plausible",
+        display_name: "Plausible Analytics",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://plausible.io/docs/events-api",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(
+                    r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+                    "be a lower-case domain name such as `example.com`, without scheme or path",
+                ),
+                ..FieldSpec::text(
+                    "domain",
+                    "Site domain",
+                    "The domain the site was added under in Plausible, as shown in Site settings \
+                     > General.",
+                )
+            },
+            FieldSpec {
+                ty: FieldType::Url,
+                ..FieldSpec::text(
+                    "apiHost",
+                    "API host",
+                    "Base URL of your self-hosted instance or proxy; leave empty for \
+                     https://plausible.io.",
+                )
+            },
+        ],
+    },
+    // `@c15t/scripts` calls the project ID `id` and files Clarity under `measurement`.
+    KindSpec {
+        slug: "microsoft-clarity",
+        display_name: "Microsoft Clarity",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://learn.microsoft.com/en-us/clarity/setup-and-installation/clarity-setup",
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(
+                r"^[a-z0-9]{8,12}$",
+                "be lower-case letters and digits (usually 10 of them)",
+            ),
+            ..FieldSpec::text(
+                "projectId",
+                "Project ID",
+                "Settings > Overview > Project ID in your Clarity project.",
+            )
+        }],
+    },
+    KindSpec {
+        slug: "x-pixel",
+        display_name: "X (Twitter) Pixel",
+        default_category: ConsentCategory::Marketing,
+        docs_url: "https://business.x.com/en/help/campaign-measurement-and-analytics/conversion-tracking-for-websites",
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(
+                r"^[a-z0-9]{5,8}$",
+                "be 5 to 8 lower-case letters and digits",
+            ),
+            ..FieldSpec::text(
+                "pixelId",
+                "Pixel ID",
+                "Ads Manager > Tools > Events manager > your pixel (the ID in `twq('config', ...)`).",
+            )
+        }],
+    },
+    KindSpec {
+        slug: "reddit-pixel",
+        display_name: "Reddit Pixel",
+        default_category: ConsentCategory::Marketing,
+        docs_url: "https://business.reddithelp.com/s/article/reddit-pixel",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(
+                    r"^(a2|t2)_[a-z0-9]{4,20}$",
+                    "look like `a2_` or `t2_` followed by lower-case letters and digits",
+                ),
+                ..FieldSpec::text(
+                    "pixelId",
+                    "Pixel ID",
+                    "Ads Manager > Events Manager, next to your pixel's name.",
+                )
+            },
+            FieldSpec {
+                secret: true,
+                ..FieldSpec::text(
+                    "accessToken",
+                    "Conversions API access token",
+                    "Generated in Events Manager > Conversions API; enables server-side events.",
+                )
+            },
+        ],
+    },
+    // `@c15t/scripts` documents the pixel ID as numeric, but Snap issues UUIDs (the value in
+    // `snaptr('init', ...)`), so that is what is accepted here.
+    KindSpec {
+        slug: "snapchat-pixel",
+        display_name: "Snap Pixel",
+        default_category: ConsentCategory::Marketing,
+        docs_url: "https://businesshelp.snapchat.com/s/article/pixel-website-install",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(
+                    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                    "be a lower-case UUID such as `01234567-89ab-cdef-0123-456789abcdef`",
+                ),
+                ..FieldSpec::text(
+                    "pixelId",
+                    "Pixel ID",
+                    "Ads Manager > Events Manager, under your pixel's name.",
+                )
+            },
+            FieldSpec {
+                secret: true,
+                ..FieldSpec::text(
+                    "accessToken",
+                    "Conversions API token",
+                    "Generated in Business Manager > Business details > Conversions API tokens; \
+                     enables server-side events.",
+                )
+            },
+        ],
+    },
+    // `@c15t/scripts` calls the tag ID `id`; the snippet calls it `ti`.
+    KindSpec {
+        slug: "microsoft-uet",
+        display_name: "Microsoft Advertising UET",
+        default_category: ConsentCategory::Marketing,
+        docs_url: "https://learn.microsoft.com/en-us/advertising/guides/universal-event-tracking?view=bingads-13",
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(r"^[0-9]{4,12}$", "contain only digits (4 to 12 of them)"),
+            ..FieldSpec::text(
+                "tagId",
+                "UET tag ID",
+                "Microsoft Advertising > Tools > UET tag, in the Tag ID column.",
+            )
+        }],
+    },
+    KindSpec {
+        slug: "hotjar",
+        display_name: "Hotjar",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://help.hotjar.com/hc/en-us/articles/115009336727-How-to-Install-Your-Hotjar-Tracking-Code",
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(r"^[1-9][0-9]{0,9}$", "be a number such as `1234567`"),
+            ..FieldSpec::text(
+                "siteId",
+                "Site ID",
+                "Sites & Organizations page, in the Site ID column.",
+            )
+        }],
+    },
+    // `@c15t/scripts` names this `umami-analytics`; same `websiteId` and `hostUrl`.
+    KindSpec {
+        slug: "umami",
+        display_name: "Umami",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://umami.is/docs/tracker-config",
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(
+                    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                    "be a lower-case UUID such as `01234567-89ab-cdef-0123-456789abcdef`",
+                ),
+                ..FieldSpec::text(
+                    "websiteId",
+                    "Website ID",
+                    "Settings > Websites > Edit > Website ID.",
+                )
+            },
+            FieldSpec {
+                ty: FieldType::Url,
+                ..FieldSpec::text(
+                    "hostUrl",
+                    "Host URL",
+                    "Base URL of your self-hosted Umami; leave empty for Umami Cloud.",
+                )
+            },
+        ],
+    },
+    // `@c15t/scripts` names this `matomo-analytics`; same `matomoUrl` and `siteId`.
+    KindSpec {
+        slug: "matomo",
+        display_name: "Matomo",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://developer.matomo.org/api-reference/tracking-api",
+        fields: &[
+            FieldSpec {
+                required: true,
+                ty: FieldType::Url,
+                ..FieldSpec::text(
+                    "matomoUrl",
+                    "Matomo URL",
+                    "Base URL of your Matomo, e.g. https://analytics.example.com or \
+                     https://example.matomo.cloud.",
+                )
+            },
+            FieldSpec {
+                required: true,
+                ty: FieldType::Number {
+                    integer: true,
+                    min: Some(1.0),
+                    max: None,
+                },
+                ..FieldSpec::text(
+                    "siteId",
+                    "Site ID",
+                    "Administration > Websites > Manage, in the ID column.",
+                )
+            },
+            FieldSpec {
+                secret: true,
+                ..FieldSpec::text(
+                    "tokenAuth",
+                    "Auth token",
+                    "Personal > Security > Auth tokens; lets server-side hits carry the visitor's \
+                     IP and time.",
+                )
+            },
+        ],
+    },
+    // `@c15t/scripts` names this `fathom-analytics` and calls the site ID `site`.
+    KindSpec {
+        slug: "fathom",
+        display_name: "Fathom Analytics",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://usefathom.com/docs/script/script-settings",
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(
+                r"^[A-Z0-9]{8}$",
+                "be 8 upper-case letters such as `ABCDEFGH`",
+            ),
+            ..FieldSpec::text(
+                "siteId",
+                "Site ID",
+                "Settings > Sites > your site, or the `data-site` value in your embed code.",
+            )
+        }],
+    },
+    KindSpec {
+        slug: "cloudflare-web-analytics",
+        display_name: "Cloudflare Web Analytics",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://developers.cloudflare.com/analytics/web-analytics/get-started/",
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(r"^[a-f0-9]{32}$", "be 32 lower-case hexadecimal characters"),
+            ..FieldSpec::text(
+                "token",
+                "Site token",
+                "Analytics & Logs > Web Analytics > your site > Manage site: the `token` in the \
+                 JS snippet (public).",
+            )
+        }],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factory_name_camel_cases_every_hyphen() {
+        assert_eq!(camel_case("meta-pixel"), "metaPixel");
+        assert_eq!(camel_case("google-tag-manager"), "googleTagManager");
+        assert_eq!(camel_case("posthog"), "posthog");
+    }
+
+    #[test]
+    fn catalogue_is_well_formed() {
+        let mut slugs = std::collections::BTreeSet::new();
+        for kind in KINDS {
+            assert!(slugs.insert(kind.slug), "duplicate slug {}", kind.slug);
+            assert!(
+                kind.slug
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "slug {} is not kebab-case",
+                kind.slug
+            );
+            assert!(
+                kind.docs_url.starts_with("https://"),
+                "{} docs link",
+                kind.slug
+            );
+            let mut keys = std::collections::BTreeSet::new();
+            for field in kind.fields {
+                assert!(
+                    keys.insert(field.key),
+                    "{}: duplicate field {}",
+                    kind.slug,
+                    field.key
+                );
+                assert!(
+                    field.key.chars().all(|c| c.is_ascii_alphanumeric())
+                        && field.key.starts_with(|c: char| c.is_ascii_lowercase()),
+                    "{}.{} must be a camelCase identifier",
+                    kind.slug,
+                    field.key
+                );
+                if let Some(p) = field.pattern {
+                    regex::Regex::new(p.regex).unwrap_or_else(|e| {
+                        panic!("{}.{}: bad pattern: {e}", kind.slug, field.key)
+                    });
+                    assert!(p.regex.starts_with('^') && p.regex.ends_with('$'));
+                }
+                assert!(
+                    !(field.secret && field.ty != FieldType::String),
+                    "secrets are strings"
+                );
+            }
+        }
+    }
+
+    const REQUIRED_SLUGS: [&str; 12] = [
+        "meta-pixel",
+        "google-analytics",
+        "posthog",
+        "google-tag-manager",
+        "tiktok-pixel",
+        "linkedin-insight",
+        "mixpanel",
+        "amplitude",
+        "segment",
+        "plausible",
+        "microsoft-clarity",
+        "x-pixel",
+    ];
+
+    #[test]
+    fn catalogue_has_the_required_kinds() {
+        assert!(KINDS.len() >= 14, "only {} kinds", KINDS.len());
+        let catalogue = Catalogue::builtin();
+        for slug in REQUIRED_SLUGS {
+            assert!(catalogue.get(slug).is_some(), "missing kind {slug}");
+        }
+        for kind in KINDS {
+            assert!(
+                kind.default_category != ConsentCategory::Necessary,
+                "{} must not default to necessary",
+                kind.slug
+            );
+            assert!(
+                kind.fields.iter().any(|f| f.required),
+                "{} has no required field",
+                kind.slug
+            );
+        }
+    }
+
+    fn accepts(slug: &str, key: &str, value: &str) -> bool {
+        let field = Catalogue::builtin().get(slug).unwrap().field(key).unwrap();
+        let p = field
+            .pattern
+            .unwrap_or_else(|| panic!("{slug}.{key} has no pattern"));
+        regex::Regex::new(p.regex).unwrap().is_match(value)
+    }
+
+    #[test]
+    fn patterns_accept_real_id_shapes() {
+        let good = [
+            ("google-tag-manager", "containerId", "GTM-5XKQ9RZ"),
+            ("tiktok-pixel", "pixelId", "C4D45N9U9OSI64ECRUG0"),
+            ("tiktok-pixel", "testEventCode", "TEST60868"),
+            ("linkedin-insight", "partnerId", "2503796"),
+            ("mixpanel", "token", "1234567890abcdef1234567890abcdef"),
+            ("amplitude", "apiKey", "d6b0c5838f2848aeb5f090043e673d4e"),
+            ("segment", "writeKey", "uujaytBec0IKw7feQ5OWz4LtxHlNceya"),
+            ("segment", "writeKey", "ig7q6np7c1"),
+            ("plausible", "domain", "example.com"),
+            ("plausible", "domain", "blog.example.co.uk"),
+            ("microsoft-clarity", "projectId", "i1vb08zics"),
+            ("x-pixel", "pixelId", "nyl43"),
+            ("reddit-pixel", "pixelId", "a2_hz77nm0joupm"),
+            ("reddit-pixel", "pixelId", "t2_abcdef"),
+            (
+                "snapchat-pixel",
+                "pixelId",
+                "cf38dbeb-49ab-4061-afde-b1354f90975a",
+            ),
+            ("microsoft-uet", "tagId", "187093698"),
+            ("hotjar", "siteId", "1234567"),
+            ("umami", "websiteId", "ec33da65-f286-4a0a-94de-f8f3aadc5a2c"),
+            ("fathom", "siteId", "NMHGBIOO"),
+            (
+                "cloudflare-web-analytics",
+                "token",
+                "4c5f0c3d3e5a4d1ba0d2d9f0a0f0a0f0",
+            ),
+        ];
+        for (slug, key, value) in good {
+            assert!(accepts(slug, key, value), "{slug}.{key} rejects {value}");
+        }
+        let bad = [
+            ("google-tag-manager", "containerId", "gtm-5xkq9rz"),
+            ("google-tag-manager", "containerId", "G-XXXXXXXXXX"),
+            ("tiktok-pixel", "pixelId", "123456789012345"),
+            ("linkedin-insight", "partnerId", "li-2503796"),
+            ("mixpanel", "token", "not-a-token"),
+            ("plausible", "domain", "https://example.com"),
+            ("plausible", "domain", "example.com/blog"),
+            ("microsoft-clarity", "projectId", "I1VB08ZICS"),
+            ("x-pixel", "pixelId", "tw-123"),
+            ("snapchat-pixel", "pixelId", "123456789012345"),
+            ("hotjar", "siteId", "0"),
+        ];
+        for (slug, key, value) in bad {
+            assert!(!accepts(slug, key, value), "{slug}.{key} accepts {value}");
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Validated identifiers: customer and destination ids and environment names.
+//!
+//! The rules are chosen so that every name derived from them is safe where it is used: the
+//! Cloudflare worker name (`c15t-{customer}` or `c15t-{customer}-{environment}`) is a valid
+//! Cloudflare script name of at most 63 characters, and every id is safe as a single file or
+//! directory name (only `[a-z0-9_-]`, so no `/`, `..`, NUL or leading dot).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a string was refused as an identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    /// The string was empty.
+    #[error("must not be empty")]
+    Empty,
+    /// The string was longer than the identifier allows.
+    #[error("must be at most {max} characters, got {len}")]
+    TooLong { max: usize, len: usize },
+    /// The first character is not a lowercase letter or digit.
+    #[error("must start with a lowercase letter or digit, got `{found}`")]
+    BadStart { found: String },
+    /// A character outside `[a-z0-9_-]`.
+    #[error("may contain only lowercase letters, digits, `-` and `_`; `{found}` is not allowed")]
+    BadChar { found: String },
+    /// The string ends with a separator, which makes derived names ambiguous.
+    #[error("must not end with `-` or `_`")]
+    BadEnd,
+    /// A name reserved by Windows file systems, which self-hosters may use.
+    #[error("`{0}` is reserved as a file name on Windows; choose another")]
+    Reserved(String),
+}
+
+/// Maximum length of a customer id. With the `c15t-` prefix, a `-` and the longest environment
+/// this keeps worker names within Cloudflare's 63 characters.
+pub const CUSTOMER_ID_MAX: usize = 40;
+/// Maximum length of an environment name (see [`CUSTOMER_ID_MAX`]).
+pub const ENVIRONMENT_MAX: usize = 17;
+/// Maximum length of a destination id.
+pub const DESTINATION_ID_MAX: usize = 64;
+/// Longest worker name [`worker_name`] can produce; Cloudflare allows 63.
+pub const WORKER_NAME_MAX: usize = 63;
+
+const WINDOWS_RESERVED: &[&str] = &[
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+];
+
+fn check_slug(s: &str, max: usize) -> Result<(), IdError> {
+    let Some(first) = s.chars().next() else {
+        return Err(IdError::Empty);
+    };
+    let len = s.chars().count();
+    if len > max {
+        return Err(IdError::TooLong { max, len });
+    }
+    if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
+        return Err(IdError::BadStart { found: printable(first) });
+    }
+    if let Some(bad) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+    {
+        return Err(IdError::BadChar { found: printable(bad) });
+    }
+    if s.ends_with(['-', '_']) {
+        return Err(IdError::BadEnd);
+    }
+    if WINDOWS_RESERVED.contains(&s) {
+        return Err(IdError::Reserved(s.to_owned()));
+    }
+    Ok(())
+}
+
+/// Renders a refused character so that an error message stays on one line and shows it.
+fn printable(c: char) -> String {
+    if c.is_control() || c.is_whitespace() {
+        format!("U+{:04X}", u32::from(c))
+    } else {
+        c.to_string()
+    }
+}
+
+macro_rules! slug_newtype {
+    ($(#[$meta:meta])* $name:ident, $max:expr) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates `s` and wraps it.
+            pub fn new(s: impl Into<String>) -> Result<Self, IdError> {
+                let s = s.into();
+                check_slug(&s, $max)?;
+                Ok(Self(s))
+            }
+
+            /// The identifier as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
+                Self::new(s)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::new(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+slug_newtype!(
+    /// A customer's id, such as `cust_abc123`: 1 to 40 characters of `[a-z0-9_-]`, starting with
+    /// a letter or digit and not ending with `-` or `_`.
+    CustomerId,
+    CUSTOMER_ID_MAX
+);
+slug_newtype!(
+    /// A destination's id, unique within its customer, with the same character rules as
+    /// [`CustomerId`] and at most 64 characters.
+    DestinationId,
+    DESTINATION_ID_MAX
+);
+slug_newtype!(
+    /// A deployment environment such as `production` or `staging`: the customer id's character
+    /// rules, at most 17 characters.
+    Environment,
+    ENVIRONMENT_MAX
+);
+
+impl Environment {
+    /// The name of the production environment, whose worker carries no environment suffix.
+    pub const PRODUCTION: &'static str = "production";
+
+    /// The production environment.
+    pub fn production() -> Self {
+        Self(Self::PRODUCTION.to_owned())
+    }
+
+    /// Whether this is the production environment.
+    pub fn is_production(&self) -> bool {
+        self.0 == Self::PRODUCTION
+    }
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Self::production()
+    }
+}
+
+/// The Cloudflare worker (script) name of a customer's environment: `c15t-{customer}` for
+/// production, `c15t-{customer}-{environment}` otherwise.
+///
+/// The id rules guarantee the result matches Cloudflare's script-name rule (lowercase letters,
+/// digits, `-` and `_`, not starting with `-`) and is at most [`WORKER_NAME_MAX`] characters.
+pub fn worker_name(customer: &CustomerId, environment: &Environment) -> String {
+    if environment.is_production() {
+        format!("c15t-{customer}")
+    } else {
+        format!("c15t-{customer}-{environment}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_seed_customer_id() {
+        let id = CustomerId::new("cust_abc123").unwrap();
+        assert_eq!(worker_name(&id, &Environment::production()), "c15t-cust_abc123");
+        let staging = Environment::new("staging").unwrap();
+        assert_eq!(worker_name(&id, &staging), "c15t-cust_abc123-staging");
+    }
+
+    #[test]
+    fn refuses_unsafe_names() {
+        for bad in ["", "-a", ".hidden", "a/b", "..", "a..b", "A", "a b", "a\0b", "a-", "nul", "é"] {
+            assert!(CustomerId::new(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(
+            CustomerId::new("x".repeat(41)),
+            Err(IdError::TooLong { max: 40, len: 41 })
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn derived_worker_names_are_valid_cloudflare_script_names(
+            customer in "[a-z0-9][a-z0-9_-]{0,39}",
+            env in "[a-z0-9][a-z0-9_-]{0,16}",
+        ) {
+            if let (Ok(c), Ok(e)) = (CustomerId::new(customer), Environment::new(env)) {
+                let name = worker_name(&c, &e);
+                proptest::prop_assert!(name.len() <= WORKER_NAME_MAX);
+                proptest::prop_assert!(!name.starts_with('-'));
+                proptest::prop_assert!(name.chars().all(|c| c.is_ascii_lowercase()
+                    || c.is_ascii_digit() || c == '-' || c == '_'));
+                proptest::prop_assert!(!name.contains('/') && !name.contains("..") && !name.starts_with('.'));
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Domain model of the c15t control plane: customers, destinations, the destination catalogue,
+//! the declarative customer file and its validation. No I/O: every function here is pure.
+
+pub mod bindings;
+pub mod catalogue;
+mod customer;
+mod destination;
+mod ids;
+mod pattern;
+mod problem;
+mod spec;
+
+pub use bindings::{Bindings, SecretBinding};
+pub use catalogue::{Catalogue, ConsentCategory, FieldSpec, FieldType, KindSpec, Pattern};
+pub use customer::{Customer, DatabaseBinding, LogLevel, TrustedOrigin};
+pub use destination::{Destination, EnvironmentScope, SecretRef, SettingValue};
+pub use ids::{
+    CUSTOMER_ID_MAX, CustomerId, DESTINATION_ID_MAX, DestinationId, ENVIRONMENT_MAX, Environment,
+    IdError, WORKER_NAME_MAX, worker_name,
+};
+pub use problem::{Problem, ValidationErrors, is_invisible};
+pub use spec::{CustomerConfig, CustomerSpec, DatabaseSpec, DestinationSpec, RawValue};
