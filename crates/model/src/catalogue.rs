@@ -123,7 +123,7 @@ pub struct FieldSpec {
 }
 
 impl FieldSpec {
-    /// A required, non-secret string field with no pattern; adjust with struct update syntax.
+    /// An optional, non-secret string field with no pattern; adjust with struct update syntax.
     pub const fn text(key: &'static str, label: &'static str, description: &'static str) -> Self {
         Self {
             key,
@@ -569,7 +569,7 @@ pub static KINDS: &[KindSpec] = &[
             ..FieldSpec::text(
                 "pixelId",
                 "Pixel ID",
-                "Ads Manager > Tools > Events manager > your pixel (the ID in `twq('config', ...)`).",
+                "Ads Manager > Tools > Events manager, under your pixel's name.",
             )
         }],
     },
@@ -743,7 +743,7 @@ pub static KINDS: &[KindSpec] = &[
             required: true,
             pattern: pattern(
                 r"^[A-Z0-9]{8}$",
-                "be 8 upper-case letters such as `ABCDEFGH`",
+                "be 8 upper-case letters or digits, e.g. `ABCDEFGH`",
             ),
             ..FieldSpec::text(
                 "siteId",

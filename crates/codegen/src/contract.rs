@@ -1,0 +1,119 @@
+//! `types/c15t-destinations.d.ts`: the TypeScript contract of the (not yet published)
+//! `@c15t/destinations` package, generated from the catalogue so that the factories the worker
+//! calls and the settings it passes agree by construction.
+
+use c15t_model::{Catalogue, ConsentCategory, FieldType, KindSpec};
+use genco::prelude::*;
+
+use crate::lang::Tokens;
+use crate::literal::string_literal;
+use crate::target::DESTINATIONS_MODULE;
+
+/// Renders the contract of every kind in `catalogue`.
+pub(crate) fn render_destinations(catalogue: &Catalogue, header: Vec<String>) -> String {
+    let categories: Vec<String> =
+        ConsentCategory::ALL.iter().map(|c| format!("| {}", string_literal(c.as_str()))).collect();
+    let mut kinds = Tokens::new();
+    for kind in catalogue.kinds() {
+        kinds.line();
+        kind_tokens(&mut kinds, kind);
+    }
+    let t: Tokens = quote! {
+        $("// The contract of @c15t/destinations, generated from the control plane's catalogue.")
+        declare module $(string_literal(DESTINATIONS_MODULE)) {
+            $("/** c15t's consent purposes. */")
+            export type ConsentCategory =
+                $(for c in categories join ($['\r']) => $c);
+            $['\n']
+            $("/** A configured destination, as every factory returns it. */")
+            export interface Destination<Settings = unknown> {
+                $("/** The catalogue slug of the destination's kind, e.g. `meta-pixel`. */")
+                readonly type: string;
+                readonly settings: Settings;
+                readonly enabled: boolean;
+                readonly category: ConsentCategory;
+            }
+            $['\n']
+            $("/** Creates a destination; `category` defaults to the kind's own. */")
+            export type Factory<Settings> = (
+                settings: Settings,
+                enabled?: boolean,
+                category?: ConsentCategory
+            ) => Destination<Settings>;
+            $kinds
+            $['\n']
+            $("/** Options of the handler that serves the destinations' routes. */")
+            export interface AnalyticsHandlerOptions {
+                $("/** Paths under this prefix are served, e.g. `GET /analytics/scripts`. */")
+                basePath?: string;
+                $("/** Origins allowed to call the routes (CORS), as c15t matches them. */")
+                trustedOrigins?: readonly string[];
+                destinations: readonly Destination[];
+            }
+            $['\n']
+            $("/** Serves `GET {basePath}/scripts?consent=...` for the consented destinations. */")
+            export function createAnalyticsHandler(
+                options: AnalyticsHandlerOptions
+            ): (request: Request) => Promise<Response>;
+        }
+    };
+    crate::project::format_ts(&t, header)
+}
+
+fn kind_tokens(t: &mut Tokens, kind: &KindSpec) {
+    let settings = kind.settings_type_name();
+    let factory = kind.factory_name();
+    let mut fields = Tokens::new();
+    for field in kind.fields {
+        let ty = match field.ty {
+            FieldType::String | FieldType::Url => "string".to_owned(),
+            FieldType::Enum(values) => {
+                values.iter().map(|v| string_literal(v)).collect::<Vec<_>>().join(" | ")
+            }
+            FieldType::Bool => "boolean".to_owned(),
+            FieldType::Number { .. } => "number".to_owned(),
+        };
+        let mut doc = field.description.to_owned();
+        if field.secret {
+            doc.push_str(" Secret: read it from the worker's environment, never inline it.");
+        }
+        let optional = if field.required { "" } else { "?" };
+        fields.push();
+        fields.append(jsdoc(&doc));
+        fields.push();
+        quote_in!(fields => $(field.key)$optional: $ty;);
+    }
+    quote_in! { *t =>
+        $(jsdoc(&format!("Settings of {} ({}).", kind.display_name, kind.docs_url)))
+        export interface $(&settings) {
+            $fields
+        }
+        $(jsdoc(&format!("{}, slug `{}`, default category `{}`.", kind.display_name, kind.slug, kind.default_category)))
+        export const $factory: Factory<$settings>;
+    }
+}
+
+/// A one-line JSDoc comment; catalogue text is trusted, but `*/` is still defused.
+fn jsdoc(text: &str) -> String {
+    format!("/** {} */", crate::literal::comment_text(text).replace("*/", "*\\/"))
+}
+
+/// Renders `types/c15t-backend-analytics.d.ts`: the seed design's `analytics` option, added to
+/// `C15TOptions` by module augmentation for targets that use it.
+pub(crate) fn render_analytics_option(
+    target: &crate::TargetProfile,
+    header: Vec<String>,
+) -> String {
+    let destination = crate::lang::import_type(DESTINATIONS_MODULE, "Destination");
+    let t: Tokens = quote! {
+        declare module $(string_literal(target.backend_module)) {
+            interface C15TOptions {
+                $("/** Destinations served under /analytics (the design's option). */")
+                analytics?: {
+                    destinations: $destination[];
+                };
+            }
+        }
+    };
+    crate::project::format_ts(&t, header)
+}

@@ -1,0 +1,172 @@
+//! The project files around the worker source: wrangler and npm configuration, the secrets
+//! template and the customer's README.
+
+use std::fmt::Write as _;
+
+use c15t_model::{Bindings, Catalogue, Destination};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::lang::{Config, Tokens, TypeScript};
+use crate::target::DestinationsMode;
+use crate::{GeneratedFile, Input, header_lines, worker};
+
+/// Renders TypeScript tokens as a file with the given header comment lines.
+pub(crate) fn format_ts(tokens: &Tokens, header: Vec<String>) -> String {
+    let config = Config { header };
+    let fmt_config = genco::fmt::Config::from_lang::<TypeScript>();
+    let mut w = genco::fmt::FmtWriter::new(String::with_capacity(4096));
+    tokens
+        .format_file(&mut w.as_formatter(&fmt_config), &config)
+        .expect("formatting into a String cannot fail");
+    w.into_inner()
+}
+
+pub(crate) fn files(
+    input: &Input<'_>,
+    destinations: &[&Destination],
+    bindings: &Bindings,
+    input_hash: &str,
+) -> Vec<GeneratedFile> {
+    let header = header_lines(input, input_hash);
+    let worker_name = c15t_model::worker_name(&input.config.customer.id, input.environment);
+    let mut files = vec![
+        GeneratedFile {
+            path: "src/index.ts",
+            contents: worker::render(input, destinations, bindings, input_hash),
+        },
+        GeneratedFile {
+            path: "types/c15t-destinations.d.ts",
+            contents: crate::contract::render_destinations(&Catalogue::builtin(), header.clone()),
+        },
+        GeneratedFile { path: "wrangler.jsonc", contents: wrangler(input, bindings, &worker_name, &header) },
+        GeneratedFile { path: "package.json", contents: package_json(input, &worker_name) },
+        GeneratedFile { path: "tsconfig.json", contents: tsconfig() },
+        GeneratedFile { path: ".dev.vars.example", contents: dev_vars(bindings, &worker_name, &header) },
+        GeneratedFile { path: ".gitignore", contents: "node_modules/\n.wrangler/\n.dev.vars\ndist/\n".to_owned() },
+        GeneratedFile { path: "README.md", contents: readme(input, bindings, &worker_name, &header) },
+    ];
+    if input.target.destinations == DestinationsMode::AnalyticsOption {
+        files.push(GeneratedFile {
+            path: "types/c15t-backend-analytics.d.ts",
+            contents: crate::contract::render_analytics_option(input.target, header),
+        });
+    }
+    files
+}
+
+/// JSON with tab indentation and a final newline (c15t's Biome JSON settings).
+fn pretty_json(value: &impl Serialize) -> String {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b"\t"),
+    );
+    value.serialize(&mut ser).expect("JSON values serialise");
+    let mut s = String::from_utf8(out).expect("serde_json writes UTF-8");
+    s.push('\n');
+    s
+}
+
+fn wrangler(input: &Input<'_>, bindings: &Bindings, worker_name: &str, header: &[String]) -> String {
+    let mut config = Map::new();
+    config.insert("$schema".into(), json!("node_modules/wrangler/config-schema.json"));
+    config.insert("name".into(), json!(worker_name));
+    config.insert("main".into(), json!("src/index.ts"));
+    config.insert("compatibility_date".into(), json!(input.target.compatibility_date));
+    if !input.target.compatibility_flags.is_empty() {
+        config.insert("compatibility_flags".into(), json!(input.target.compatibility_flags));
+    }
+    config.insert("workers_dev".into(), json!(true));
+    let vars: Map<String, Value> =
+        bindings.vars.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    config.insert("vars".into(), Value::Object(vars));
+    config.insert("observability".into(), json!({ "enabled": true }));
+    let mut out = String::new();
+    for line in header {
+        let _ = writeln!(out, "// {line}");
+    }
+    out.push_str("// Secrets are not listed here: set them with `wrangler secret put` (see README.md).\n");
+    out.push_str(&pretty_json(&Value::Object(config)));
+    out
+}
+
+fn package_json(input: &Input<'_>, worker_name: &str) -> String {
+    let deps = |list: &[crate::target::Dependency]| -> Map<String, Value> {
+        list.iter().map(|d| (d.name.to_owned(), json!(d.version))).collect()
+    };
+    pretty_json(&json!({
+        "name": worker_name.replace('_', "-"),
+        "private": true,
+        "type": "module",
+        "scripts": {
+            "dev": "wrangler dev",
+            "deploy": "wrangler deploy",
+            "typecheck": "tsc --noEmit",
+        },
+        "dependencies": deps(input.target.dependencies),
+        "devDependencies": deps(input.target.dev_dependencies),
+    }))
+}
+
+fn tsconfig() -> String {
+    pretty_json(&json!({
+        "compilerOptions": {
+            "target": "ES2022",
+            "lib": ["ES2022"],
+            "module": "ESNext",
+            "moduleResolution": "Bundler",
+            "types": ["@cloudflare/workers-types"],
+            "strict": true,
+            "noEmit": true,
+            "isolatedModules": true,
+            "noUncheckedIndexedAccess": true,
+            "forceConsistentCasingInFileNames": true,
+        },
+        "include": ["src", "types"],
+    }))
+}
+
+fn dev_vars(bindings: &Bindings, worker_name: &str, header: &[String]) -> String {
+    let mut out = String::new();
+    for line in header {
+        let _ = writeln!(out, "# {line}");
+    }
+    let _ = writeln!(
+        out,
+        "# Secrets of {worker_name}. Copy to .dev.vars for `wrangler dev`; in Cloudflare set each\n\
+         # with `wrangler secret put NAME`. Never commit real values."
+    );
+    for secret in &bindings.secrets {
+        let _ = writeln!(out, "{}=", secret.name);
+    }
+    out
+}
+
+fn readme(input: &Input<'_>, bindings: &Bindings, worker_name: &str, header: &[String]) -> String {
+    let mut out = String::new();
+    for line in header {
+        let _ = writeln!(out, "<!-- {} -->", line.replace("--", "- -"));
+    }
+    let _ = writeln!(
+        out,
+        "\n# {worker_name}\n\n\
+         The c15t consent backend of customer `{}`, environment `{}`, generated by the c15t control\n\
+         plane for `{}`.\n\n\
+         ## Deploy\n\n\
+         ```sh\nnpm install\n",
+        input.config.customer.id, input.environment, input.target.id
+    );
+    for secret in &bindings.secrets {
+        let _ = writeln!(out, "npx wrangler secret put {}", secret.name);
+    }
+    out.push_str(
+        "npx wrangler deploy\n```\n\n\
+         ## Run locally\n\n\
+         Copy `.dev.vars.example` to `.dev.vars`, fill in the values, then run `npx wrangler dev`.\n\
+         Type-check with `npm run typecheck`.\n\n\
+         Do not edit the generated files: change the configuration in the control plane and\n\
+         generate again.\n",
+    );
+    out
+}
