@@ -16,7 +16,11 @@ const EXIT_INVALID: u8 = 2;
 const EXIT_IO: u8 = 3;
 
 #[derive(Debug, Parser)]
-#[command(name = "c15tctl", version, about = "c15t control plane: customer configs and worker generation")]
+#[command(
+    name = "c15tctl",
+    version,
+    about = "c15t control plane: customer configs and worker generation"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,7 +70,10 @@ struct Failure {
 }
 
 fn invalid(error: impl Into<anyhow::Error>) -> Failure {
-    Failure { code: EXIT_INVALID, error: error.into() }
+    Failure {
+        code: EXIT_INVALID,
+        error: error.into(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -85,18 +92,37 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Generate { config, out, environment, target, revision } => {
+        Command::Generate {
+            config,
+            out,
+            environment,
+            target,
+            revision,
+        } => {
             let customer = load(&config)?;
             let environment = Environment::new(environment.as_str())
                 .map_err(|e| invalid(anyhow::anyhow!("--env: {e}")))?;
             let target = TargetProfile::by_id(&target).ok_or_else(|| {
-                let ids: Vec<_> = TargetProfile::ALL.iter().map(|t| format!("`{}`", t.id)).collect();
-                invalid(anyhow::anyhow!("--target: unknown target `{target}`; use one of {}", ids.join(", ")))
+                let ids: Vec<_> = TargetProfile::ALL
+                    .iter()
+                    .map(|t| format!("`{}`", t.id))
+                    .collect();
+                invalid(anyhow::anyhow!(
+                    "--target: unknown target `{target}`; use one of {}",
+                    ids.join(", ")
+                ))
             })?;
-            let project = generate(&Input { config: &customer, environment: &environment, target, revision })
-                .map_err(invalid)?;
-            write_project(&out, &project)
-                .map_err(|error| Failure { code: EXIT_IO, error })?;
+            let project = generate(&Input {
+                config: &customer,
+                environment: &environment,
+                target,
+                revision,
+            })
+            .map_err(invalid)?;
+            write_project(&out, &project).map_err(|error| Failure {
+                code: EXIT_IO,
+                error,
+            })?;
             print(&format!(
                 "generated {} ({} files, {}) into {}",
                 project.worker_name,
@@ -113,12 +139,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 config.display(),
                 customer.customer.id,
                 customer.destinations.len(),
-                customer.environments.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ")
+                customer
+                    .environments
+                    .iter()
+                    .map(|e| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
             Ok(())
         }
         Command::Catalogue { json } => {
-            print(&if json { catalogue_json() } else { catalogue_table() });
+            print(&if json {
+                catalogue_json()
+            } else {
+                catalogue_table()
+            });
             Ok(())
         }
         Command::Targets => {
@@ -153,7 +188,10 @@ fn write_project(out: &Path, project: &c15t_codegen::Project) -> Result<()> {
     for file in &project.files {
         let rel = Path::new(file.path);
         if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-            bail!("refusing to write `{}`: not a plain relative path", file.path);
+            bail!(
+                "refusing to write `{}`: not a plain relative path",
+                file.path
+            );
         }
         let path = out.join(rel);
         if let Some(parent) = path.parent() {

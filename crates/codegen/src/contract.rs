@@ -11,8 +11,10 @@ use crate::target::DESTINATIONS_MODULE;
 
 /// Renders the contract of every kind in `catalogue`.
 pub(crate) fn render_destinations(catalogue: &Catalogue, header: Vec<String>) -> String {
-    let categories: Vec<String> =
-        ConsentCategory::ALL.iter().map(|c| format!("| {}", string_literal(c.as_str()))).collect();
+    let categories: Vec<String> = ConsentCategory::ALL
+        .iter()
+        .map(|c| format!("| {}", string_literal(c.as_str())))
+        .collect();
     let mut kinds = Tokens::new();
     for kind in catalogue.kinds() {
         kinds.line();
@@ -67,9 +69,11 @@ fn kind_tokens(t: &mut Tokens, kind: &KindSpec) {
     for field in kind.fields {
         let ty = match field.ty {
             FieldType::String | FieldType::Url => "string".to_owned(),
-            FieldType::Enum(values) => {
-                values.iter().map(|v| string_literal(v)).collect::<Vec<_>>().join(" | ")
-            }
+            FieldType::Enum(values) => values
+                .iter()
+                .map(|v| string_literal(v))
+                .collect::<Vec<_>>()
+                .join(" | "),
             FieldType::Bool => "boolean".to_owned(),
             FieldType::Number { .. } => "number".to_owned(),
         };
@@ -95,7 +99,10 @@ fn kind_tokens(t: &mut Tokens, kind: &KindSpec) {
 
 /// A one-line JSDoc comment; catalogue text is trusted, but `*/` is still defused.
 fn jsdoc(text: &str) -> String {
-    format!("/** {} */", crate::literal::comment_text(text).replace("*/", "*\\/"))
+    format!(
+        "/** {} */",
+        crate::literal::comment_text(text).replace("*/", "*\\/")
+    )
 }
 
 /// Renders `types/c15t-backend-analytics.d.ts`: the seed design's `analytics` option, added to
@@ -106,7 +113,7 @@ pub(crate) fn render_analytics_option(
 ) -> String {
     let destination = crate::lang::import_type(DESTINATIONS_MODULE, "Destination");
     let t: Tokens = quote! {
-        declare module $(string_literal(target.backend_module)) {
+        declare module $(string_literal(target.options_module)) {
             interface C15TOptions {
                 $("/** Destinations served under /analytics (the design's option). */")
                 analytics?: {

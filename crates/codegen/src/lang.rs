@@ -106,10 +106,18 @@ pub struct Import {
 
 /// Imports `name` from `module`; using the result in tokens adds it to the file's imports.
 pub fn import(module: impl Into<ItemStr>, name: impl Into<ItemStr>) -> Import {
-    Import { module: module.into(), type_only: false, name: name.into() }
+    Import {
+        module: module.into(),
+        type_only: false,
+        name: name.into(),
+    }
 }
 
 /// Imports the type `name` from `module` (`import type { name } from 'module'`).
 pub fn import_type(module: impl Into<ItemStr>, name: impl Into<ItemStr>) -> Import {
-    Import { module: module.into(), type_only: true, name: name.into() }
+    Import {
+        module: module.into(),
+        type_only: true,
+        name: name.into(),
+    }
 }

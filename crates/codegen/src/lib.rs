@@ -38,7 +38,9 @@ pub struct Input<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GenerateError {
     /// The environment is not one of the customer's.
-    #[error("customer `{customer}` has no environment `{environment}`; its environments are {known}")]
+    #[error(
+        "customer `{customer}` has no environment `{environment}`; its environments are {known}"
+    )]
     UnknownEnvironment {
         /// The customer.
         customer: String,
@@ -82,7 +84,8 @@ impl Project {
 /// Generates the whole project.
 pub fn generate(input: &Input<'_>) -> Result<Project, GenerateError> {
     check_environment(input)?;
-    let destinations: Vec<&Destination> = input.config.destinations_for(input.environment).collect();
+    let destinations: Vec<&Destination> =
+        input.config.destinations_for(input.environment).collect();
     let bindings = Bindings::plan_for(input.config, &destinations);
     let input_hash = input_hash(input);
     let mut files = project::files(input, &destinations, &bindings, &input_hash);
@@ -105,7 +108,8 @@ pub fn generate(input: &Input<'_>) -> Result<Project, GenerateError> {
 /// Generates only `src/index.ts` (what the benchmark measures and snapshot users may want).
 pub fn generate_worker_source(input: &Input<'_>) -> Result<String, GenerateError> {
     check_environment(input)?;
-    let destinations: Vec<&Destination> = input.config.destinations_for(input.environment).collect();
+    let destinations: Vec<&Destination> =
+        input.config.destinations_for(input.environment).collect();
     let bindings = Bindings::plan_for(input.config, &destinations);
     let input_hash = input_hash(input);
     Ok(worker::render(input, &destinations, &bindings, &input_hash))

@@ -19,7 +19,13 @@ pub const INDENT_WIDTH: usize = 2;
 /// Columns `text` takes when printed, as Biome measures them (tabs count [`INDENT_WIDTH`]).
 pub fn width(text: &str) -> usize {
     text.chars()
-        .map(|c| if c == '\t' { INDENT_WIDTH } else { c.width().unwrap_or(0) })
+        .map(|c| {
+            if c == '\t' {
+                INDENT_WIDTH
+            } else {
+                c.width().unwrap_or(0)
+            }
+        })
         .sum()
 }
 
@@ -99,7 +105,10 @@ mod tests {
 
     #[test]
     fn escapes_terminators_and_invisibles() {
-        assert_eq!(string_literal("a\nb\u{2028}c\u{202e}d\0"), "'a\\nb\\u2028c\\u202ed\\x00'");
+        assert_eq!(
+            string_literal("a\nb\u{2028}c\u{202e}d\0"),
+            "'a\\nb\\u2028c\\u202ed\\x00'"
+        );
         assert_eq!(comment_text("x\n// y\u{2029} \t"), "x\\u{a}// y\\u{2029}");
     }
 }

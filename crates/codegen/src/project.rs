@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 
 use c15t_model::{Bindings, Catalogue, Destination};
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::lang::{Config, Tokens, TypeScript};
+use crate::literal::{INDENT_WIDTH, LINE_WIDTH, width};
 use crate::target::DestinationsMode;
 use crate::{GeneratedFile, Input, header_lines, worker};
 
@@ -39,12 +39,30 @@ pub(crate) fn files(
             path: "types/c15t-destinations.d.ts",
             contents: crate::contract::render_destinations(&Catalogue::builtin(), header.clone()),
         },
-        GeneratedFile { path: "wrangler.jsonc", contents: wrangler(input, bindings, &worker_name, &header) },
-        GeneratedFile { path: "package.json", contents: package_json(input, &worker_name) },
-        GeneratedFile { path: "tsconfig.json", contents: tsconfig() },
-        GeneratedFile { path: ".dev.vars.example", contents: dev_vars(bindings, &worker_name, &header) },
-        GeneratedFile { path: ".gitignore", contents: "node_modules/\n.wrangler/\n.dev.vars\ndist/\n".to_owned() },
-        GeneratedFile { path: "README.md", contents: readme(input, bindings, &worker_name, &header) },
+        GeneratedFile {
+            path: "wrangler.jsonc",
+            contents: wrangler(input, bindings, &worker_name, &header),
+        },
+        GeneratedFile {
+            path: "package.json",
+            contents: package_json(input, &worker_name),
+        },
+        GeneratedFile {
+            path: "tsconfig.json",
+            contents: tsconfig(input.target.skip_lib_check),
+        },
+        GeneratedFile {
+            path: ".dev.vars.example",
+            contents: dev_vars(bindings, &worker_name, &header),
+        },
+        GeneratedFile {
+            path: ".gitignore",
+            contents: "node_modules/\n.wrangler/\n.dev.vars\ndist/\n".to_owned(),
+        },
+        GeneratedFile {
+            path: "README.md",
+            contents: readme(input, bindings, &worker_name, &header),
+        },
     ];
     if input.target.destinations == DestinationsMode::AnalyticsOption {
         files.push(GeneratedFile {
@@ -55,45 +73,110 @@ pub(crate) fn files(
     files
 }
 
-/// JSON with tab indentation and a final newline (c15t's Biome JSON settings).
-fn pretty_json(value: &impl Serialize) -> String {
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(
-        &mut out,
-        serde_json::ser::PrettyFormatter::with_indent(b"\t"),
-    );
-    value.serialize(&mut ser).expect("JSON values serialise");
-    let mut s = String::from_utf8(out).expect("serde_json writes UTF-8");
-    s.push('\n');
-    s
+/// JSON as c15t's Biome settings lay it out: tab indentation, objects one member per line,
+/// arrays on one line when they fit in the line width, and a final newline.
+fn pretty_json(value: &Value) -> String {
+    let mut out = String::with_capacity(512);
+    write_json(value, 0, 0, &mut out);
+    out.push('\n');
+    out
 }
 
-fn wrangler(input: &Input<'_>, bindings: &Bindings, worker_name: &str, header: &[String]) -> String {
+fn write_json(value: &Value, depth: usize, column: usize, out: &mut String) {
+    let indent = |n: usize| "\t".repeat(n);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push_str("{\n");
+            for (i, (key, member)) in map.iter().enumerate() {
+                let key = Value::String(key.clone()).to_string();
+                let prefix = format!("{}{key}: ", indent(depth + 1));
+                out.push_str(&prefix);
+                write_json(member, depth + 1, width(&prefix), out);
+                if i + 1 < map.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            out.push_str(&indent(depth));
+            out.push('}');
+        }
+        Value::Array(items) if !items.is_empty() => {
+            let inline = format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(Value::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let scalars = items.iter().all(|v| !v.is_object() && !v.is_array());
+            if scalars && column + width(&inline) + 1 <= LINE_WIDTH {
+                out.push_str(&inline);
+            } else {
+                out.push_str("[\n");
+                for (i, item) in items.iter().enumerate() {
+                    out.push_str(&indent(depth + 1));
+                    write_json(item, depth + 1, (depth + 1) * INDENT_WIDTH, out);
+                    if i + 1 < items.len() {
+                        out.push(',');
+                    }
+                    out.push('\n');
+                }
+                out.push_str(&indent(depth));
+                out.push(']');
+            }
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+fn wrangler(
+    input: &Input<'_>,
+    bindings: &Bindings,
+    worker_name: &str,
+    header: &[String],
+) -> String {
     let mut config = Map::new();
-    config.insert("$schema".into(), json!("node_modules/wrangler/config-schema.json"));
+    config.insert(
+        "$schema".into(),
+        json!("node_modules/wrangler/config-schema.json"),
+    );
     config.insert("name".into(), json!(worker_name));
     config.insert("main".into(), json!("src/index.ts"));
-    config.insert("compatibility_date".into(), json!(input.target.compatibility_date));
+    config.insert(
+        "compatibility_date".into(),
+        json!(input.target.compatibility_date),
+    );
     if !input.target.compatibility_flags.is_empty() {
-        config.insert("compatibility_flags".into(), json!(input.target.compatibility_flags));
+        config.insert(
+            "compatibility_flags".into(),
+            json!(input.target.compatibility_flags),
+        );
     }
     config.insert("workers_dev".into(), json!(true));
-    let vars: Map<String, Value> =
-        bindings.vars.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let vars: Map<String, Value> = bindings
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
     config.insert("vars".into(), Value::Object(vars));
     config.insert("observability".into(), json!({ "enabled": true }));
     let mut out = String::new();
     for line in header {
         let _ = writeln!(out, "// {line}");
     }
-    out.push_str("// Secrets are not listed here: set them with `wrangler secret put` (see README.md).\n");
+    out.push_str(
+        "// Secrets are not listed here: set them with `wrangler secret put` (see README.md).\n",
+    );
     out.push_str(&pretty_json(&Value::Object(config)));
     out
 }
 
 fn package_json(input: &Input<'_>, worker_name: &str) -> String {
     let deps = |list: &[crate::target::Dependency]| -> Map<String, Value> {
-        list.iter().map(|d| (d.name.to_owned(), json!(d.version))).collect()
+        list.iter()
+            .map(|d| (d.name.to_owned(), json!(d.version)))
+            .collect()
     };
     pretty_json(&json!({
         "name": worker_name.replace('_', "-"),
@@ -109,22 +192,33 @@ fn package_json(input: &Input<'_>, worker_name: &str) -> String {
     }))
 }
 
-fn tsconfig() -> String {
-    pretty_json(&json!({
-        "compilerOptions": {
-            "target": "ES2022",
-            "lib": ["ES2022"],
-            "module": "ESNext",
-            "moduleResolution": "Bundler",
-            "types": ["@cloudflare/workers-types"],
-            "strict": true,
-            "noEmit": true,
-            "isolatedModules": true,
-            "noUncheckedIndexedAccess": true,
-            "forceConsistentCasingInFileNames": true,
-        },
-        "include": ["src", "types"],
-    }))
+fn tsconfig(skip_lib_check: bool) -> String {
+    // Static text: no user data, and arrays laid out as Biome lays them out.
+    let mut text = concat!(
+        "{\n",
+        "\t\"compilerOptions\": {\n",
+        "\t\t\"target\": \"ES2022\",\n",
+        "\t\t\"lib\": [\"ES2022\"],\n",
+        "\t\t\"module\": \"ESNext\",\n",
+        "\t\t\"moduleResolution\": \"Bundler\",\n",
+        "\t\t\"types\": [\"@cloudflare/workers-types\"],\n",
+        "\t\t\"strict\": true,\n",
+        "\t\t\"noEmit\": true,\n",
+        "\t\t\"isolatedModules\": true,\n",
+        "\t\t\"noUncheckedIndexedAccess\": true,\n",
+        "\t\t\"forceConsistentCasingInFileNames\": true\n",
+        "\t},\n",
+        "\t\"include\": [\"src\", \"types\"]\n",
+        "}\n",
+    )
+    .to_owned();
+    if skip_lib_check {
+        text = text.replace(
+            "\"forceConsistentCasingInFileNames\": true\n",
+            "\"forceConsistentCasingInFileNames\": true,\n\t\t\"skipLibCheck\": true\n",
+        );
+    }
+    text
 }
 
 fn dev_vars(bindings: &Bindings, worker_name: &str, header: &[String]) -> String {

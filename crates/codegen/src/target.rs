@@ -36,14 +36,19 @@ pub struct TargetProfile {
     pub description: &'static str,
     /// Module exporting `c15tInstance`.
     pub backend_module: &'static str,
+    /// Module declaring `C15TOptions` (augmented with `analytics` by the seed target).
+    pub options_module: &'static str,
     /// Module exporting `kyselyAdapter`.
     pub adapter_module: &'static str,
     /// How destinations are wired.
     pub destinations: DestinationsMode,
     /// Workers compatibility date; never later than what the pinned wrangler/workerd support.
     pub compatibility_date: &'static str,
-    /// Workers compatibility flags the bundle needs (none, so far).
+    /// Workers compatibility flags the bundle needs.
     pub compatibility_flags: &'static [&'static str],
+    /// Whether `tsconfig.json` skips checking `.d.ts` files. Only for releases whose published
+    /// declarations are broken; it also skips the generated contract, so the default is `false`.
+    pub skip_lib_check: bool,
     /// Runtime dependencies, pinned.
     pub dependencies: &'static [Dependency],
     /// Development dependencies (types, compiler, wrangler), pinned.
@@ -67,10 +72,12 @@ pub const BACKEND_2: TargetProfile = TargetProfile {
     id: "c15t-backend-2",
     description: "published @c15t/backend 2.x; /analytics routed to @c15t/destinations",
     backend_module: "@c15t/backend",
+    options_module: "@c15t/backend",
     adapter_module: "@c15t/backend/db/adapters/kysely",
     destinations: DestinationsMode::Handler,
     compatibility_date: "2026-04-26",
     compatibility_flags: &[],
+    skip_lib_check: false,
     dependencies: &[
         dep("@c15t/backend", "2.2.1"),
         dep("@libsql/kysely-libsql", "0.4.1"),
@@ -85,10 +92,14 @@ pub const SEED_V2: TargetProfile = TargetProfile {
     id: "seed-v2",
     description: "the design's @c15t/backend/v2 paths (backend 1.8) with the analytics option",
     backend_module: "@c15t/backend/v2",
+    options_module: "@c15t/backend/v2/types",
     adapter_module: "@c15t/backend/v2/db/adapters/kysely",
     destinations: DestinationsMode::AnalyticsOption,
     compatibility_date: "2026-04-26",
-    compatibility_flags: &[],
+    // 1.8's OpenTelemetry dependencies import Node built-ins (`fs`, `path`).
+    compatibility_flags: &["nodejs_compat"],
+    // 1.8.6's published `dist/v2/core.d.ts` imports `~/v2/contracts`, an unresolved source alias.
+    skip_lib_check: true,
     dependencies: &[
         dep("@c15t/backend", "1.8.6"),
         dep("@libsql/kysely-libsql", "0.4.1"),

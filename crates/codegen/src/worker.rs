@@ -9,7 +9,9 @@ use genco::prelude::*;
 use genco::tokens::FormatInto;
 
 use crate::lang::{Import, Tokens, import};
-use crate::literal::{INDENT_WIDTH, LINE_WIDTH, comment_text, push_string_literal, string_literal, width};
+use crate::literal::{
+    INDENT_WIDTH, LINE_WIDTH, comment_text, push_string_literal, string_literal, width,
+};
 use crate::target::{DESTINATIONS_MODULE, DestinationsMode};
 use crate::{Input, header_lines};
 
@@ -35,7 +37,12 @@ pub(crate) fn render(
     let token_var = bindings::DATABASE_TOKEN_SECRET;
 
     let mut env_interface = Tokens::new();
-    for name in bindings.vars.iter().map(|(n, _)| n.as_str()).chain(bindings.secrets.iter().map(|s| s.name.as_str())) {
+    for name in bindings
+        .vars
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .chain(bindings.secrets.iter().map(|s| s.name.as_str()))
+    {
         env_interface.push();
         quote_in!(env_interface => $name: string;);
     }
@@ -60,7 +67,14 @@ pub(crate) fn render(
     // Depth (in tabs) of the entries of the destinations array.
     let entry_depth = if handler_mode { 3 } else { 4 };
     let destinations_tokens = destination_entries(destinations, bindings, entry_depth);
-    let origins = origins_array(input, if handler_mode { "\tconst trustedOrigins: string[] = " } else { "\t\ttrustedOrigins: " });
+    let origins = origins_array(
+        input,
+        if handler_mode {
+            "\tconst trustedOrigins: string[] = "
+        } else {
+            "\t\ttrustedOrigins: "
+        },
+    );
 
     quote_in! { t =>
         const createHandler = (env: Env) => {
@@ -142,8 +156,13 @@ pub(crate) fn render(
 
 /// The trusted-origins array: on one line when the statement fits, else one origin per line.
 fn origins_array(input: &Input<'_>, line_prefix: &str) -> Tokens {
-    let items: Vec<String> =
-        input.config.customer.trusted_origins.iter().map(|o| string_literal(o.as_str())).collect();
+    let items: Vec<String> = input
+        .config
+        .customer
+        .trusted_origins
+        .iter()
+        .map(|o| string_literal(o.as_str()))
+        .collect();
     let one_line = format!("[{}]", items.join(", "));
     let mut t = Tokens::new();
     if items.is_empty() || width(line_prefix) + width(&one_line) + 1 <= LINE_WIDTH {

@@ -69,11 +69,15 @@ impl Bindings {
         for d in destinations {
             *per_kind.entry(d.kind.slug).or_default() += 1;
         }
-        let mut taken: BTreeSet<String> =
-            [DATABASE_URL_VAR, DATABASE_TOKEN_SECRET].into_iter().map(str::to_owned).collect();
+        let mut taken: BTreeSet<String> = [DATABASE_URL_VAR, DATABASE_TOKEN_SECRET]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         for (index, d) in destinations.iter().enumerate() {
             for (field, value) in d.ordered_settings() {
-                let SettingValue::Secret(source) = value else { continue };
+                let SettingValue::Secret(source) = value else {
+                    continue;
+                };
                 let mut name = format!("{}_{}", upper_snake(d.kind.slug), upper_snake(field.key));
                 if per_kind[d.kind.slug] > 1 {
                     name.push('_');
@@ -90,12 +94,18 @@ impl Bindings {
                 taken.insert(name.clone());
                 secrets.push(SecretBinding {
                     name,
-                    owner: BindingOwner::Destination { index, key: field.key },
+                    owner: BindingOwner::Destination {
+                        index,
+                        key: field.key,
+                    },
                     source: source.clone(),
                 });
             }
         }
-        Self { vars: vec![(DATABASE_URL_VAR.to_owned(), url.clone())], secrets }
+        Self {
+            vars: vec![(DATABASE_URL_VAR.to_owned(), url.clone())],
+            secrets,
+        }
     }
 
     /// The binding name of a destination's secret setting.

@@ -68,9 +68,11 @@ impl TrustedOrigin {
             return Err("must not be empty".into());
         }
         if input == "*" {
-            return Err("must name a host: `*` would let every website read and write consent; \
+            return Err(
+                "must name a host: `*` would let every website read and write consent; \
                  list your sites, using `*.example.com` for subdomains"
-                .into());
+                    .into(),
+            );
         }
         if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("must not contain whitespace or control characters".into());
@@ -79,7 +81,9 @@ impl TrustedOrigin {
         let rest = match lower.split_once("://") {
             Some((scheme, rest)) => {
                 let app_scheme = scheme.starts_with(|c: char| c.is_ascii_lowercase())
-                    && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
                     && !FORBIDDEN_SCHEMES.contains(&scheme);
                 if !app_scheme {
                     return Err(format!(
@@ -104,7 +108,11 @@ impl TrustedOrigin {
         if let Some(port) = port {
             match port.parse::<u16>() {
                 Ok(p) if p > 0 => {}
-                _ => return Err(format!("port must be a number from 1 to 65535, got `{port}`")),
+                _ => {
+                    return Err(format!(
+                        "port must be a number from 1 to 65535, got `{port}`"
+                    ));
+                }
             }
         }
         check_host(host)?;
@@ -125,7 +133,10 @@ fn split_port(rest: &str) -> Result<(&str, Option<&str>), String> {
         let Some((addr, after)) = v6.split_once(']') else {
             return Err("has an unclosed `[` in an IPv6 address".into());
         };
-        if addr.is_empty() || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        if addr.is_empty()
+            || !addr
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
         {
             return Err("has an invalid IPv6 address".into());
         }
@@ -165,7 +176,10 @@ fn check_host(host: &str) -> Result<(), String> {
         if label.starts_with('-') || label.ends_with('-') {
             return Err("host labels must not start or end with `-`".into());
         }
-        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if !label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(
                 "host may contain only letters, digits, `-`, `_` and dots (use punycode for \
                  international names)"
@@ -243,7 +257,12 @@ mod tests {
         ] {
             assert!(TrustedOrigin::parse(ok).is_ok(), "{ok} refused");
         }
-        assert_eq!(TrustedOrigin::parse("HTTPS://Example.COM").unwrap().as_str(), "https://example.com");
+        assert_eq!(
+            TrustedOrigin::parse("HTTPS://Example.COM")
+                .unwrap()
+                .as_str(),
+            "https://example.com"
+        );
     }
 
     #[test]

@@ -81,7 +81,9 @@ pub struct Destination {
 
 impl Destination {
     /// Settings in the kind's field order (the order generated code and forms use).
-    pub fn ordered_settings(&self) -> impl Iterator<Item = (&'static crate::FieldSpec, &SettingValue)> {
+    pub fn ordered_settings(
+        &self,
+    ) -> impl Iterator<Item = (&'static crate::FieldSpec, &SettingValue)> {
         self.kind
             .fields
             .iter()

@@ -56,13 +56,17 @@ fn check_slug(s: &str, max: usize) -> Result<(), IdError> {
         return Err(IdError::TooLong { max, len });
     }
     if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
-        return Err(IdError::BadStart { found: printable(first) });
+        return Err(IdError::BadStart {
+            found: printable(first),
+        });
     }
     if let Some(bad) = s
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
     {
-        return Err(IdError::BadChar { found: printable(bad) });
+        return Err(IdError::BadChar {
+            found: printable(bad),
+        });
     }
     if s.ends_with(['-', '_']) {
         return Err(IdError::BadEnd);
@@ -203,14 +207,19 @@ mod tests {
     #[test]
     fn accepts_seed_customer_id() {
         let id = CustomerId::new("cust_abc123").unwrap();
-        assert_eq!(worker_name(&id, &Environment::production()), "c15t-cust_abc123");
+        assert_eq!(
+            worker_name(&id, &Environment::production()),
+            "c15t-cust_abc123"
+        );
         let staging = Environment::new("staging").unwrap();
         assert_eq!(worker_name(&id, &staging), "c15t-cust_abc123-staging");
     }
 
     #[test]
     fn refuses_unsafe_names() {
-        for bad in ["", "-a", ".hidden", "a/b", "..", "a..b", "A", "a b", "a\0b", "a-", "nul", "é"] {
+        for bad in [
+            "", "-a", ".hidden", "a/b", "..", "a..b", "A", "a b", "a\0b", "a-", "nul", "é",
+        ] {
             assert!(CustomerId::new(bad).is_err(), "{bad:?} was accepted");
         }
         assert_eq!(

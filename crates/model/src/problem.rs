@@ -49,7 +49,10 @@ pub(crate) struct Problems {
 
 impl Problems {
     pub(crate) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(Problem { path: path.into(), message: message.into() });
+        self.problems.push(Problem {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -60,7 +63,9 @@ impl Problems {
         if self.problems.is_empty() {
             Ok(value())
         } else {
-            Err(ValidationErrors { problems: self.problems })
+            Err(ValidationErrors {
+                problems: self.problems,
+            })
         }
     }
 }
@@ -100,7 +105,12 @@ pub(crate) fn did_you_mean<'a>(
 ) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&input.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&input.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)

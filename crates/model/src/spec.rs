@@ -135,7 +135,9 @@ impl CustomerConfig {
         &'a self,
         env: &'a Environment,
     ) -> impl Iterator<Item = &'a Destination> + 'a {
-        self.destinations.iter().filter(move |d| d.environment.includes(env))
+        self.destinations
+            .iter()
+            .filter(move |d| d.environment.includes(env))
     }
 
     /// Whether `env` is one of the customer's environments.
@@ -150,7 +152,12 @@ impl CustomerConfig {
             id: self.customer.id.to_string(),
             name: self.customer.display_name.clone(),
             environments: Some(self.environments.iter().map(ToString::to_string).collect()),
-            trusted_origins: self.customer.trusted_origins.iter().map(ToString::to_string).collect(),
+            trusted_origins: self
+                .customer
+                .trusted_origins
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             log_level: Some(self.customer.log_level.to_string()),
             database: DatabaseSpec {
                 provider: default_provider(),
@@ -204,37 +211,53 @@ impl CustomerSpec {
             .ok();
         check_name(&mut p, "name", &self.name);
 
-        let env_names: Vec<String> =
-            self.environments.clone().unwrap_or_else(|| vec![Environment::PRODUCTION.to_owned()]);
+        let env_names: Vec<String> = self
+            .environments
+            .clone()
+            .unwrap_or_else(|| vec![Environment::PRODUCTION.to_owned()]);
         if env_names.is_empty() {
-            p.push("environments", "must list at least one environment, e.g. `[\"production\"]`");
+            p.push(
+                "environments",
+                "must list at least one environment, e.g. `[\"production\"]`",
+            );
         }
         let mut environments = Vec::new();
         for (i, name) in env_names.iter().enumerate() {
             match Environment::new(name.as_str()) {
-                Ok(env) if environments.contains(&env) => {
-                    p.push(format!("environments[{i}]"), format!("`{env}` is listed twice"))
-                }
+                Ok(env) if environments.contains(&env) => p.push(
+                    format!("environments[{i}]"),
+                    format!("`{env}` is listed twice"),
+                ),
                 Ok(env) => environments.push(env),
-                Err(e) => p.push(format!("environments[{i}]"), format!("{e}, got {}", shown(name))),
+                Err(e) => p.push(
+                    format!("environments[{i}]"),
+                    format!("{e}, got {}", shown(name)),
+                ),
             }
         }
 
         let mut trusted_origins = Vec::new();
         for (i, origin) in self.trusted_origins.iter().enumerate() {
             match TrustedOrigin::parse(origin) {
-                Ok(o) if trusted_origins.contains(&o) => {
-                    p.push(format!("trusted_origins[{i}]"), format!("`{o}` is listed twice"))
-                }
+                Ok(o) if trusted_origins.contains(&o) => p.push(
+                    format!("trusted_origins[{i}]"),
+                    format!("`{o}` is listed twice"),
+                ),
                 Ok(o) => trusted_origins.push(o),
-                Err(e) => p.push(format!("trusted_origins[{i}]"), format!("{e}, got {}", shown(origin))),
+                Err(e) => p.push(
+                    format!("trusted_origins[{i}]"),
+                    format!("{e}, got {}", shown(origin)),
+                ),
             }
         }
 
         let log_level = match &self.log_level {
             None => Some(LogLevel::default()),
             Some(l) => LogLevel::parse(l).or_else(|| {
-                p.push("log_level", one_of_message(l, LogLevel::ALL.iter().map(|l| l.as_str())));
+                p.push(
+                    "log_level",
+                    one_of_message(l, LogLevel::ALL.iter().map(|l| l.as_str())),
+                );
                 None
             }),
         };
@@ -247,7 +270,13 @@ impl CustomerSpec {
             let path = format!("destinations[{i}]");
             if let Some(d) = spec.validate(&mut p, &path, catalogue, &environments) {
                 if !seen_ids.insert(d.id.clone()) {
-                    p.push(format!("{path}.id"), format!("`{}` is used by an earlier destination; ids must be unique", d.id));
+                    p.push(
+                        format!("{path}.id"),
+                        format!(
+                            "`{}` is used by an earlier destination; ids must be unique",
+                            d.id
+                        ),
+                    );
                 }
                 destinations.push(d);
             }
@@ -282,7 +311,10 @@ impl DatabaseSpec {
             } else {
                 ""
             };
-            p.push("database.provider", format!("must be `turso`, got {}{hint}", shown(&self.provider)));
+            p.push(
+                "database.provider",
+                format!("must be `turso`, got {}{hint}", shown(&self.provider)),
+            );
         }
         let url_ok = check_url(&self.url, &["libsql", "https", "http", "wss", "ws"]);
         if let Err(e) = &url_ok {
@@ -291,7 +323,10 @@ impl DatabaseSpec {
         let token = secret_ref(p, "database.auth_token", &self.auth_token);
         match (url_ok, token) {
             (Ok(()), Some(auth_token)) if self.provider == "turso" => {
-                Some(DatabaseBinding::Turso { url: self.url.clone(), auth_token })
+                Some(DatabaseBinding::Turso {
+                    url: self.url.clone(),
+                    auth_token,
+                })
             }
             _ => None,
         }
@@ -307,7 +342,12 @@ impl DestinationSpec {
         environments: &[Environment],
     ) -> Option<Destination> {
         let id = DestinationId::new(self.id.as_str())
-            .map_err(|e| p.push(format!("{path}.id"), format!("{e}, got {}", shown(&self.id))))
+            .map_err(|e| {
+                p.push(
+                    format!("{path}.id"),
+                    format!("{e}, got {}", shown(&self.id)),
+                )
+            })
             .ok();
         check_name(p, &format!("{path}.name"), &self.name);
 
@@ -325,7 +365,10 @@ impl DestinationSpec {
                     None
                 }
                 Err(e) => {
-                    p.push(format!("{path}.environment"), format!("{e}, got {}", shown(name)));
+                    p.push(
+                        format!("{path}.environment"),
+                        format!("{e}, got {}", shown(name)),
+                    );
                     None
                 }
             },
@@ -361,7 +404,8 @@ impl DestinationSpec {
                 match did_you_mean(key, kind.fields.iter().map(|f| f.key)) {
                     Some(s) => msg.push_str(&format!("; did you mean `{s}`?")),
                     None => {
-                        let keys: Vec<_> = kind.fields.iter().map(|f| format!("`{}`", f.key)).collect();
+                        let keys: Vec<_> =
+                            kind.fields.iter().map(|f| format!("`{}`", f.key)).collect();
                         msg.push_str(&format!("; allowed: {}", keys.join(", ")));
                     }
                 }
@@ -417,7 +461,13 @@ fn check_name(p: &mut Problems, path: &str, name: &str) {
     if name.trim().is_empty() {
         p.push(path, "must not be empty");
     } else if name.chars().count() > NAME_MAX {
-        p.push(path, format!("must be at most {NAME_MAX} characters, got {}", name.chars().count()));
+        p.push(
+            path,
+            format!(
+                "must be at most {NAME_MAX} characters, got {}",
+                name.chars().count()
+            ),
+        );
     }
 }
 
@@ -529,7 +579,11 @@ fn check_setting(field: &FieldSpec, raw: &RawValue) -> Result<SettingValue, Stri
             }
             Ok(SettingValue::Text(s.clone()))
         }
-        (ty, other) => Err(format!("must be {}, got {}", expected_type(ty), other.type_name())),
+        (ty, other) => Err(format!(
+            "must be {}, got {}",
+            expected_type(ty),
+            other.type_name()
+        )),
     }
 }
 
@@ -547,14 +601,20 @@ fn expected_type(ty: FieldType) -> &'static str {
 /// Checks an absolute URL with one of `schemes`, a host, and nothing that cannot be a plain
 /// endpoint (credentials, whitespace, control characters).
 fn check_url(s: &str, schemes: &[&str]) -> Result<(), String> {
-    let allowed = schemes.iter().map(|s| format!("`{s}://`")).collect::<Vec<_>>().join(", ");
+    let allowed = schemes
+        .iter()
+        .map(|s| format!("`{s}://`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let Some((scheme, rest)) = s.split_once("://") else {
         return Err(format!("must be an absolute URL starting with {allowed}"));
     };
     if !schemes.contains(&scheme) {
         return Err(format!("must start with {allowed}"));
     }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control() || crate::problem::is_invisible(c)) {
+    if s.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || crate::problem::is_invisible(c))
+    {
         return Err("must not contain whitespace or control characters".into());
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -565,7 +625,10 @@ fn check_url(s: &str, schemes: &[&str]) -> Result<(), String> {
     if host.is_empty() || host.starts_with('.') {
         return Err("must name a host".into());
     }
-    if !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':')) {
+    if !host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':'))
+    {
         return Err("host may contain only ASCII letters, digits, `.`, `-` (use punycode)".into());
     }
     Ok(())
@@ -573,6 +636,9 @@ fn check_url(s: &str, schemes: &[&str]) -> Result<(), String> {
 
 impl Problems {
     fn into_first_message(self) -> String {
-        self.finish(|| ()).err().and_then(|e| e.problems().first().map(|p| p.message.clone())).unwrap_or_default()
+        self.finish(|| ())
+            .err()
+            .and_then(|e| e.problems().first().map(|p| p.message.clone()))
+            .unwrap_or_default()
     }
 }

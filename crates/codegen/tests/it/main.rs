@@ -1,0 +1,6 @@
+//! Integration tests of the generator: snapshots, the real TypeScript toolchain, injection.
+
+mod injection;
+mod snapshots;
+mod support;
+mod typescript;
