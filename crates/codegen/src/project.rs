@@ -110,7 +110,7 @@ fn write_json(value: &Value, depth: usize, column: usize, out: &mut String) {
                     .join(", ")
             );
             let scalars = items.iter().all(|v| !v.is_object() && !v.is_array());
-            if scalars && column + width(&inline) + 1 <= LINE_WIDTH {
+            if scalars && column + width(&inline) < LINE_WIDTH {
                 out.push_str(&inline);
             } else {
                 out.push_str("[\n");

@@ -165,7 +165,7 @@ fn origins_array(input: &Input<'_>, line_prefix: &str) -> Tokens {
         .collect();
     let one_line = format!("[{}]", items.join(", "));
     let mut t = Tokens::new();
-    if items.is_empty() || width(line_prefix) + width(&one_line) + 1 <= LINE_WIDTH {
+    if items.is_empty() || width(line_prefix) + width(&one_line) < LINE_WIDTH {
         t.append(one_line);
     } else {
         t.append("[");

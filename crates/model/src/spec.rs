@@ -565,17 +565,15 @@ fn check_setting(field: &FieldSpec, raw: &RawValue) -> Result<SettingValue, Stri
             match field.ty {
                 FieldType::Url => check_url(s, &["https", "http"])
                     .map_err(|e| format!("{e}, got {}", shown(s)))?,
-                FieldType::Enum(allowed) => {
-                    if !allowed.contains(&s.as_str()) {
-                        return Err(one_of_message(s, allowed.iter().copied()));
-                    }
+                FieldType::Enum(allowed) if !allowed.contains(&s.as_str()) => {
+                    return Err(one_of_message(s, allowed.iter().copied()));
                 }
                 _ => {}
             }
-            if let Some(pattern) = field.pattern {
-                if !crate::pattern::matches(pattern, s) {
-                    return Err(format!("must {}, got {}", pattern.expected, shown(s)));
-                }
+            if let Some(pattern) = field.pattern
+                && !crate::pattern::matches(pattern, s)
+            {
+                return Err(format!("must {}, got {}", pattern.expected, shown(s)));
             }
             Ok(SettingValue::Text(s.clone()))
         }
