@@ -1,1 +1,383 @@
-fn main() {}
+//! Project checks and chores that are more than one cargo command; run `cargo xtask --help`.
+//!
+//! Every check that fails says which command fixes it or reproduces it.
+
+// This binary's whole job is to report progress and failures on the terminal.
+#![allow(clippy::print_stderr)]
+
+use std::{
+    env,
+    ffi::OsString,
+    fmt, fs, io,
+    path::{Path, PathBuf},
+    process::{Command, ExitCode, Stdio},
+};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, builder::FalseyValueParser};
+use sha2::{Digest, Sha256};
+
+/// The pinned npm toolchains the codegen integration tests run, relative to the workspace root.
+const NPM_DIRS: &[&str] = &["tools/ts", "tools/ts/seed"];
+
+/// Written into `node_modules` after a successful `npm ci`: a SHA-256 of the `package-lock.json`
+/// (and `package.json`) it installed, so an unchanged lock file skips the reinstall. package.json
+/// is hashed too because its `allowScripts` decides which install scripts run without touching
+/// the lock file.
+const LOCK_HASH_FILE: &str = ".c15t-lock-hash";
+
+/// The lowest Node.js major version the TypeScript toolchain supports (`engines` in package.json).
+const MIN_NODE_MAJOR: u32 = 20;
+
+const ADVISORY_DB_URL: &str = "https://github.com/rustsec/advisory-db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "c15t control plane project checks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install the npm toolchains in tools/ts and tools/ts/seed (skipped when package-lock.json
+    /// and package.json are unchanged since the last install).
+    Npm,
+    /// Run every test: npm toolchains, then cargo-nextest (or cargo test), then doctests.
+    Test,
+    /// Run what CI runs: rustfmt, clippy, the tests, cargo deny.
+    Ci {
+        /// Fail when the RustSec advisory database cannot be fetched, instead of checking bans,
+        /// licences and sources only.
+        #[arg(long, env = "C15T_REQUIRE_ADVISORIES", value_parser = FalseyValueParser::new())]
+        require_advisories: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    let result = match cli.task {
+        Task::Npm => npm(&root),
+        Task::Test => test(&root),
+        Task::Ci { require_advisories } => ci(&root, require_advisories),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    let xtask_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask_dir.parent().unwrap_or(xtask_dir).to_path_buf()
+}
+
+// ---------------------------------------------------------------------------------------------
+// npm
+
+fn npm(root: &Path) -> Result<()> {
+    check_node()?;
+    for dir in NPM_DIRS {
+        npm_install(root, dir)?;
+    }
+    Ok(())
+}
+
+fn npm_program() -> &'static str {
+    if cfg!(windows) { "npm.cmd" } else { "npm" }
+}
+
+/// Fails with an installation hint when `node` or `npm` is missing or Node.js is too old.
+fn check_node() -> Result<()> {
+    const HINT: &str = "install Node.js 20+ and npm";
+    let version = match Command::new("node").arg("--version").output() {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        Ok(out) => bail!("`node --version` failed ({}); {HINT}", out.status),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            bail!("`node` not found on PATH; {HINT}")
+        }
+        Err(err) => return Err(err).context("could not run `node --version`"),
+    };
+    let major = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|major| major.parse::<u32>().ok());
+    match major {
+        Some(major) if major >= MIN_NODE_MAJOR => {}
+        _ => bail!("found Node.js {version}, the TypeScript toolchain needs Node.js 20+; {HINT}"),
+    }
+    match Command::new(npm_program())
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+    {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => bail!("`npm --version` failed ({status}); {HINT}"),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            bail!("`npm` not found on PATH; {HINT}")
+        }
+        Err(err) => Err(err).context("could not run `npm --version`"),
+    }
+}
+
+/// Runs `npm ci` in `root/dir` unless its `node_modules` was installed from the same lock file.
+fn npm_install(root: &Path, dir: &str) -> Result<()> {
+    let abs = root.join(dir);
+    let mut hasher = Sha256::new();
+    for file in ["package-lock.json", "package.json"] {
+        let path = abs.join(file);
+        let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    let hash = hex::encode(hasher.finalize());
+    let stamp = abs.join("node_modules").join(LOCK_HASH_FILE);
+    let installed = fs::read_to_string(&stamp).unwrap_or_default();
+    if installed.trim() == hash {
+        eprintln!("--> {dir}: node_modules up to date with package-lock.json and package.json");
+        return Ok(());
+    }
+    let mut cmd = Command::new(npm_program());
+    cmd.args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&abs);
+    run(
+        &mut cmd,
+        &format!(
+            "check that {dir}/package.json and {dir}/package-lock.json agree \
+             (`npm install` in {dir} rewrites the lock file), then run `cargo xtask npm`"
+        ),
+    )?;
+    fs::write(&stamp, format!("{hash}\n")).with_context(|| format!("writing {}", stamp.display()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// test
+
+fn test(root: &Path) -> Result<()> {
+    npm(root)?;
+    let fix = "fix the failing tests above and rerun `cargo xtask test`; when a snapshot changed \
+               on purpose, review it with `cargo insta review`";
+    let mut failures = Vec::new();
+    let mut tests = if has_nextest(root) {
+        cargo(root, ["nextest", "run", "--workspace", "--no-fail-fast"])
+    } else {
+        eprintln!(
+            "--> cargo-nextest not found, using `cargo test` \
+             (install it with `cargo install cargo-nextest --locked`)"
+        );
+        cargo(root, ["test", "--workspace", "--no-fail-fast"])
+    };
+    if let Err(err) = run(&mut tests, fix) {
+        failures.push(err);
+    }
+    // nextest does not run doctests, so they always get their own run.
+    if let Err(err) = run(&mut cargo(root, ["test", "--workspace", "--doc"]), fix) {
+        failures.push(err);
+    }
+    match failures.len() {
+        0 => Ok(()),
+        1 => Err(failures.remove(0)),
+        _ => bail!(
+            "{}",
+            failures
+                .iter()
+                .map(|e| format!("{e:#}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
+}
+
+fn has_nextest(root: &Path) -> bool {
+    cargo(root, ["nextest", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+// ---------------------------------------------------------------------------------------------
+// ci
+
+fn ci(root: &Path, require_advisories: bool) -> Result<()> {
+    let mut report = Vec::new();
+
+    step(&mut report, "fmt", || {
+        run(
+            &mut cargo(root, ["fmt", "--all", "--", "--check"]),
+            "run `cargo fmt --all`",
+        )
+    });
+    step(&mut report, "clippy", || {
+        run(
+            &mut cargo(
+                root,
+                [
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            ),
+            "fix the lints above (`cargo clippy --workspace --all-targets --fix` applies the \
+             machine-applicable ones), then rerun `cargo clippy --workspace --all-targets -- -D \
+             warnings`",
+        )
+    });
+    step(&mut report, "test", || test(root));
+    let mut deny_note = None;
+    step(&mut report, "deny", || {
+        deny(root, require_advisories).map(|note| deny_note = note)
+    });
+
+    eprintln!("\n==> summary");
+    let mut failed = 0;
+    for (name, result) in &report {
+        match result {
+            Ok(()) => eprintln!("    ok      {name}"),
+            Err(err) => {
+                failed += 1;
+                eprintln!("    FAILED  {name}: {err:#}");
+            }
+        }
+    }
+    if let Some(note) = deny_note {
+        eprintln!("    warning: {note}");
+    }
+    if failed > 0 {
+        bail!("{failed} of {} CI steps failed", report.len());
+    }
+    Ok(())
+}
+
+fn step(
+    report: &mut Vec<(&'static str, Result<()>)>,
+    name: &'static str,
+    f: impl FnOnce() -> Result<()>,
+) {
+    eprintln!("\n==> {name}");
+    let result = f();
+    if let Err(err) = &result {
+        eprintln!("==> {name} FAILED: {err:#}");
+    }
+    report.push((name, result));
+}
+
+/// Runs `cargo deny check`, installing cargo-deny first when it is missing.
+///
+/// Returns a note when the advisories check had to be left out because the advisory database
+/// could not be fetched (it is cloned from GitHub), so the summary can repeat it.
+fn deny(root: &Path, require_advisories: bool) -> Result<Option<String>> {
+    let installed = cargo(root, ["deny", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !installed {
+        eprintln!("--> cargo-deny not found, installing it");
+        run(
+            &mut cargo(root, ["install", "cargo-deny", "--locked"]),
+            "install cargo-deny with `cargo install cargo-deny --locked`",
+        )?;
+    }
+    let fix = "read the diagnostics above: update the crate (`cargo update -p <crate>`), or, when \
+               a licence or advisory is acceptable, record it in deny.toml with a comment saying \
+               why; reproduce with `cargo deny check`";
+
+    let fetch = cargo(root, ["deny", "fetch", "db"])
+        .output()
+        .context("could not run `cargo deny fetch db`")?;
+    if fetch.status.success() {
+        run(&mut cargo(root, ["deny", "check"]), fix)?;
+        return Ok(None);
+    }
+
+    let stderr = String::from_utf8_lossy(&fetch.stderr);
+    let reason = stderr
+        .lines()
+        .find(|line| line.contains("fatal:"))
+        .or_else(|| stderr.lines().rfind(|line| !line.trim().is_empty()))
+        .unwrap_or("no error output")
+        .trim();
+    let note = format!(
+        "advisories NOT checked: could not fetch the RustSec advisory database ({ADVISORY_DB_URL}): \
+         {reason}"
+    );
+    if require_advisories {
+        bail!("{note}; rerun where github.com is reachable");
+    }
+    eprintln!("warning: {note}");
+    eprintln!(
+        "warning: checking bans, licenses and sources only; run `cargo deny check advisories` \
+         where github.com is reachable (`--require-advisories` makes this an error)"
+    );
+    run(
+        &mut cargo(root, ["deny", "check", "bans", "licenses", "sources"]),
+        fix,
+    )?;
+    Ok(Some(note))
+}
+
+// ---------------------------------------------------------------------------------------------
+// process helpers
+
+/// A `cargo` command (the same cargo that runs xtask) run from the workspace root.
+fn cargo<const N: usize>(root: &Path, args: [&str; N]) -> Command {
+    let program = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(root);
+    cmd
+}
+
+/// Runs `cmd` with inherited stdio; on failure the error names the command and `fix`.
+fn run(cmd: &mut Command, fix: &str) -> Result<()> {
+    let shown = Shown(cmd);
+    let line = shown.to_string();
+    eprintln!("--> {line}");
+    let status = match cmd.status() {
+        Ok(status) => status,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            bail!("`{line}`: program not found on PATH; {fix}")
+        }
+        Err(err) => return Err(err).with_context(|| format!("could not run `{line}`")),
+    };
+    if !status.success() {
+        bail!("`{line}` failed ({status}); {fix}");
+    }
+    Ok(())
+}
+
+/// Displays a command the way a user would type it: `cargo` rather than the full path to the
+/// cargo binary, and the directory when it is not the workspace root.
+struct Shown<'a>(&'a Command);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let program = Path::new(self.0.get_program());
+        let name = program.file_stem().unwrap_or(program.as_os_str());
+        write!(f, "{}", name.to_string_lossy())?;
+        for arg in self.0.get_args() {
+            write!(f, " {}", arg.to_string_lossy())?;
+        }
+        if let Some(dir) = self.0.get_current_dir() {
+            let root = workspace_root();
+            if let Ok(rel) = dir.strip_prefix(&root)
+                && !rel.as_os_str().is_empty()
+            {
+                write!(f, " (in {})", rel.display())?;
+            }
+        }
+        Ok(())
+    }
+}

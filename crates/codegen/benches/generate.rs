@@ -21,18 +21,29 @@ fn load(case: &str) -> CustomerConfig {
 fn bench(c: &mut Criterion) {
     let env = Environment::production();
     let target = TargetProfile::default();
-    for (name, case, expected) in
-        [("index_ts/3_destinations", "seed-example", 3), ("index_ts/20_destinations", "every-kind", 20)]
-    {
+    for (name, case, expected) in [
+        ("index_ts/3_destinations", "seed-example", 3),
+        ("index_ts/20_destinations", "every-kind", 20),
+    ] {
         let config = load(case);
         assert_eq!(config.destinations_for(&env).count(), expected);
-        let input = Input { config: &config, environment: &env, target: &target, revision: 1 };
+        let input = Input {
+            config: &config,
+            environment: &env,
+            target: &target,
+            revision: 1,
+        };
         c.bench_function(name, |b| {
             b.iter(|| generate_worker_source(black_box(&input)).expect("generates"))
         });
     }
     let config = load("every-kind");
-    let input = Input { config: &config, environment: &env, target: &target, revision: 1 };
+    let input = Input {
+        config: &config,
+        environment: &env,
+        target: &target,
+        revision: 1,
+    };
     c.bench_function("project/20_destinations", |b| {
         b.iter(|| generate(black_box(&input)).expect("generates"))
     });

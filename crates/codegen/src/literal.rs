@@ -109,6 +109,6 @@ mod tests {
             string_literal("a\nb\u{2028}c\u{202e}d\0"),
             "'a\\nb\\u2028c\\u202ed\\x00'"
         );
-        assert_eq!(comment_text("x\n// y\u{2029} \t"), "x\\u{a}// y\\u{2029}");
+        assert_eq!(comment_text("x\n// y\u{2029}z \t"), "x\\u{a}// y\\u{2029}z");
     }
 }

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn c15tctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_c15tctl")).args(args).output().expect("run c15tctl")
+    Command::new(env!("CARGO_BIN_EXE_c15tctl"))
+        .args(args)
+        .output()
+        .expect("run c15tctl")
 }
 
 fn example() -> PathBuf {
@@ -27,7 +30,10 @@ fn generate_writes_the_seed_example_project() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.starts_with("generated c15t-cust_abc123 (8 files, sha256:"), "{stdout}");
+    assert!(
+        stdout.starts_with("generated c15t-cust_abc123 (8 files, sha256:"),
+        "{stdout}"
+    );
     for file in [
         "src/index.ts",
         "types/c15t-destinations.d.ts",
@@ -78,7 +84,10 @@ fn invalid_input_exits_2_with_every_problem() {
         .unwrap()
         .replace("pixelId = \"1234567890\"", "pixelId = \"12ab\"")
         .replace("type = \"posthog\"", "type = \"post-hog\"")
-        .replace("accessToken = { env = \"META_PIXEL_ACCESS_TOKEN\" }", "accessToken = \"EAAcanary42\"");
+        .replace(
+            "accessToken = { env = \"META_PIXEL_ACCESS_TOKEN\" }",
+            "accessToken = \"EAAcanary42\"",
+        );
     std::fs::write(&path, text).unwrap();
     for cmd in ["validate", "generate"] {
         let mut args = vec![cmd, "--config", path.to_str().unwrap()];
@@ -89,22 +98,47 @@ fn invalid_input_exits_2_with_every_problem() {
         assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
         let err = stderr(&o);
         assert!(err.contains("3 problems found"), "{err}");
-        assert!(err.contains("destinations[0].settings.pixelId: must contain only digits"), "{err}");
-        assert!(err.contains("destinations[0].settings.accessToken: is a secret"), "{err}");
-        assert!(err.contains("destinations[2].type: unknown destination type `post-hog`; did you mean `posthog`?"), "{err}");
+        assert!(
+            err.contains("destinations[0].settings.pixelId: must contain only digits"),
+            "{err}"
+        );
+        assert!(
+            err.contains("destinations[0].settings.accessToken: is a secret"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "destinations[2].type: unknown destination type `post-hog`; did you mean `posthog`?"
+            ),
+            "{err}"
+        );
         assert!(!err.contains("EAAcanary42"), "a secret was echoed: {err}");
     }
-    assert!(!dir.path().join("src").exists(), "nothing is written when validation fails");
+    assert!(
+        !dir.path().join("src").exists(),
+        "nothing is written when validation fails"
+    );
 }
 
 #[test]
 fn unknown_environment_and_target_are_refused() {
     let out = tempfile::tempdir().expect("temp dir");
     let example = example();
-    let base = ["generate", "-c", example.to_str().unwrap(), "-o", out.path().to_str().unwrap()];
+    let base = [
+        "generate",
+        "-c",
+        example.to_str().unwrap(),
+        "-o",
+        out.path().to_str().unwrap(),
+    ];
     let o = c15tctl(&[&base[..], &["--env", "qa"]].concat());
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("has no environment `qa`; its environments are `production`, `staging`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("has no environment `qa`; its environments are `production`, `staging`"),
+        "{}",
+        stderr(&o)
+    );
     let o = c15tctl(&[&base[..], &["--target", "v3"]].concat());
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown target `v3`"), "{}", stderr(&o));
@@ -117,9 +151,17 @@ fn catalogue_json_lists_every_kind() {
     let kinds: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
     let kinds = kinds.as_array().expect("array");
     assert!(kinds.len() >= 14);
-    let meta = kinds.iter().find(|k| k["slug"] == "meta-pixel").expect("meta-pixel");
+    let meta = kinds
+        .iter()
+        .find(|k| k["slug"] == "meta-pixel")
+        .expect("meta-pixel");
     assert_eq!(meta["factory"], "metaPixel");
-    let token = meta["fields"].as_array().unwrap().iter().find(|f| f["key"] == "accessToken").unwrap();
+    let token = meta["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "accessToken")
+        .unwrap();
     assert_eq!(token["secret"], true);
     let table = c15tctl(&["catalogue"]);
     assert!(String::from_utf8_lossy(&table.stdout).contains("google-tag-manager"));
@@ -129,5 +171,9 @@ fn catalogue_json_lists_every_kind() {
 fn missing_file_is_a_clear_error() {
     let o = c15tctl(&["validate", "--config", "/nonexistent/customer.toml"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("cannot read customer file /nonexistent/customer.toml"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read customer file /nonexistent/customer.toml"),
+        "{}",
+        stderr(&o)
+    );
 }

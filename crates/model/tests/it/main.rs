@@ -26,16 +26,35 @@ auth_token = { env = "TURSO_AUTH_TOKEN" }
 
 #[test]
 fn seed_example_is_valid() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cust_abc123.toml"))
-        .expect("example");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/cust_abc123.toml"
+    ))
+    .expect("example");
     let config = spec(&text).validate(&Catalogue::builtin()).expect("valid");
     assert_eq!(config.customer.id.as_str(), "cust_abc123");
     assert_eq!(config.destinations.len(), 3);
-    assert_eq!(config.destinations[0].category.as_str(), "marketing", "meta-pixel defaults to marketing");
-    assert!(matches!(config.destinations[2].environment, EnvironmentScope::All));
-    assert!(matches!(config.destinations[0].settings["accessToken"], SettingValue::Secret(_)));
+    assert_eq!(
+        config.destinations[0].category.as_str(),
+        "marketing",
+        "meta-pixel defaults to marketing"
+    );
+    assert!(matches!(
+        config.destinations[2].environment,
+        EnvironmentScope::All
+    ));
+    assert!(matches!(
+        config.destinations[0].settings["accessToken"],
+        SettingValue::Secret(_)
+    ));
     // The declarative form round-trips.
-    assert_eq!(config.to_spec().validate(&Catalogue::builtin()).expect("round trip"), config);
+    assert_eq!(
+        config
+            .to_spec()
+            .validate(&Catalogue::builtin())
+            .expect("round trip"),
+        config
+    );
 }
 
 #[test]
@@ -69,10 +88,13 @@ acessToken = {{ env = "X" }}
 
 #[test]
 fn unknown_type_suggests_the_closest() {
-    let text = format!("{HEAD}\n[[destinations]]\nid = \"m\"\nname = \"M\"\ntype = \"meta_pixel\"\n");
+    let text =
+        format!("{HEAD}\n[[destinations]]\nid = \"m\"\nname = \"M\"\ntype = \"meta_pixel\"\n");
     assert_eq!(
         problems(&text),
-        vec!["destinations[0].type: unknown destination type `meta_pixel`; did you mean `meta-pixel`?"]
+        vec![
+            "destinations[0].type: unknown destination type `meta_pixel`; did you mean `meta-pixel`?"
+        ]
     );
 }
 
@@ -92,10 +114,16 @@ accessToken = "{marker}"
     );
     let found = problems(&text);
     assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].starts_with("destinations[0].settings.accessToken: is a secret"), "{found:?}");
+    assert!(
+        found[0].starts_with("destinations[0].settings.accessToken: is a secret"),
+        "{found:?}"
+    );
     assert!(!found.iter().any(|p| p.contains(marker)));
 
-    let text = HEAD.replace(r#"auth_token = { env = "TURSO_AUTH_TOKEN" }"#, &format!("auth_token = \"{marker}\""));
+    let text = HEAD.replace(
+        r#"auth_token = { env = "TURSO_AUTH_TOKEN" }"#,
+        &format!("auth_token = \"{marker}\""),
+    );
     let found = problems(&text);
     assert_eq!(found.len(), 1);
     assert!(found[0].starts_with("database.auth_token: is a secret"));
@@ -132,26 +160,44 @@ auth_token = { env = "1BAD" }
         "{found:#?}"
     );
     assert!(found[6].contains("D1 is not offered"), "{}", found[6]);
-    assert!(found[5].contains("`error`, `warn`, `info`, `debug`"), "{}", found[5]);
+    assert!(
+        found[5].contains("`error`, `warn`, `info`, `debug`"),
+        "{}",
+        found[5]
+    );
 }
 
 #[test]
 fn destination_environment_must_be_the_customers() {
-    let text = HEAD.replace("[database]", "environments = [\"production\", \"staging\"]\n[database]");
+    let text = HEAD.replace(
+        "[database]",
+        "environments = [\"production\", \"staging\"]\n[database]",
+    );
     let text = format!(
         "{text}\n[[destinations]]\nid = \"p\"\nname = \"P\"\ntype = \"posthog\"\nenvironment = \"stagin\"\n[destinations.settings]\napiKey = \"phc_abcdefgh12345678\"\n"
     );
     let found = problems(&text);
     assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].starts_with("destinations[0].environment: must be one of `production`, `staging`"), "{}", found[0]);
-    assert!(found[0].ends_with("did you mean `staging`?"), "{}", found[0]);
+    assert!(
+        found[0].starts_with("destinations[0].environment: must be one of `production`, `staging`"),
+        "{}",
+        found[0]
+    );
+    assert!(
+        found[0].ends_with("did you mean `staging`?"),
+        "{}",
+        found[0]
+    );
 }
 
 #[test]
 fn duplicate_destination_ids_are_refused() {
     let one = "\n[[destinations]]\nid = \"p\"\nname = \"P\"\ntype = \"posthog\"\n[destinations.settings]\napiKey = \"phc_abcdefgh12345678\"\n";
     let found = problems(&format!("{HEAD}{one}{one}"));
-    assert_eq!(found, vec!["destinations[1].id: `p` is used by an earlier destination; ids must be unique"]);
+    assert_eq!(
+        found,
+        vec!["destinations[1].id: `p` is used by an earlier destination; ids must be unique"]
+    );
 }
 
 #[test]
@@ -160,5 +206,8 @@ fn wrong_value_types_name_the_expected_type() {
         "{HEAD}\n[[destinations]]\nid = \"m\"\nname = \"M\"\ntype = \"matomo\"\n[destinations.settings]\nmatomoUrl = \"https://m.example.com\"\nsiteId = \"three\"\n"
     );
     let found = problems(&text);
-    assert_eq!(found, vec!["destinations[0].settings.siteId: must be a whole number, got a string"]);
+    assert_eq!(
+        found,
+        vec!["destinations[0].settings.siteId: must be a whole number, got a string"]
+    );
 }
