@@ -47,7 +47,7 @@ enum Task {
     /// Install the npm toolchains in tools/ts and tools/ts/seed (skipped when package-lock.json
     /// and package.json are unchanged since the last install).
     Npm,
-    /// Run every test: npm toolchains, then cargo-nextest (or cargo test), then doctests.
+    /// Run every test: npm toolchains, then doctests, then cargo-nextest (or cargo test).
     Test,
     /// Run what CI runs: rustfmt, clippy, the tests, cargo deny.
     Ci {
@@ -167,6 +167,11 @@ fn test(root: &Path) -> Result<()> {
     let fix = "fix the failing tests above and rerun `cargo xtask test`; when a snapshot changed \
                on purpose, review it with `cargo insta review`";
     let mut failures = Vec::new();
+    // nextest does not run doctests, so they get their own run, first, so that the main test
+    // runner's summary is the last thing printed.
+    if let Err(err) = run(&mut cargo(root, ["test", "--workspace", "--doc"]), fix) {
+        failures.push(err);
+    }
     let mut tests = if has_nextest(root) {
         cargo(root, ["nextest", "run", "--workspace", "--no-fail-fast"])
     } else {
@@ -177,10 +182,6 @@ fn test(root: &Path) -> Result<()> {
         cargo(root, ["test", "--workspace", "--no-fail-fast"])
     };
     if let Err(err) = run(&mut tests, fix) {
-        failures.push(err);
-    }
-    // nextest does not run doctests, so they always get their own run.
-    if let Err(err) = run(&mut cargo(root, ["test", "--workspace", "--doc"]), fix) {
         failures.push(err);
     }
     match failures.len() {
