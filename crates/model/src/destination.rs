@@ -14,14 +14,19 @@ use crate::{DestinationId, Environment};
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum SecretRef {
-    /// Read from this environment variable of the process that deploys.
+    /// Read from this environment variable of the process that deploys (declarative files).
     Env(String),
+    /// Held encrypted in the control plane's secret vault for this customer; the string is the
+    /// value's fingerprint (a keyed hash, never the value), so diffs and audits can tell a
+    /// change without decrypting.
+    Stored(String),
 }
 
 impl fmt::Debug for SecretRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Env(var) => write!(f, "SecretRef::Env({var:?})"),
+            Self::Stored(fingerprint) => write!(f, "SecretRef::Stored({fingerprint:?})"),
         }
     }
 }

@@ -497,6 +497,18 @@ fn secret_ref(p: &mut Problems, path: &str, raw: &RawValue) -> Option<SecretRef>
                 None
             }
         }
+        RawValue::Secret(SecretRef::Stored(fingerprint)) => {
+            if is_fingerprint(fingerprint) {
+                Some(SecretRef::Stored(fingerprint.clone()))
+            } else {
+                p.push(
+                    path,
+                    "`stored` must be a secret fingerprint such as `hmac-sha256:0123abcd...`; \
+                     store secrets through c15tctl, not by editing references",
+                );
+                None
+            }
+        }
         // The value may be the secret itself, pasted where a reference belongs: never show it.
         RawValue::Text(_) => {
             p.push(
@@ -516,6 +528,16 @@ fn secret_ref(p: &mut Problems, path: &str, raw: &RawValue) -> Option<SecretRef>
             None
         }
     }
+}
+
+/// `scheme:hex`, as `c15t-secrets` writes fingerprints.
+fn is_fingerprint(s: &str) -> bool {
+    s.split_once(':').is_some_and(|(scheme, hex)| {
+        !scheme.is_empty()
+            && scheme.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && (16..=64).contains(&hex.len())
+            && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    })
 }
 
 fn is_env_var_name(s: &str) -> bool {
