@@ -101,7 +101,7 @@ fn kind_tokens(t: &mut Tokens, kind: &KindSpec) {
 fn jsdoc(text: &str) -> String {
     format!(
         "/** {} */",
-        crate::literal::comment_text(text).replace("*/", "*\\/")
+        crate::literal::trusted_comment_text(text).replace("*/", "*\\/")
     )
 }
 

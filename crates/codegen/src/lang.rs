@@ -6,13 +6,13 @@
 //! bracket spacing, one import per module sorted by module, and the member list broken one per
 //! line when the statement exceeds the line width.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
+use core::fmt::Write as _;
+use std::rc::Rc;
 
 use genco::fmt;
 use genco::tokens::ItemStr;
 
-use crate::literal::{LINE_WIDTH, string_literal};
+use crate::literal::{LINE_WIDTH, push_string_literal, string_literal, width};
 
 /// Formatting state (none needed).
 #[derive(Debug, Default)]
@@ -21,9 +21,9 @@ pub struct Format;
 /// Formatting configuration.
 #[derive(Debug, Default)]
 pub struct Config {
-    /// Comment lines printed before the imports (the "generated, do not edit" header), each
-    /// already safe as a `//` comment.
-    pub header: Vec<String>,
+    /// The comment block printed before the imports (the "generated, do not edit" header):
+    /// `// line` and a line break per line, each line already safe as a `//` comment.
+    pub header: String,
 }
 
 /// TypeScript tokens.
@@ -51,40 +51,77 @@ genco::impl_lang! {
             out: &mut fmt::Formatter<'_>,
             config: &Self::Config,
         ) -> fmt::Result {
-            let mut modules: BTreeMap<(&str, bool), BTreeSet<&str>> = BTreeMap::new();
-            for item in tokens.iter_lang() {
-                let AnyKind::Import(import) = item.kind();
-                modules
-                    .entry((import.module.as_ref(), import.type_only))
-                    .or_default()
-                    .insert(import.name.as_ref());
-            }
-            let mut header = String::new();
-            for line in &config.header {
-                let _ = writeln!(header, "// {line}");
-            }
-            for ((module, type_only), names) in &modules {
-                let from = string_literal(module);
-                let keyword = if *type_only { "import type" } else { "import" };
-                let one_line = format!(
-                    "{keyword} {{ {} }} from {from};",
-                    names.iter().copied().collect::<Vec<_>>().join(", ")
-                );
-                if crate::literal::width(&one_line) <= LINE_WIDTH {
-                    header.push_str(&one_line);
-                    header.push('\n');
-                } else {
-                    let _ = writeln!(header, "{keyword} {{");
-                    for name in names {
-                        let _ = writeln!(header, "\t{name},");
+            let mut imports: Vec<(&str, bool, &str)> = tokens
+                .iter_lang()
+                .filter_map(|item| match item.kind() {
+                    AnyKind::Import(import) => {
+                        Some((import.module.as_ref(), import.type_only, import.name.as_ref()))
                     }
-                    let _ = writeln!(header, "}} from {from};");
+                    AnyKind::Text(_) => None,
+                })
+                .collect();
+            // Most imports share a module (the same `&'static str`): compare addresses first.
+            let same = |a: &str, b: &str| core::ptr::eq(a, b) || a == b;
+            imports.sort_unstable_by(|a, b| {
+                let module = if core::ptr::eq(a.0, b.0) {
+                    core::cmp::Ordering::Equal
+                } else {
+                    a.0.cmp(b.0)
+                };
+                module.then(a.1.cmp(&b.1)).then_with(|| a.2.cmp(b.2))
+            });
+            imports.dedup_by(|a, b| same(a.0, b.0) && a.1 == b.1 && same(a.2, b.2));
+            let mut block = String::with_capacity(config.header.len() + 64 * imports.len() + 1);
+            block.push_str(&config.header);
+            let mut rest = imports.as_slice();
+            while let Some(&(module, type_only, _)) = rest.first() {
+                let end = rest
+                    .iter()
+                    .position(|&(m, t, _)| !same(m, module) || t != type_only)
+                    .unwrap_or(rest.len());
+                let (group, tail) = rest.split_at(end);
+                rest = tail;
+                let keyword = if type_only { "import type" } else { "import" };
+                // A module name is plain ASCII, so its literal is the name in quotes.
+                let from_width = if module.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'\\' | b'\'' | b'"')) {
+                    width(module) + 2
+                } else {
+                    width(&string_literal(module))
+                };
+                // `keyword { a, b } from 'module';`
+                let one_line = width(keyword)
+                    + 3
+                    + group.iter().map(|&(_, _, name)| width(name)).sum::<usize>()
+                    + 2 * (group.len() - 1)
+                    + 8
+                    + from_width
+                    + 1;
+                block.push_str(keyword);
+                if one_line <= LINE_WIDTH {
+                    block.push_str(" { ");
+                    for (i, &(_, _, name)) in group.iter().enumerate() {
+                        if i > 0 {
+                            block.push_str(", ");
+                        }
+                        block.push_str(name);
+                    }
+                    block.push_str(" } from ");
+                } else {
+                    block.push_str(" {\n");
+                    for &(_, _, name) in group {
+                        block.push('\t');
+                        block.push_str(name);
+                        block.push_str(",\n");
+                    }
+                    block.push_str("} from ");
                 }
+                push_string_literal(&mut block, module);
+                block.push_str(";\n");
             }
-            if !modules.is_empty() {
-                header.push('\n');
+            if !imports.is_empty() {
+                block.push('\n');
             }
-            out.write_str(&header)?;
+            out.write_str(&block)?;
             tokens.format(out, config, &Format)
         }
     }
@@ -92,6 +129,36 @@ genco::impl_lang! {
     Import(Import) {
         fn format(&self, out: &mut fmt::Formatter<'_>, _: &Config, _: &Format) -> fmt::Result {
             out.write_str(&self.name)
+        }
+    }
+
+    Text(Text) {
+        fn format(&self, out: &mut fmt::Formatter<'_>, _: &Config, _: &Format) -> fmt::Result {
+            out.write_str(&self.buffer[self.start..self.end])
+        }
+    }
+}
+
+/// Literal text that is a range of a shared buffer: many pieces of text built into one
+/// allocation. Like a literal, it is printed as is (line breaks and indentation included).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Text {
+    buffer: Rc<String>,
+    start: usize,
+    end: usize,
+}
+
+impl Text {
+    /// The text `buffer[start..end]`.
+    pub fn new(buffer: &Rc<String>, start: usize, end: usize) -> Self {
+        assert!(
+            buffer.get(start..end).is_some(),
+            "a text range of the buffer"
+        );
+        Self {
+            buffer: Rc::clone(buffer),
+            start,
+            end,
         }
     }
 }

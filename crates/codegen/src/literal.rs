@@ -18,6 +18,20 @@ pub const INDENT_WIDTH: usize = 2;
 
 /// Columns `text` takes when printed, as Biome measures them (tabs count [`INDENT_WIDTH`]).
 pub fn width(text: &str) -> usize {
+    let mut columns = 0;
+    for &b in text.as_bytes() {
+        columns += match b {
+            0x20..=0x7e => 1,
+            b'\t' => INDENT_WIDTH,
+            _ => return width_unicode(text),
+        };
+    }
+    columns
+}
+
+/// [`width`] of text that is not all printable ASCII.
+#[cold]
+fn width_unicode(text: &str) -> usize {
     text.chars()
         .map(|c| {
             if c == '\t' {
@@ -44,13 +58,24 @@ pub fn string_literal(value: &str) -> String {
 
 /// Appends the literal of `value` to `out` (see [`string_literal`]).
 pub fn push_string_literal(out: &mut String, value: &str) {
-    let (singles, doubles) = value.chars().fold((0usize, 0usize), |(s, d), c| match c {
-        '\'' => (s + 1, d),
-        '"' => (s, d + 1),
-        _ => (s, d),
+    let bytes = value.as_bytes();
+    // Branch-free passes (they vectorise): quote counts, and whether every byte is printable
+    // ASCII other than a backslash.
+    let singles = bytes.iter().filter(|&&b| b == b'\'').count();
+    let doubles = bytes.iter().filter(|&&b| b == b'"').count();
+    let plain = bytes.iter().fold(true, |plain, &b| {
+        plain & (0x20..0x7f).contains(&b) & (b != b'\\')
     });
     let quote = if singles > doubles { '"' } else { '\'' };
+    out.reserve(value.len() + 2);
     out.push(quote);
+    let quoted = if quote == '\'' { singles } else { doubles };
+    if plain && quoted == 0 {
+        // Printable ASCII without the quote or a backslash needs no escape.
+        out.push_str(value);
+        out.push(quote);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -61,6 +86,7 @@ pub fn push_string_literal(out: &mut String, value: &str) {
                 out.push('\\');
                 out.push(c);
             }
+            ' '..='~' => out.push(c),
             c if must_escape(c) => {
                 let code = u32::from(c);
                 if code < 0x100 {
@@ -79,16 +105,89 @@ pub fn push_string_literal(out: &mut String, value: &str) {
 /// Escapes use `\u{...}`; a backslash is doubled so that escapes stay unambiguous.
 pub fn comment_text(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    for c in value.trim_end().chars() {
+    push_comment_text(&mut out, value);
+    out
+}
+
+/// Words that make a comment an instruction to a tool when they start it: TypeScript
+/// (`@ts-ignore`, `@ts-expect-error`, `/// <reference>`), Biome, ESLint, Prettier, coverage
+/// tools, JSHint/JSLint globals, Deno. Matched case-insensitively after leading spaces.
+const PRAGMA_STARTS: &[&str] = &[
+    "biome-ignore",
+    "eslint",
+    "prettier-ignore",
+    "istanbul",
+    "c8",
+    "v8",
+    "jshint",
+    "jslint",
+    "global",
+    "exported",
+    "tslint",
+    "deno-",
+    "ts-",
+    "sourcemappingurl",
+];
+
+/// Whether comment text could read as a tool directive: anything
+/// but a letter or digit first (`@ts-ignore`, `/ <reference`, `#region`, `=`), or a pragma word.
+fn starts_like_pragma(text: &str) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    if !first.is_alphanumeric() {
+        return true;
+    }
+    let head: String = text.chars().take(20).flat_map(char::to_lowercase).collect();
+    PRAGMA_STARTS.iter().any(|p| head.starts_with(p))
+}
+
+/// Appends the comment text of `value` to `out` (see [`comment_text`]).
+///
+/// The first non-space character is escaped when the text could otherwise read as a directive
+/// to TypeScript or another tool (a destination named `@ts-ignore` must not switch off type
+/// checking of the next line).
+pub fn push_comment_text(out: &mut String, value: &str) {
+    let value = value.trim_end();
+    let body = value.trim_start_matches(' ');
+    if starts_like_pragma(body) {
+        out.push_str(&value[..value.len() - body.len()]);
+        let first = body.chars().next().unwrap_or(' ');
+        let _ = write!(out, "\\u{{{:x}}}", u32::from(first));
+        push_comment_rest(out, &body[first.len_utf8()..]);
+        return;
+    }
+    push_comment_rest(out, value);
+}
+
+/// Comment text for the generator's own (trusted) words, such as catalogue descriptions in the
+/// contract's JSDoc: escaped like [`comment_text`] but without the directive guard, since these
+/// texts are ours and may start with a backtick.
+pub(crate) fn trusted_comment_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    push_comment_rest(&mut out, value.trim_end());
+    out
+}
+
+fn push_comment_rest(out: &mut String, value: &str) {
+    if value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'\\')
+    {
+        // Printable ASCII (trailing whitespace already trimmed) needs no escape.
+        out.push_str(value);
+        return;
+    }
+    for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
+            ' '..='~' => out.push(c),
             c if must_escape(c) || (c.is_whitespace() && c != ' ') => {
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
             }
             c => out.push(c),
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -110,5 +209,31 @@ mod tests {
             "'a\\nb\\u2028c\\u202ed\\x00'"
         );
         assert_eq!(comment_text("x\n// y\u{2029}z \t"), "x\\u{a}// y\\u{2029}z");
+    }
+
+    #[test]
+    fn comments_never_start_like_a_directive() {
+        assert_eq!(comment_text("@ts-ignore"), "\\u{40}ts-ignore");
+        assert_eq!(
+            comment_text("  @ts-expect-error x"),
+            "  \\u{40}ts-expect-error x"
+        );
+        assert_eq!(
+            comment_text("/ <reference path=\"x\" />"),
+            "\\u{2f} <reference path=\"x\" />"
+        );
+        assert_eq!(
+            comment_text("Biome-Ignore format: x"),
+            "\\u{42}iome-Ignore format: x"
+        );
+        assert_eq!(
+            comment_text("eslint-disable-next-line"),
+            "\\u{65}slint-disable-next-line"
+        );
+        assert_eq!(
+            comment_text("Production Meta Pixel"),
+            "Production Meta Pixel"
+        );
+        assert_eq!(comment_text("Ünïcödé"), "Ünïcödé");
     }
 }

@@ -13,9 +13,21 @@ use crate::{GeneratedFile, Input, header_lines, worker};
 
 /// Renders TypeScript tokens as a file with the given header comment lines.
 pub(crate) fn format_ts(tokens: &Tokens, header: Vec<String>) -> String {
+    let mut block = String::with_capacity(256);
+    for line in &header {
+        block.push_str("// ");
+        block.push_str(line);
+        block.push('\n');
+    }
+    format_ts_sized(tokens, block, 4096)
+}
+
+/// Renders TypeScript tokens as a file after `header` (a block of `//` comment lines), into a
+/// buffer of `capacity` bytes to start with.
+pub(crate) fn format_ts_sized(tokens: &Tokens, header: String, capacity: usize) -> String {
     let config = Config { header };
     let fmt_config = genco::fmt::Config::from_lang::<TypeScript>();
-    let mut w = genco::fmt::FmtWriter::new(String::with_capacity(4096));
+    let mut w = genco::fmt::FmtWriter::new(String::with_capacity(capacity));
     tokens
         .format_file(&mut w.as_formatter(&fmt_config), &config)
         .expect("formatting into a String cannot fail");

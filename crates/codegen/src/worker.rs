@@ -4,59 +4,101 @@
 //! (whether an array or a property fits in 80 columns) the decision is made here with Biome's
 //! rules, so `biome format` never changes the output.
 
-use c15t_model::{Bindings, Destination, SettingValue, bindings};
-use genco::prelude::*;
-use genco::tokens::FormatInto;
+use std::rc::Rc;
+use std::sync::LazyLock;
 
-use crate::lang::{Import, Tokens, import};
+use c15t_model::{Bindings, Destination, KindSpec, SettingValue, bindings};
+use genco::prelude::*;
+use genco::tokens::ItemStr;
+
+use crate::Input;
+use crate::lang::{Config, Format, Import, Text, Tokens, TypeScript, import};
 use crate::literal::{
-    INDENT_WIDTH, LINE_WIDTH, comment_text, push_string_literal, string_literal, width,
+    INDENT_WIDTH, LINE_WIDTH, push_comment_text, push_string_literal, string_literal, width,
 };
 use crate::target::{DESTINATIONS_MODULE, DestinationsMode};
-use crate::{Input, header_lines};
 
 /// Prefix of the paths served by the destinations handler.
 pub(crate) const ANALYTICS_BASE_PATH: &str = "/analytics";
 
-/// Renders `src/index.ts`.
-pub(crate) fn render(
-    input: &Input<'_>,
-    destinations: &[&Destination],
-    bindings: &Bindings,
-    input_hash: &str,
-) -> String {
-    let target = input.target;
-    let customer = &input.config.customer;
-    let c15t_instance = import(target.backend_module, "c15tInstance");
-    let kysely_adapter = import(target.adapter_module, "kyselyAdapter");
-    let kysely = import("kysely", "Kysely");
-    let libsql = import("@libsql/kysely-libsql", "LibsqlDialect");
-    let app_name = string_literal(&c15t_model::worker_name(&customer.id, input.environment));
-    let level = string_literal(customer.log_level.as_str());
+/// The places in the worker template that depend on the input. The template is rendered once
+/// per [`DestinationsMode`] with a marker character at each hole (see [`Template`]); every
+/// render then only fills the holes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Hole {
+    /// The members of `interface Env`, each on its own line, with the line break before `}`.
+    EnvFields,
+    /// The trusted-origins array.
+    Origins,
+    /// The `c15tInstance` import.
+    C15tInstance,
+    /// The `kyselyAdapter` import.
+    KyselyAdapter,
+    /// The `Kysely` import.
+    Kysely,
+    /// The `LibsqlDialect` import.
+    LibsqlDialect,
+    /// The logger level literal.
+    Level,
+    /// The logger app name literal.
+    AppName,
+    /// The entries of the destinations array, with the line break before `]`.
+    Destinations,
+    /// The `createAnalyticsHandler` import.
+    CreateAnalyticsHandler,
+}
+
+impl Hole {
+    const ALL: [Self; 10] = [
+        Self::EnvFields,
+        Self::Origins,
+        Self::C15tInstance,
+        Self::KyselyAdapter,
+        Self::Kysely,
+        Self::LibsqlDialect,
+        Self::Level,
+        Self::AppName,
+        Self::Destinations,
+        Self::CreateAnalyticsHandler,
+    ];
+    /// First private-use character; hole `n` is marked by `MARK_BASE + n`.
+    const MARK_BASE: u32 = 0xE000;
+    const MARKS: [&'static str; 10] = [
+        "\u{E000}", "\u{E001}", "\u{E002}", "\u{E003}", "\u{E004}", "\u{E005}", "\u{E006}",
+        "\u{E007}", "\u{E008}", "\u{E009}",
+    ];
+
+    /// The marker placed in the template.
+    fn mark(self) -> ItemStr {
+        ItemStr::static_(Self::MARKS[self as usize])
+    }
+}
+
+/// One piece of the rendered template: fixed text or a hole.
+#[derive(Debug)]
+enum Piece {
+    Text(String),
+    Hole(Hole),
+}
+
+/// The worker template rendered once, split at its holes.
+type Template = Vec<Piece>;
+
+static HANDLER_TEMPLATE: LazyLock<Template> = LazyLock::new(|| template(true));
+static OPTION_TEMPLATE: LazyLock<Template> = LazyLock::new(|| template(false));
+
+/// Renders the worker template of one mode with markers at the holes, and splits it.
+fn template(handler_mode: bool) -> Template {
     let url_var = bindings::DATABASE_URL_VAR;
     let token_var = bindings::DATABASE_TOKEN_SECRET;
-
-    let mut env_interface = Tokens::new();
-    for name in bindings
-        .vars
-        .iter()
-        .map(|(n, _)| n.as_str())
-        .chain(bindings.secrets.iter().map(|s| s.name.as_str()))
-    {
-        env_interface.push();
-        quote_in!(env_interface => $name: string;);
-    }
-
     let mut t = Tokens::new();
     quote_in! { t =>
         $("/** Bindings of this worker: plain vars from wrangler.jsonc, secrets from `wrangler secret put`. */")
-        interface Env {
-            $env_interface
-        }
+        interface Env {$(Hole::EnvFields.mark())}
         $['\n']
     };
 
-    let handler_mode = target.destinations == DestinationsMode::Handler;
     if handler_mode {
         quote_in! { t =>
             const ANALYTICS_BASE_PATH = $(string_literal(ANALYTICS_BASE_PATH));
@@ -64,27 +106,15 @@ pub(crate) fn render(
         };
     }
 
-    // Depth (in tabs) of the entries of the destinations array.
-    let entry_depth = if handler_mode { 3 } else { 4 };
-    let destinations_tokens = destination_entries(destinations, bindings, entry_depth);
-    let origins = origins_array(
-        input,
-        if handler_mode {
-            "\tconst trustedOrigins: string[] = "
-        } else {
-            "\t\ttrustedOrigins: "
-        },
-    );
-
     quote_in! { t =>
         const createHandler = (env: Env) => {
             $(if handler_mode {
-                const trustedOrigins: string[] = $(origins.clone());
+                const trustedOrigins: string[] = $(Hole::Origins.mark());
             })
-            const instance = $(&c15t_instance)({
-                adapter: $(&kysely_adapter)({
-                    db: new $(&kysely)({
-                        dialect: new $(&libsql)({
+            const instance = $(Hole::C15tInstance.mark())({
+                adapter: $(Hole::KyselyAdapter.mark())({
+                    db: new $(Hole::Kysely.mark())({
+                        dialect: new $(Hole::LibsqlDialect.mark())({
                             url: env.$url_var,
                             authToken: env.$token_var,
                         }),
@@ -94,27 +124,23 @@ pub(crate) fn render(
                 $(if handler_mode {
                     trustedOrigins,
                 } else {
-                    trustedOrigins: $(origins),
+                    trustedOrigins: $(Hole::Origins.mark()),
                 })
                 logger: {
-                    level: $level,
-                    appName: $app_name,
+                    level: $(Hole::Level.mark()),
+                    appName: $(Hole::AppName.mark()),
                 },
                 $(if !handler_mode {
                     analytics: {
-                        destinations: [
-                            $(destinations_tokens.clone())
-                        ],
+                        destinations: [$(Hole::Destinations.mark())],
                     },
                 })
             });
             $(if handler_mode {
-                const analytics = $(import(DESTINATIONS_MODULE, "createAnalyticsHandler"))({
+                const analytics = $(Hole::CreateAnalyticsHandler.mark())({
                     basePath: ANALYTICS_BASE_PATH,
                     trustedOrigins,
-                    destinations: [
-                        $(destinations_tokens)
-                    ],
+                    destinations: [$(Hole::Destinations.mark())],
                 });
             })
             $['\n']
@@ -151,100 +177,332 @@ pub(crate) fn render(
         } satisfies ExportedHandler<Env>;
     };
 
-    crate::project::format_ts(&t, header_lines(input, input_hash))
-}
+    let fmt_config = genco::fmt::Config::from_lang::<TypeScript>();
+    let mut w = genco::fmt::FmtWriter::new(String::new());
+    t.format(
+        &mut w.as_formatter(&fmt_config),
+        &Config::default(),
+        &Format,
+    )
+    .expect("formatting into a String cannot fail");
+    let text = w.into_inner();
 
-/// The trusted-origins array: on one line when the statement fits, else one origin per line.
-fn origins_array(input: &Input<'_>, line_prefix: &str) -> Tokens {
-    let items: Vec<String> = input
-        .config
-        .customer
-        .trusted_origins
-        .iter()
-        .map(|o| string_literal(o.as_str()))
-        .collect();
-    let one_line = format!("[{}]", items.join(", "));
-    let mut t = Tokens::new();
-    if items.is_empty() || width(line_prefix) + width(&one_line) < LINE_WIDTH {
-        t.append(one_line);
-    } else {
-        t.append("[");
-        t.indent();
-        for item in items {
-            t.push();
-            t.append(format!("{item},"));
-        }
-        t.unindent();
-        t.append("]");
+    let mut pieces = Vec::new();
+    let mut rest = text.as_str();
+    while let Some((at, c)) = rest
+        .char_indices()
+        .find(|&(_, c)| (Hole::MARK_BASE..Hole::MARK_BASE + 10).contains(&u32::from(c)))
+    {
+        pieces.push(Piece::Text(rest[..at].to_owned()));
+        pieces.push(Piece::Hole(
+            Hole::ALL[(u32::from(c) - Hole::MARK_BASE) as usize],
+        ));
+        rest = &rest[at + c.len_utf8()..];
     }
-    t
+    pieces.push(Piece::Text(rest.to_owned()));
+    pieces
 }
 
-/// The entries of the destinations array, each preceded by a comment naming it.
-fn destination_entries(destinations: &[&Destination], bindings: &Bindings, depth: usize) -> Tokens {
-    let mut t = Tokens::new();
+/// Appends `depth` tabs.
+fn push_tabs(out: &mut String, depth: usize) {
+    const TABS: &str = "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t";
+    let mut depth = depth;
+    while depth > 0 {
+        let n = depth.min(TABS.len());
+        out.push_str(&TABS[..n]);
+        depth -= n;
+    }
+}
+
+/// Appends a line break and the indentation of a line at `depth`.
+fn push_line(out: &mut String, depth: usize) {
+    out.push('\n');
+    push_tabs(out, depth);
+}
+
+/// What `src/index.ts` is assembled from, in order.
+enum Part {
+    /// A range of [`Assembly::text`].
+    Span(usize, usize),
+    /// An import, rendered as its name.
+    Import(Import),
+    /// Tokens built with `quote!`.
+    Tokens(Tokens),
+}
+
+/// The parts of one render, with all text that depends on the input in one buffer.
+struct Assembly {
+    text: String,
+    parts: Vec<Part>,
+    /// Where the text not yet in a part starts.
+    mark: usize,
+}
+
+impl Assembly {
+    /// Closes the pending text into a span part.
+    fn flush(&mut self) {
+        if self.text.len() > self.mark {
+            self.parts.push(Part::Span(self.mark, self.text.len()));
+            self.mark = self.text.len();
+        }
+    }
+
+    fn push(&mut self, part: Part) {
+        self.flush();
+        self.parts.push(part);
+    }
+}
+
+/// Renders `src/index.ts`.
+pub(crate) fn render(
+    input: &Input<'_>,
+    destinations: &[&Destination],
+    bindings: &Bindings,
+    input_hash: &str,
+) -> String {
+    let target = input.target;
+    let customer = &input.config.customer;
+    let handler_mode = target.destinations == DestinationsMode::Handler;
+    let template: &'static Template = if handler_mode {
+        &HANDLER_TEMPLATE
+    } else {
+        &OPTION_TEMPLATE
+    };
+    // Depth (in tabs) of the entries of the destinations array.
+    let entry_depth = if handler_mode { 3 } else { 4 };
+
+    let mut a = Assembly {
+        text: String::with_capacity(2560 + 320 * destinations.len()),
+        parts: Vec::with_capacity(32 + 2 * destinations.len()),
+        mark: 0,
+    };
+    let mut imports = 0;
+    for piece in template {
+        let hole = match piece {
+            Piece::Text(text) => {
+                // Copied next to the input's text so that the file is few, long items.
+                a.text.push_str(text);
+                continue;
+            }
+            Piece::Hole(hole) => *hole,
+        };
+        let import = match hole {
+            Hole::EnvFields => {
+                let out = &mut a.text;
+                let start = out.len();
+                for name in bindings
+                    .vars
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .chain(bindings.secrets.iter().map(|s| s.name.as_str()))
+                {
+                    push_line(out, 1);
+                    out.push_str(name);
+                    out.push_str(": string;");
+                }
+                if out.len() > start {
+                    out.push('\n');
+                }
+                continue;
+            }
+            Hole::Origins => {
+                origins_array(
+                    &mut a.text,
+                    input,
+                    if handler_mode {
+                        "\tconst trustedOrigins: string[] = "
+                    } else {
+                        "\t\ttrustedOrigins: "
+                    },
+                    if handler_mode { 1 } else { 2 },
+                );
+                continue;
+            }
+            Hole::Level => {
+                push_string_literal(&mut a.text, customer.log_level.as_str());
+                continue;
+            }
+            Hole::AppName => {
+                let name = c15t_model::worker_name(&customer.id, input.environment);
+                push_string_literal(&mut a.text, &name);
+                continue;
+            }
+            Hole::Destinations => {
+                imports += destinations.len();
+                destination_entries(&mut a, destinations, bindings, entry_depth);
+                continue;
+            }
+            Hole::C15tInstance => import_static(target.backend_module, "c15tInstance"),
+            Hole::KyselyAdapter => import_static(target.adapter_module, "kyselyAdapter"),
+            Hole::Kysely => import_static("kysely", "Kysely"),
+            Hole::LibsqlDialect => import_static("@libsql/kysely-libsql", "LibsqlDialect"),
+            Hole::CreateAnalyticsHandler => {
+                import_static(DESTINATIONS_MODULE, "createAnalyticsHandler")
+            }
+        };
+        imports += 1;
+        a.push(Part::Import(import));
+    }
+    a.flush();
+
+    let header = worker_header(input, input_hash);
+    let size = a.text.len() + header.len() + 64 * imports + 64;
+    let text = Rc::new(a.text);
+    let mut t = Tokens::with_capacity(a.parts.len() + 8);
+    for part in a.parts {
+        match part {
+            Part::Span(start, end) => t.append(Text::new(&text, start, end)),
+            Part::Import(import) => t.append(import),
+            Part::Tokens(tokens) => t.append(tokens),
+        }
+    }
+    crate::project::format_ts_sized(&t, header, size)
+}
+
+/// The header comment lines of `src/index.ts`, each as `// line\n`.
+fn worker_header(input: &Input<'_>, input_hash: &str) -> String {
+    let mut out = String::with_capacity(256);
+    crate::write_header_lines(&mut out, "// ", "\n", input, input_hash);
+    out
+}
+
+/// Factory names of the builtin kinds, computed once.
+static FACTORY_NAMES: LazyLock<Vec<(&'static KindSpec, String)>> = LazyLock::new(|| {
+    c15t_model::Catalogue::builtin()
+        .kinds()
+        .iter()
+        .map(|k| (k, k.factory_name()))
+        .collect()
+});
+
+/// The import of a destination's factory.
+fn factory_import(d: &Destination) -> Import {
+    let names = FACTORY_NAMES.as_slice();
+    let found = names
+        .iter()
+        .find(|(kind, _)| std::ptr::eq(*kind, d.kind))
+        .or_else(|| names.iter().find(|(kind, _)| kind.slug == d.kind.slug));
+    match found {
+        Some((_, name)) => import_static(DESTINATIONS_MODULE, name.as_str()),
+        None => import(ItemStr::static_(DESTINATIONS_MODULE), d.kind.factory_name()),
+    }
+}
+
+/// An import of static names (no allocation).
+fn import_static(module: &'static str, name: &'static str) -> Import {
+    import(ItemStr::static_(module), ItemStr::static_(name))
+}
+
+/// Appends the trusted-origins array: on one line when the statement fits, else one origin per
+/// line (`depth` is the indentation of the statement's line).
+fn origins_array(out: &mut String, input: &Input<'_>, line_prefix: &str, depth: usize) {
+    let origins = &input.config.customer.trusted_origins;
+    let start = out.len();
+    out.push('[');
+    for (i, o) in origins.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        push_string_literal(out, o.as_str());
+    }
+    out.push(']');
+    if origins.is_empty() || width(line_prefix) + width(&out[start..]) < LINE_WIDTH {
+        return;
+    }
+    out.truncate(start);
+    out.push('[');
+    for o in origins {
+        push_line(out, depth + 1);
+        push_string_literal(out, o.as_str());
+        out.push(',');
+    }
+    push_line(out, depth);
+    out.push(']');
+}
+
+/// Appends the entries of the destinations array, each preceded by a comment naming it, with
+/// the line break before the closing bracket.
+fn destination_entries(
+    a: &mut Assembly,
+    destinations: &[&Destination],
+    bindings: &Bindings,
+    depth: usize,
+) {
+    let mut expr = String::with_capacity(64);
     for (index, d) in destinations.iter().enumerate() {
-        let factory: Import = import(DESTINATIONS_MODULE, d.kind.factory_name());
-        t.push();
-        t.append(format!("// {}", comment_text(&d.name)));
+        let factory = factory_import(d);
+        let out = &mut a.text;
+        push_line(out, depth);
+        out.push_str("// ");
+        push_comment_text(out, &d.name);
+        push_line(out, depth);
         let enabled = if d.enabled { "true" } else { "false" };
-        let category = string_literal(d.category.as_str());
-        let properties: Vec<(&str, String)> = d
-            .ordered_settings()
-            .map(|(field, value)| (field.key, value_expr(index, field.key, value, bindings)))
-            .collect();
-        t.push();
-        if properties.is_empty() {
-            quote_in!(t => $factory({}, $enabled, $category),);
+        let mut settings = d.ordered_settings().peekable();
+        if settings.peek().is_none() {
+            let category = string_literal(d.category.as_str());
+            a.push(Part::Tokens(quote!($factory({}, $enabled, $category),)));
             continue;
         }
-        factory.format_into(&mut t);
-        t.append("(");
-        t.indent();
-        t.append("{");
-        t.indent();
-        for (key, expr) in properties {
+        a.push(Part::Import(factory));
+        let out = &mut a.text;
+        out.push('(');
+        push_line(out, depth + 1);
+        out.push('{');
+        for (field, value) in settings {
+            let key = field.key;
+            expr.clear();
+            value_expr(&mut expr, index, key, value, bindings);
             // Biome breaks after the colon when a string or member expression does not fit and
             // the key is not short (narrower than indentWidth + 3 columns).
             let breakable = expr.starts_with(['\'', '"']) || expr.starts_with("env.");
-            let cols = (depth + 2) * INDENT_WIDTH + width(key) + 2 + width(&expr) + 1;
-            t.push();
-            if breakable && cols > LINE_WIDTH && width(key) >= INDENT_WIDTH + 3 {
-                t.append(format!("{key}:"));
-                t.indent();
-                t.append(format!("{expr},"));
-                t.unindent();
+            push_line(out, depth + 2);
+            out.push_str(key);
+            if breakable && {
+                let key_width = width(key);
+                key_width >= INDENT_WIDTH + 3
+                    && (depth + 2) * INDENT_WIDTH + key_width + 2 + width(&expr) + 1 > LINE_WIDTH
+            } {
+                out.push(':');
+                push_line(out, depth + 3);
             } else {
-                t.append(format!("{key}: {expr},"));
+                out.push_str(": ");
             }
+            out.push_str(&expr);
+            out.push(',');
         }
-        t.unindent();
-        t.append("},");
-        t.push();
-        t.append(format!("{enabled},"));
-        t.push();
-        t.append(category);
-        t.unindent();
-        t.append("),");
+        push_line(out, depth + 1);
+        out.push_str("},");
+        push_line(out, depth + 1);
+        out.push_str(enabled);
+        out.push(',');
+        push_line(out, depth + 1);
+        push_string_literal(out, d.category.as_str());
+        push_line(out, depth);
+        out.push_str("),");
     }
-    t
+    if !destinations.is_empty() {
+        push_line(&mut a.text, depth - 1);
+    }
 }
 
-/// The expression of one setting: a literal, or `env.NAME` for a secret.
-fn value_expr(index: usize, key: &str, value: &SettingValue, bindings: &Bindings) -> String {
+/// Appends the expression of one setting: a literal, or `env.NAME` for a secret.
+fn value_expr(
+    out: &mut String,
+    index: usize,
+    key: &str,
+    value: &SettingValue,
+    bindings: &Bindings,
+) {
     match value {
-        SettingValue::Bool(b) => b.to_string(),
-        SettingValue::Number(n) => number_literal(*n),
-        SettingValue::Text(s) => {
-            let mut out = String::with_capacity(s.len() + 2);
-            push_string_literal(&mut out, s);
-            out
-        }
+        SettingValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        SettingValue::Number(n) => out.push_str(&number_literal(*n)),
+        SettingValue::Text(s) => push_string_literal(out, s),
         SettingValue::Secret(_) => {
             let name = bindings
                 .secret_name(index, key)
                 .expect("the binding plan names every secret setting");
-            format!("env.{name}")
+            out.push_str("env.");
+            out.push_str(name);
         }
     }
 }

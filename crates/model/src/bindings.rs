@@ -6,8 +6,6 @@
 //! environment, each name also carries its destination id (`META_PIXEL_ACCESS_TOKEN_EU_PIXEL`),
 //! and a numeric suffix settles any remaining tie, in destination order.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use crate::{CustomerConfig, DatabaseBinding, Destination, Environment, SecretRef, SettingValue};
 
 /// Plain var holding the Turso database URL.
@@ -65,33 +63,44 @@ impl Bindings {
             source: auth_token.clone(),
         }];
 
-        let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
-        for d in destinations {
-            *per_kind.entry(d.kind.slug).or_default() += 1;
-        }
-        let mut taken: BTreeSet<String> = [DATABASE_URL_VAR, DATABASE_TOKEN_SECRET]
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
         for (index, d) in destinations.iter().enumerate() {
+            if !d
+                .settings
+                .values()
+                .any(|v| matches!(v, SettingValue::Secret(_)))
+            {
+                continue;
+            }
+            let mut shared_kind = None;
             for (field, value) in d.ordered_settings() {
                 let SettingValue::Secret(source) = value else {
                     continue;
                 };
-                let mut name = format!("{}_{}", upper_snake(d.kind.slug), upper_snake(field.key));
-                if per_kind[d.kind.slug] > 1 {
+                let mut name = String::with_capacity(d.kind.slug.len() + field.key.len() + 8);
+                push_upper_snake(&mut name, d.kind.slug);
+                name.push('_');
+                push_upper_snake(&mut name, field.key);
+                let shared = *shared_kind.get_or_insert_with(|| {
+                    destinations
+                        .iter()
+                        .filter(|o| std::ptr::eq(o.kind, d.kind) || o.kind.slug == d.kind.slug)
+                        .nth(1)
+                        .is_some()
+                });
+                if shared {
                     name.push('_');
-                    name.push_str(&upper_snake(d.id.as_str()));
+                    push_upper_snake(&mut name, d.id.as_str());
                 }
-                if taken.contains(&name) {
+                let taken =
+                    |name: &str| name == DATABASE_URL_VAR || secrets.iter().any(|s| s.name == name);
+                if taken(&name) {
                     let base = name.clone();
                     let mut n = 2;
-                    while taken.contains(&name) {
+                    while taken(&name) {
                         name = format!("{base}_{n}");
                         n += 1;
                     }
                 }
-                taken.insert(name.clone());
                 secrets.push(SecretBinding {
                     name,
                     owner: BindingOwner::Destination {
@@ -123,7 +132,33 @@ impl Bindings {
 /// `meta-pixel` -> `META_PIXEL`, `accessToken` -> `ACCESS_TOKEN`, `eu_pixel-2` -> `EU_PIXEL_2`.
 pub fn upper_snake(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);
+    push_upper_snake(&mut out, s);
+    out
+}
+
+/// Appends the upper snake case of `s` (see [`upper_snake`]).
+fn push_upper_snake(out: &mut String, s: &str) {
     let mut prev_lower = false;
+    if s.is_ascii() {
+        let mut bytes = std::mem::take(out).into_bytes();
+        for &b in s.as_bytes() {
+            if b == b'-' || b == b'_' {
+                bytes.push(b'_');
+                prev_lower = false;
+            } else if b.is_ascii_uppercase() {
+                if prev_lower {
+                    bytes.push(b'_');
+                }
+                bytes.push(b);
+                prev_lower = false;
+            } else {
+                bytes.push(b.to_ascii_uppercase());
+                prev_lower = b.is_ascii_lowercase() || b.is_ascii_digit();
+            }
+        }
+        *out = String::from_utf8(bytes).expect("ASCII stays UTF-8");
+        return;
+    }
     for c in s.chars() {
         if c == '-' || c == '_' {
             out.push('_');
@@ -139,7 +174,6 @@ pub fn upper_snake(s: &str) -> String {
             prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
         }
     }
-    out
 }
 
 #[cfg(test)]

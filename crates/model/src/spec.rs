@@ -534,9 +534,13 @@ fn secret_ref(p: &mut Problems, path: &str, raw: &RawValue) -> Option<SecretRef>
 fn is_fingerprint(s: &str) -> bool {
     s.split_once(':').is_some_and(|(scheme, hex)| {
         !scheme.is_empty()
-            && scheme.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && (16..=64).contains(&hex.len())
-            && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
     })
 }
 
