@@ -1,0 +1,186 @@
+//! SeaORM row types, one module per table. They mirror today's schema and are converted to and
+//! from `c15t_model` and the store's record types in `sea.rs`; nothing outside this crate sees
+//! them.
+
+pub mod customer {
+    //! `customers`: one row per customer, with the config revision.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "customers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub display_name: String,
+        /// JSON array of strings, NULL when the spec omits it.
+        pub environments: Option<String>,
+        /// JSON array of strings.
+        pub trusted_origins: String,
+        pub log_level: Option<String>,
+        pub database_provider: String,
+        pub database_url: String,
+        /// JSON of the token's `RawValue` (a secret reference).
+        pub database_token_ref: String,
+        pub revision: i64,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod destination {
+    //! `destinations`: a customer's destinations, ordered by `position`.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "destinations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub customer_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub position: i32,
+        pub name: String,
+        pub kind: String,
+        pub enabled: bool,
+        pub environment: Option<String>,
+        pub category: Option<String>,
+        /// JSON object of `RawValue`s.
+        pub settings: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod vault {
+    //! `vaults`: a customer's sealed secrets (opaque ciphertext).
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "vaults")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub customer_id: String,
+        pub ciphertext: String,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod api_token {
+    //! `api_tokens`: customer API tokens, by hash only.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub customer_id: String,
+        pub name: String,
+        pub token_hash: String,
+        pub created_at: DateTimeUtc,
+        pub revoked_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod deployment {
+    //! `deployments`: one row per deploy attempt; files as a JSON array of `[path, contents]`.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deployments")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub customer_id: String,
+        pub environment: String,
+        pub target: String,
+        pub config_revision: i64,
+        pub content_hash: String,
+        pub files: String,
+        pub status: String,
+        pub url: Option<String>,
+        pub error: Option<String>,
+        pub remote_version: Option<String>,
+        pub rollback_of: Option<i64>,
+        pub created_at: DateTimeUtc,
+        pub started_at: Option<DateTimeUtc>,
+        pub finished_at: Option<DateTimeUtc>,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod audit {
+    //! `audit_log`: append-only.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_log")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub at: DateTimeUtc,
+        pub actor: String,
+        pub action: String,
+        pub resource: String,
+        pub customer_id: Option<String>,
+        pub before_json: Option<String>,
+        pub after_json: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod job {
+    //! `jobs`: the durable job queue.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "jobs")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub kind: String,
+        pub payload: String,
+        pub dedupe_key: Option<String>,
+        pub status: String,
+        pub run_at: DateTimeUtc,
+        pub attempts: i32,
+        pub max_attempts: i32,
+        pub locked_by: Option<String>,
+        pub lease_expires_at: Option<DateTimeUtc>,
+        pub last_error: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,167 @@
+//! Storage of the c15t control plane: customers' declarative configs (with a per-customer
+//! revision for optimistic concurrency), sealed secret vaults, API tokens, deployments, an
+//! append-only audit log and a durable job queue, behind the [`Store`] trait.
+//!
+//! [`SeaStore`] is the one backend; it serves SQLite (the embedded default) and PostgreSQL.
+//! This crate is the only one that knows SeaORM: callers see model types and the records here.
+//! Times are always passed in (`now`), never read from the clock, so behaviour is reproducible.
+
+mod entity;
+mod error;
+mod migration;
+mod sea;
+mod types;
+
+pub use error::StoreError;
+pub use sea::{SeaStore, default_database_url};
+pub use types::{
+    ApiTokenRecord, AuditRecord, ConfigChange, CustomerSummary, DeploymentRecord, DeploymentStatus,
+    DeploymentUpdate, JobCounts, JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment,
+    NewJob, Revision, StoredConfig,
+};
+
+use std::time::Duration;
+
+use c15t_model::{CustomerId, DestinationSpec, Environment};
+use chrono::{DateTime, Utc};
+
+/// Everything the control plane persists. Methods are named resource first.
+///
+/// Writers that change a customer's config pass the revision they read; a write based on a
+/// revision that has moved fails with [`StoreError::Conflict`] and changes nothing.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Every customer, ordered by id.
+    async fn customer_list(&self) -> Result<Vec<CustomerSummary>, StoreError>;
+    /// A customer's whole config, or `None` if there is no such customer.
+    async fn customer_get(&self, id: &CustomerId) -> Result<Option<StoredConfig>, StoreError>;
+    /// Creates (`expected_revision: None`) or replaces a customer's config in one transaction,
+    /// appending an audit entry; returns the new revision.
+    async fn config_put(&self, change: ConfigChange<'_>) -> Result<Revision, StoreError>;
+    /// Deletes a customer with its destinations, vault and API tokens. Deployments and audit
+    /// entries are history and stay.
+    async fn customer_delete(
+        &self,
+        actor: &str,
+        id: &CustomerId,
+        expected_revision: Revision,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// A customer's destinations in configured order.
+    async fn destination_list(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<DestinationSpec>, StoreError>;
+
+    /// Every stored vault, for key rotation.
+    async fn vault_list(&self) -> Result<Vec<(CustomerId, String)>, StoreError>;
+    /// Replaces a vault's ciphertext if it is still `old` (compare-and-swap), without bumping
+    /// the config revision; `false` if it changed meanwhile.
+    async fn vault_reseal(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        old: &str,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a new API token (its hash only).
+    async fn api_token_create(
+        &self,
+        actor: &str,
+        token: NewApiToken<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<ApiTokenRecord, StoreError>;
+    /// A customer's tokens, revoked ones included, oldest first.
+    async fn api_token_list(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<ApiTokenRecord>, StoreError>;
+    /// Revokes a token; `false` if there is no such token or it was already revoked.
+    async fn api_token_revoke(
+        &self,
+        actor: &str,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// The non-revoked token with this hash.
+    async fn api_token_find(&self, token_hash: &str) -> Result<Option<ApiTokenRecord>, StoreError>;
+
+    /// Records a new deploy attempt, `Pending`.
+    async fn deployment_create(
+        &self,
+        d: NewDeployment,
+        now: DateTime<Utc>,
+    ) -> Result<DeploymentRecord, StoreError>;
+    /// Moves a deployment on; `started_at` is set on `Running`, `finished_at` on a final status.
+    async fn deployment_update(
+        &self,
+        id: i64,
+        update: DeploymentUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<DeploymentRecord, StoreError>;
+    /// One deployment.
+    async fn deployment_get(&self, id: i64) -> Result<Option<DeploymentRecord>, StoreError>;
+    /// A customer's deployments, newest first, at most `limit`.
+    async fn deployment_list(
+        &self,
+        customer: &CustomerId,
+        environment: Option<&Environment>,
+        limit: u64,
+    ) -> Result<Vec<DeploymentRecord>, StoreError>;
+    /// The generated files of a deployment (`NotFound` if there is no such deployment).
+    async fn deployment_files(&self, id: i64) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Audit entries, newest first, at most `limit`, optionally of one customer.
+    async fn audit_list(
+        &self,
+        customer: Option<&CustomerId>,
+        limit: u64,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Appends an audit entry for an action that is not a config change.
+    async fn audit_append(&self, entry: NewAudit<'_>, now: DateTime<Utc>)
+    -> Result<(), StoreError>;
+
+    /// Enqueues a job; with a dedupe key, a still-pending job with that key is updated instead.
+    async fn job_enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<JobRecord, StoreError>;
+    /// Claims the due job of one of `kinds` (any kind when empty) with the oldest `run_at`.
+    async fn job_claim(
+        &self,
+        worker: &str,
+        kinds: &[&str],
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<JobRecord>, StoreError>;
+    /// Extends the lease of a job `worker` still holds.
+    async fn job_heartbeat(
+        &self,
+        id: i64,
+        worker: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Marks a job done if `worker` still holds it.
+    async fn job_complete(
+        &self,
+        id: i64,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Records a failure: back to `Pending` at `retry_at` while attempts remain, else `Failed`.
+    async fn job_fail(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Graceful shutdown: every job `worker` holds goes back to `Pending`, due now, and the
+    /// interrupted attempt is not counted. Returns how many.
+    async fn job_release(&self, worker: &str, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// One job.
+    async fn job_get(&self, id: i64) -> Result<Option<JobRecord>, StoreError>;
+    /// Jobs by status, for metrics.
+    async fn job_counts(&self) -> Result<JobCounts, StoreError>;
+}

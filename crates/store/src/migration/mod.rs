@@ -1,0 +1,18 @@
+//! Schema migrations, applied in order on connect (`SeaStore::connect`).
+//!
+//! Each migration names tables and columns by string, never through today's entity types, so an
+//! old migration keeps meaning what it meant when it was written.
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+mod m20261127_000001_initial;
+
+/// Every migration of the store, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_initial::Migration)]
+    }
+}

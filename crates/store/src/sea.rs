@@ -1,0 +1,1286 @@
+//! [`SeaStore`]: the SeaORM backend of [`Store`], one code path for SQLite and PostgreSQL.
+//!
+//! Concurrency rules, which the conformance tests exercise on both backends:
+//! - Every write that reads before it writes runs in one transaction. On SQLite it starts with
+//!   `BEGIN IMMEDIATE`, so it holds the write lock from the start and never fails half-way with
+//!   `SQLITE_BUSY` (other writers wait up to `busy_timeout`).
+//! - A config change first bumps the revision with `UPDATE … WHERE id = ? AND revision = ?`;
+//!   that statement both checks and locks, so two editors can never both win.
+//! - Claiming a job is `SELECT … FOR UPDATE SKIP LOCKED` then `UPDATE` on PostgreSQL, and a
+//!   single `UPDATE … WHERE id = (SELECT …) RETURNING *` on SQLite (which serialises writers).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use c15t_model::{CustomerId, CustomerSpec, DatabaseSpec, DestinationSpec, Environment, RawValue};
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    AccessMode, ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    EntityTrait, IsolationLevel, Order, QueryFilter, QueryOrder, QuerySelect,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::entity::{api_token, audit, customer, deployment, destination, job, vault};
+use crate::error::{db, db_error};
+use crate::migration::Migrator;
+use crate::{
+    ApiTokenRecord, AuditRecord, ConfigChange, CustomerSummary, DeploymentRecord, DeploymentStatus,
+    DeploymentUpdate, JobCounts, JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment,
+    NewJob, Revision, Store, StoreError, StoredConfig,
+};
+
+/// The embedded default: `c15t.db` in the working directory, created on first use.
+pub fn default_database_url() -> String {
+    "sqlite://c15t.db?mode=rwc".to_owned()
+}
+
+/// Key of the PostgreSQL advisory lock held while migrating, so replicas that start together
+/// migrate one after the other.
+const MIGRATION_LOCK: i64 = 0x6331_3574_0001;
+
+/// Connections kept open to a SQLite file. WAL lets readers run beside the one writer.
+const SQLITE_POOL: u32 = 4;
+
+/// The SeaORM store, over SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+    backend: DbBackend,
+}
+
+impl SeaStore {
+    /// Connects and applies pending migrations.
+    ///
+    /// `url` is a `postgres://` URL, a `sqlite:` URL, or a plain file path (opened as SQLite and
+    /// created if missing). SQLite files are put in WAL mode with foreign keys on and a 5 s
+    /// busy timeout.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let url = if url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+        {
+            url.to_owned()
+        } else {
+            // TODO-correctness: a path containing `?` or `#` would need escaping here.
+            format!("sqlite://{url}?mode=rwc")
+        };
+        let mut options = ConnectOptions::new(url.clone());
+        options.sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            // Every connection to `:memory:` is a database of its own: keep exactly one.
+            options.max_connections(if in_memory { 1 } else { SQLITE_POOL });
+            options.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+                    .synchronous(SqliteSynchronous::Normal)
+            });
+        }
+        let db = Database::connect(options)
+            .await
+            .map_err(db("connecting to the database"))?;
+        let backend = db.get_database_backend();
+        let store = Self { db, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations in one transaction (serialised between processes).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        const OP: &str = "migrating the database schema";
+        let txn = self.begin_write(OP).await?;
+        if self.backend == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                .await
+                .map_err(db(OP))?;
+        }
+        Migrator::up(&txn, None).await.map_err(db(OP))?;
+        txn.commit().await.map_err(db(OP))
+    }
+
+    /// The underlying connection, for tests of this crate and for raw SQL in scratch tables.
+    #[doc(hidden)]
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// A write transaction: `BEGIN IMMEDIATE` on SQLite, read committed on PostgreSQL.
+    async fn begin_write(&self, op: &'static str) -> Result<DatabaseTransaction, StoreError> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+            .map_err(db(op))
+    }
+
+    /// A read-only snapshot: repeatable read on PostgreSQL; on SQLite (WAL) every transaction
+    /// reads one snapshot already.
+    async fn begin_read(&self, op: &'static str) -> Result<DatabaseTransaction, StoreError> {
+        let options = if self.backend == DbBackend::Postgres {
+            TransactionOptions {
+                isolation_level: Some(IsolationLevel::RepeatableRead),
+                access_mode: Some(AccessMode::ReadOnly),
+                ..TransactionOptions::default()
+            }
+        } else {
+            TransactionOptions::default()
+        };
+        self.db.begin_with_options(options).await.map_err(db(op))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions between rows and model types.
+
+/// Times are kept to the microsecond: PostgreSQL's precision, and on SQLite it keeps the RFC
+/// 3339 text at 0 or 6 fraction digits, which sorts in time order.
+fn ts(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+fn customer_resource(id: &str) -> String {
+    format!("customer `{id}`")
+}
+
+fn to_i64(what: &str, value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Invalid {
+        what: format!("{what} {value} (too large)"),
+    })
+}
+
+fn to_i32(what: &str, value: u32) -> Result<i32, StoreError> {
+    i32::try_from(value).map_err(|_| StoreError::Invalid {
+        what: format!("{what} {value} (too large)"),
+    })
+}
+
+fn from_i64(what: &str, value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::corrupt(format!("{what} is negative ({value})")))
+}
+
+fn from_i32(what: &str, value: i32) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::corrupt(format!("{what} is negative ({value})")))
+}
+
+fn parse_id<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse()
+        .map_err(|e| StoreError::corrupt(format!("{what} `{value}`: {e}")))
+}
+
+fn json_from<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::corrupt(format!("{what}: {e}")))
+}
+
+fn json_to<T: serde::Serialize>(what: &str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Invalid {
+        what: format!("{what} ({e})"),
+    })
+}
+
+/// serde_json writes a non-finite float as `null`, which would not read back: refuse it.
+fn check_finite(path: &str, value: &RawValue) -> Result<(), StoreError> {
+    match value {
+        RawValue::Float(f) if !f.is_finite() => Err(StoreError::Invalid {
+            what: format!("{path}: the number {f}"),
+        }),
+        RawValue::Table(t) => t
+            .iter()
+            .try_for_each(|(k, v)| check_finite(&format!("{path}.{k}"), v)),
+        RawValue::Array(a) => a
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_finite(&format!("{path}[{i}]"), v)),
+        _ => Ok(()),
+    }
+}
+
+/// The rows of a spec: the customer row (revision and times filled in by the caller) and the
+/// destination rows in order.
+fn spec_rows(
+    spec: &CustomerSpec,
+) -> Result<(customer::ActiveModel, Vec<destination::ActiveModel>), StoreError> {
+    check_finite("database.auth_token", &spec.database.auth_token)?;
+    let customer = customer::ActiveModel {
+        id: Set(spec.id.clone()),
+        display_name: Set(spec.name.clone()),
+        environments: Set(spec
+            .environments
+            .as_ref()
+            .map(|e| json_to("environments", e))
+            .transpose()?),
+        trusted_origins: Set(json_to("trusted_origins", &spec.trusted_origins)?),
+        log_level: Set(spec.log_level.clone()),
+        database_provider: Set(spec.database.provider.clone()),
+        database_url: Set(spec.database.url.clone()),
+        database_token_ref: Set(json_to("database.auth_token", &spec.database.auth_token)?),
+        revision: NotSet,
+        created_at: NotSet,
+        updated_at: NotSet,
+    };
+    let mut destinations = Vec::with_capacity(spec.destinations.len());
+    for (i, d) in spec.destinations.iter().enumerate() {
+        for (k, v) in &d.settings {
+            check_finite(&format!("destinations[{i}].settings.{k}"), v)?;
+        }
+        let position = i32::try_from(i).map_err(|_| StoreError::Invalid {
+            what: "more than 2^31 destinations".to_owned(),
+        })?;
+        destinations.push(destination::ActiveModel {
+            customer_id: Set(spec.id.clone()),
+            id: Set(d.id.clone()),
+            position: Set(position),
+            name: Set(d.name.clone()),
+            kind: Set(d.kind.clone()),
+            enabled: Set(d.enabled),
+            environment: Set(d.environment.clone()),
+            category: Set(d.category.clone()),
+            settings: Set(json_to(
+                &format!("destinations[{i}].settings"),
+                &d.settings,
+            )?),
+        });
+    }
+    Ok((customer, destinations))
+}
+
+fn destination_spec(row: destination::Model) -> Result<DestinationSpec, StoreError> {
+    let what = format!(
+        "settings of destination `{}` of customer `{}`",
+        row.id, row.customer_id
+    );
+    Ok(DestinationSpec {
+        settings: json_from::<BTreeMap<String, RawValue>>(&what, &row.settings)?,
+        id: row.id,
+        name: row.name,
+        kind: row.kind,
+        enabled: row.enabled,
+        environment: row.environment,
+        category: row.category,
+    })
+}
+
+fn customer_spec(
+    row: &customer::Model,
+    destinations: Vec<destination::Model>,
+) -> Result<CustomerSpec, StoreError> {
+    let what = |field: &str| format!("{field} of customer `{}`", row.id);
+    Ok(CustomerSpec {
+        id: row.id.clone(),
+        name: row.display_name.clone(),
+        environments: row
+            .environments
+            .as_deref()
+            .map(|e| json_from(&what("environments"), e))
+            .transpose()?,
+        trusted_origins: json_from(&what("trusted_origins"), &row.trusted_origins)?,
+        log_level: row.log_level.clone(),
+        database: DatabaseSpec {
+            provider: row.database_provider.clone(),
+            url: row.database_url.clone(),
+            auth_token: json_from(&what("database.auth_token"), &row.database_token_ref)?,
+        },
+        destinations: destinations
+            .into_iter()
+            .map(destination_spec)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn token_record(row: api_token::Model) -> Result<ApiTokenRecord, StoreError> {
+    let hint_start = row
+        .token_hash
+        .char_indices()
+        .rev()
+        .nth(3)
+        .map_or(0, |(i, _)| i);
+    Ok(ApiTokenRecord {
+        id: row.id,
+        customer: parse_id("api token customer", &row.customer_id)?,
+        hint: row.token_hash[hint_start..].to_owned(),
+        name: row.name,
+        created_at: row.created_at,
+        revoked_at: row.revoked_at,
+    })
+}
+
+fn deployment_record(row: deployment::Model) -> Result<DeploymentRecord, StoreError> {
+    let what = |field: &str| format!("{field} of deployment {}", row.id);
+    Ok(DeploymentRecord {
+        id: row.id,
+        customer: parse_id(&what("customer"), &row.customer_id)?,
+        environment: parse_id(&what("environment"), &row.environment)?,
+        config_revision: from_i64(&what("config revision"), row.config_revision)?,
+        status: parse_id(&what("status"), &row.status)?,
+        target: row.target,
+        content_hash: row.content_hash,
+        url: row.url,
+        error: row.error,
+        remote_version: row.remote_version,
+        rollback_of: row.rollback_of,
+        created_at: row.created_at,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn audit_record(row: audit::Model) -> Result<AuditRecord, StoreError> {
+    let what = |field: &str| format!("{field} of audit entry {}", row.id);
+    Ok(AuditRecord {
+        id: row.id,
+        at: row.at,
+        before: row
+            .before_json
+            .as_deref()
+            .map(|j| json_from(&what("before"), j))
+            .transpose()?,
+        after: row
+            .after_json
+            .as_deref()
+            .map(|j| json_from(&what("after"), j))
+            .transpose()?,
+        actor: row.actor,
+        action: row.action,
+        resource: row.resource,
+        customer: row.customer_id,
+    })
+}
+
+fn job_record(row: job::Model) -> Result<JobRecord, StoreError> {
+    let what = |field: &str| format!("{field} of job {}", row.id);
+    Ok(JobRecord {
+        id: row.id,
+        payload: json_from(&what("payload"), &row.payload)?,
+        status: parse_id(&what("status"), &row.status)?,
+        attempts: from_i32(&what("attempts"), row.attempts)?,
+        max_attempts: from_i32(&what("max_attempts"), row.max_attempts)?,
+        kind: row.kind,
+        dedupe_key: row.dedupe_key,
+        run_at: row.run_at,
+        locked_by: row.locked_by,
+        lease_expires_at: row.lease_expires_at,
+        last_error: row.last_error,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>, StoreError> {
+    chrono::Duration::from_std(lease)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .map(ts)
+        .ok_or_else(|| StoreError::Invalid {
+            what: format!("a lease of {lease:?}"),
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared steps, on a connection or inside a transaction.
+
+/// A customer's row and spec as stored.
+async fn load_config<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    op: &'static str,
+) -> Result<Option<(customer::Model, CustomerSpec)>, StoreError> {
+    let Some(row) = customer::Entity::find_by_id(id)
+        .one(conn)
+        .await
+        .map_err(db(op))?
+    else {
+        return Ok(None);
+    };
+    let destinations = destination::Entity::find()
+        .filter(destination::Column::CustomerId.eq(id))
+        .order_by_asc(destination::Column::Position)
+        .all(conn)
+        .await
+        .map_err(db(op))?;
+    let spec = customer_spec(&row, destinations)?;
+    Ok(Some((row, spec)))
+}
+
+/// Bumps the revision if it is still `expected`: the check-and-lock of every change.
+async fn bump_revision(
+    txn: &DatabaseTransaction,
+    id: &str,
+    expected: Revision,
+    now: DateTime<Utc>,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    let bumped = customer::Entity::update_many()
+        .col_expr(
+            customer::Column::Revision,
+            Expr::col(customer::Column::Revision).add(1),
+        )
+        .col_expr(customer::Column::UpdatedAt, Expr::value(now))
+        .filter(customer::Column::Id.eq(id))
+        .filter(customer::Column::Revision.eq(to_i64("revision", expected)?))
+        .exec(txn)
+        .await
+        .map_err(db(op))?;
+    if bumped.rows_affected == 1 {
+        return Ok(());
+    }
+    let actual = customer::Entity::find_by_id(id)
+        .one(txn)
+        .await
+        .map_err(db(op))?;
+    Err(match actual {
+        None => StoreError::not_found(customer_resource(id)),
+        Some(row) => StoreError::Conflict {
+            resource: customer_resource(id),
+            expected,
+            actual: from_i64("revision", row.revision)?,
+        },
+    })
+}
+
+async fn insert_audit<C: ConnectionTrait>(
+    conn: &C,
+    entry: NewAudit<'_>,
+    now: DateTime<Utc>,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    audit::ActiveModel {
+        id: NotSet,
+        at: Set(ts(now)),
+        actor: Set(entry.actor.to_owned()),
+        action: Set(entry.action.to_owned()),
+        resource: Set(entry.resource.to_owned()),
+        customer_id: Set(entry.customer.map(|c| c.to_string())),
+        before_json: Set(entry.before.map(|v| v.to_string())),
+        after_json: Set(entry.after.map(|v| v.to_string())),
+    }
+    .insert(conn)
+    .await
+    .map_err(db(op))?;
+    Ok(())
+}
+
+/// Audit JSON of a spec (secrets are fingerprints in a spec, never values).
+fn spec_value(spec: &CustomerSpec) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(spec).map_err(|e| StoreError::Invalid {
+        what: format!("customer config ({e})"),
+    })
+}
+
+fn due_condition(kinds: &[&str], now: DateTime<Utc>) -> Condition {
+    let due = Condition::any()
+        .add(
+            Condition::all()
+                .add(job::Column::Status.eq(JobStatus::Pending.as_str()))
+                .add(job::Column::RunAt.lte(now)),
+        )
+        .add(
+            Condition::all()
+                .add(job::Column::Status.eq(JobStatus::Running.as_str()))
+                .add(job::Column::LeaseExpiresAt.lte(now)),
+        );
+    let mut cond = Condition::all().add(due);
+    if !kinds.is_empty() {
+        cond = cond.add(job::Column::Kind.is_in(kinds.iter().copied()));
+    }
+    cond
+}
+
+#[async_trait::async_trait]
+impl Store for SeaStore {
+    async fn customer_list(&self) -> Result<Vec<CustomerSummary>, StoreError> {
+        const OP: &str = "listing customers";
+        let txn = self.begin_read(OP).await?;
+        let rows = customer::Entity::find()
+            .order_by_asc(customer::Column::Id)
+            .all(&txn)
+            .await
+            .map_err(db(OP))?;
+        let counts: HashMap<String, i64> = destination::Entity::find()
+            .select_only()
+            .column(destination::Column::CustomerId)
+            .column_as(destination::Column::Id.count(), "n")
+            .group_by(destination::Column::CustomerId)
+            .into_tuple::<(String, i64)>()
+            .all(&txn)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .collect();
+        txn.commit().await.map_err(db(OP))?;
+        rows.into_iter()
+            .map(|row| {
+                let count = counts.get(&row.id).copied().unwrap_or(0);
+                Ok(CustomerSummary {
+                    id: parse_id("customer id", &row.id)?,
+                    revision: from_i64("revision", row.revision)?,
+                    destination_count: from_i64("destination count", count)?,
+                    display_name: row.display_name,
+                    updated_at: row.updated_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn customer_get(&self, id: &CustomerId) -> Result<Option<StoredConfig>, StoreError> {
+        const OP: &str = "reading a customer config";
+        let txn = self.begin_read(OP).await?;
+        let Some((row, spec)) = load_config(&txn, id.as_str(), OP).await? else {
+            return Ok(None);
+        };
+        let vault = vault::Entity::find_by_id(id.as_str())
+            .one(&txn)
+            .await
+            .map_err(db(OP))?;
+        txn.commit().await.map_err(db(OP))?;
+        Ok(Some(StoredConfig {
+            spec,
+            revision: from_i64("revision", row.revision)?,
+            vault: vault.map(|v| v.ciphertext),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }))
+    }
+
+    async fn config_put(&self, change: ConfigChange<'_>) -> Result<Revision, StoreError> {
+        const OP: &str = "saving a customer config";
+        let now = ts(change.now);
+        let spec = change.spec;
+        let id: CustomerId = spec.id.parse().map_err(|e| StoreError::Invalid {
+            what: format!("customer id `{}` ({e})", spec.id),
+        })?;
+        let resource = customer_resource(id.as_str());
+        let (mut row, destinations) = spec_rows(spec)?;
+        let after = spec_value(spec)?;
+
+        let txn = self.begin_write(OP).await?;
+        let (before, revision) = match change.expected_revision {
+            None => {
+                let exists = customer::Entity::find_by_id(id.as_str())
+                    .one(&txn)
+                    .await
+                    .map_err(db(OP))?;
+                if exists.is_some() {
+                    return Err(StoreError::AlreadyExists { resource });
+                }
+                row.revision = Set(1);
+                row.created_at = Set(now);
+                row.updated_at = Set(now);
+                customer::Entity::insert(row)
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(|e| db_error(OP, Some(&resource), e))?;
+                (None, 1)
+            }
+            Some(expected) => {
+                bump_revision(&txn, id.as_str(), expected, now, OP).await?;
+                // The bump holds the row; read the old config before overwriting it.
+                let (_, old) = load_config(&txn, id.as_str(), OP)
+                    .await?
+                    .ok_or_else(|| StoreError::not_found(resource.clone()))?;
+                row.updated_at = Set(now);
+                customer::Entity::update(row)
+                    .exec(&txn)
+                    .await
+                    .map_err(db(OP))?;
+                destination::Entity::delete_many()
+                    .filter(destination::Column::CustomerId.eq(id.as_str()))
+                    .exec(&txn)
+                    .await
+                    .map_err(db(OP))?;
+                (Some(spec_value(&old)?), expected + 1)
+            }
+        };
+        if !destinations.is_empty() {
+            destination::Entity::insert_many(destinations)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db(OP))?;
+        }
+        if let Some(ciphertext) = change.vault {
+            vault::Entity::insert(vault::ActiveModel {
+                customer_id: Set(id.to_string()),
+                ciphertext: Set(ciphertext.to_owned()),
+                updated_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::column(vault::Column::CustomerId)
+                    .update_columns([vault::Column::Ciphertext, vault::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db(OP))?;
+        }
+        let entry = NewAudit {
+            actor: change.actor,
+            action: change.action,
+            resource: change.resource,
+            customer: Some(&id),
+            before,
+            after: Some(after),
+        };
+        insert_audit(&txn, entry, now, OP).await?;
+        txn.commit().await.map_err(db(OP))?;
+        Ok(revision)
+    }
+
+    async fn customer_delete(
+        &self,
+        actor: &str,
+        id: &CustomerId,
+        expected_revision: Revision,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "deleting a customer";
+        let now = ts(now);
+        let txn = self.begin_write(OP).await?;
+        bump_revision(&txn, id.as_str(), expected_revision, now, OP).await?;
+        let (_, old) = load_config(&txn, id.as_str(), OP)
+            .await?
+            .ok_or_else(|| StoreError::not_found(customer_resource(id.as_str())))?;
+        // Destinations, vault and tokens go by `ON DELETE CASCADE`.
+        customer::Entity::delete_by_id(id.as_str())
+            .exec(&txn)
+            .await
+            .map_err(db(OP))?;
+        let resource = format!("customer/{id}");
+        let entry = NewAudit {
+            actor,
+            action: "customer.delete",
+            resource: &resource,
+            customer: Some(id),
+            before: Some(spec_value(&old)?),
+            after: None,
+        };
+        insert_audit(&txn, entry, now, OP).await?;
+        txn.commit().await.map_err(db(OP))
+    }
+
+    async fn destination_list(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<DestinationSpec>, StoreError> {
+        const OP: &str = "listing destinations";
+        let (_, spec) = load_config(&self.db, customer.as_str(), OP)
+            .await?
+            .ok_or_else(|| StoreError::not_found(customer_resource(customer.as_str())))?;
+        Ok(spec.destinations)
+    }
+
+    async fn vault_list(&self) -> Result<Vec<(CustomerId, String)>, StoreError> {
+        const OP: &str = "listing vaults";
+        vault::Entity::find()
+            .order_by_asc(vault::Column::CustomerId)
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .map(|v| Ok((parse_id("vault customer", &v.customer_id)?, v.ciphertext)))
+            .collect()
+    }
+
+    async fn vault_reseal(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        old: &str,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "resealing a vault";
+        let now = ts(now);
+        let txn = self.begin_write(OP).await?;
+        let swapped = vault::Entity::update_many()
+            .col_expr(vault::Column::Ciphertext, Expr::value(new))
+            .col_expr(vault::Column::UpdatedAt, Expr::value(now))
+            .filter(vault::Column::CustomerId.eq(customer.as_str()))
+            .filter(vault::Column::Ciphertext.eq(old))
+            .exec(&txn)
+            .await
+            .map_err(db(OP))?;
+        if swapped.rows_affected == 0 {
+            return Ok(false);
+        }
+        let resource = format!("customer/{customer}/vault");
+        let entry = NewAudit {
+            actor,
+            action: "keys.rotate",
+            resource: &resource,
+            customer: Some(customer),
+            before: None,
+            after: None,
+        };
+        insert_audit(&txn, entry, now, OP).await?;
+        txn.commit().await.map_err(db(OP))?;
+        Ok(true)
+    }
+
+    async fn api_token_create(
+        &self,
+        actor: &str,
+        token: NewApiToken<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<ApiTokenRecord, StoreError> {
+        const OP: &str = "creating an API token";
+        let now = ts(now);
+        let txn = self.begin_write(OP).await?;
+        let exists = customer::Entity::find_by_id(token.customer.as_str())
+            .one(&txn)
+            .await
+            .map_err(db(OP))?;
+        if exists.is_none() {
+            return Err(StoreError::not_found(customer_resource(
+                token.customer.as_str(),
+            )));
+        }
+        let row = api_token::ActiveModel {
+            id: NotSet,
+            customer_id: Set(token.customer.to_string()),
+            name: Set(token.name.to_owned()),
+            token_hash: Set(token.token_hash.to_owned()),
+            created_at: Set(now),
+            revoked_at: Set(None),
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| db_error(OP, Some("an API token with this hash"), e))?;
+        let record = token_record(row)?;
+        let resource = format!("customer/{}/api-token/{}", token.customer, record.id);
+        let entry = NewAudit {
+            actor,
+            action: "api_token.create",
+            resource: &resource,
+            customer: Some(token.customer),
+            before: None,
+            after: Some(serde_json::json!({
+                "id": record.id,
+                "name": record.name,
+                "hint": record.hint,
+            })),
+        };
+        insert_audit(&txn, entry, now, OP).await?;
+        txn.commit().await.map_err(db(OP))?;
+        Ok(record)
+    }
+
+    async fn api_token_list(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        const OP: &str = "listing API tokens";
+        api_token::Entity::find()
+            .filter(api_token::Column::CustomerId.eq(customer.as_str()))
+            .order_by_asc(api_token::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .map(token_record)
+            .collect()
+    }
+
+    async fn api_token_revoke(
+        &self,
+        actor: &str,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "revoking an API token";
+        let now = ts(now);
+        let txn = self.begin_write(OP).await?;
+        let revoked = api_token::Entity::update_many()
+            .col_expr(api_token::Column::RevokedAt, Expr::value(now))
+            .filter(api_token::Column::Id.eq(id))
+            .filter(api_token::Column::RevokedAt.is_null())
+            .exec_with_returning(&txn)
+            .await
+            .map_err(db(OP))?;
+        let Some(row) = revoked.into_iter().next() else {
+            return Ok(false);
+        };
+        let record = token_record(row)?;
+        let resource = format!("customer/{}/api-token/{id}", record.customer);
+        let entry = NewAudit {
+            actor,
+            action: "api_token.revoke",
+            resource: &resource,
+            customer: Some(&record.customer),
+            before: None,
+            after: None,
+        };
+        insert_audit(&txn, entry, now, OP).await?;
+        txn.commit().await.map_err(db(OP))?;
+        Ok(true)
+    }
+
+    async fn api_token_find(&self, token_hash: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        const OP: &str = "looking up an API token";
+        api_token::Entity::find()
+            .filter(api_token::Column::TokenHash.eq(token_hash))
+            .filter(api_token::Column::RevokedAt.is_null())
+            .one(&self.db)
+            .await
+            .map_err(db(OP))?
+            .map(token_record)
+            .transpose()
+    }
+
+    async fn deployment_create(
+        &self,
+        d: NewDeployment,
+        now: DateTime<Utc>,
+    ) -> Result<DeploymentRecord, StoreError> {
+        const OP: &str = "recording a deployment";
+        let now = ts(now);
+        let row = deployment::ActiveModel {
+            id: NotSet,
+            customer_id: Set(d.customer.to_string()),
+            environment: Set(d.environment.to_string()),
+            target: Set(d.target),
+            config_revision: Set(to_i64("config revision", d.config_revision)?),
+            content_hash: Set(d.content_hash),
+            files: Set(json_to("deployment files", &d.files)?),
+            status: Set(DeploymentStatus::Pending.as_str().to_owned()),
+            url: Set(None),
+            error: Set(None),
+            remote_version: Set(None),
+            rollback_of: Set(d.rollback_of),
+            created_at: Set(now),
+            started_at: Set(None),
+            finished_at: Set(None),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .map_err(db(OP))?;
+        deployment_record(row)
+    }
+
+    async fn deployment_update(
+        &self,
+        id: i64,
+        update: DeploymentUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<DeploymentRecord, StoreError> {
+        const OP: &str = "updating a deployment";
+        let now = ts(now);
+        let txn = self.begin_write(OP).await?;
+        let row = deployment::Entity::find_by_id(id)
+            .one(&txn)
+            .await
+            .map_err(db(OP))?
+            .ok_or_else(|| StoreError::not_found(format!("deployment {id}")))?;
+        let started_at = match (row.started_at, update.status) {
+            (None, DeploymentStatus::Running) => Some(now),
+            (started, _) => started,
+        };
+        let finished_at = if update.status.is_final() {
+            row.finished_at.or(Some(now))
+        } else {
+            row.finished_at
+        };
+        let mut active: deployment::ActiveModel = row.into();
+        active.status = Set(update.status.as_str().to_owned());
+        if let Some(url) = update.url {
+            active.url = Set(Some(url));
+        }
+        if let Some(error) = update.error {
+            active.error = Set(Some(error));
+        }
+        if let Some(version) = update.remote_version {
+            active.remote_version = Set(Some(version));
+        }
+        active.started_at = Set(started_at);
+        active.finished_at = Set(finished_at);
+        active.updated_at = Set(now);
+        let row = active.update(&txn).await.map_err(db(OP))?;
+        txn.commit().await.map_err(db(OP))?;
+        deployment_record(row)
+    }
+
+    async fn deployment_get(&self, id: i64) -> Result<Option<DeploymentRecord>, StoreError> {
+        const OP: &str = "reading a deployment";
+        deployment::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(db(OP))?
+            .map(deployment_record)
+            .transpose()
+    }
+
+    async fn deployment_list(
+        &self,
+        customer: &CustomerId,
+        environment: Option<&Environment>,
+        limit: u64,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        const OP: &str = "listing deployments";
+        let mut query =
+            deployment::Entity::find().filter(deployment::Column::CustomerId.eq(customer.as_str()));
+        if let Some(env) = environment {
+            query = query.filter(deployment::Column::Environment.eq(env.as_str()));
+        }
+        // Every column but `files`, which can be large; an empty string stands in for it.
+        let columns = [
+            deployment::Column::Id,
+            deployment::Column::CustomerId,
+            deployment::Column::Environment,
+            deployment::Column::Target,
+            deployment::Column::ConfigRevision,
+            deployment::Column::ContentHash,
+            deployment::Column::Status,
+            deployment::Column::Url,
+            deployment::Column::Error,
+            deployment::Column::RemoteVersion,
+            deployment::Column::RollbackOf,
+            deployment::Column::CreatedAt,
+            deployment::Column::StartedAt,
+            deployment::Column::FinishedAt,
+            deployment::Column::UpdatedAt,
+        ];
+        query
+            .select_only()
+            .columns(columns)
+            .column_as(Expr::value(""), "files")
+            .order_by_desc(deployment::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .map(deployment_record)
+            .collect()
+    }
+
+    async fn deployment_files(&self, id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        const OP: &str = "reading deployment files";
+        let files: Option<String> = deployment::Entity::find_by_id(id)
+            .select_only()
+            .column(deployment::Column::Files)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(db(OP))?;
+        let files = files.ok_or_else(|| StoreError::not_found(format!("deployment {id}")))?;
+        json_from(&format!("files of deployment {id}"), &files)
+    }
+
+    async fn audit_list(
+        &self,
+        customer: Option<&CustomerId>,
+        limit: u64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        const OP: &str = "listing the audit log";
+        let mut query = audit::Entity::find();
+        if let Some(customer) = customer {
+            query = query.filter(audit::Column::CustomerId.eq(customer.as_str()));
+        }
+        query
+            .order_by_desc(audit::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .map(audit_record)
+            .collect()
+    }
+
+    async fn audit_append(
+        &self,
+        entry: NewAudit<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        insert_audit(&self.db, entry, now, "appending to the audit log").await
+    }
+
+    async fn job_enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<JobRecord, StoreError> {
+        const OP: &str = "enqueueing a job";
+        let now = ts(now);
+        let run_at = ts(job.run_at);
+        let payload = job.payload.to_string();
+        let max_attempts = to_i32("max_attempts", job.max_attempts)?;
+        let txn = self.begin_write(OP).await?;
+        if let Some(key) = &job.dedupe_key {
+            if self.backend == DbBackend::Postgres {
+                // Two enqueues of one key must not both insert; SQLite's `BEGIN IMMEDIATE`
+                // serialises them already.
+                txn.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock(hashtext($1))",
+                    [key.clone().into()],
+                ))
+                .await
+                .map_err(db(OP))?;
+            }
+            let updated = job::Entity::update_many()
+                .col_expr(job::Column::Payload, Expr::value(payload.clone()))
+                .col_expr(job::Column::RunAt, Expr::value(run_at))
+                .col_expr(job::Column::MaxAttempts, Expr::value(max_attempts))
+                .col_expr(job::Column::UpdatedAt, Expr::value(now))
+                .filter(job::Column::DedupeKey.eq(key.as_str()))
+                .filter(job::Column::Kind.eq(job.kind.as_str()))
+                .filter(job::Column::Status.eq(JobStatus::Pending.as_str()))
+                .exec_with_returning(&txn)
+                .await
+                .map_err(db(OP))?;
+            if let Some(row) = updated.into_iter().min_by_key(|r| r.id) {
+                txn.commit().await.map_err(db(OP))?;
+                return job_record(row);
+            }
+        }
+        let row = job::ActiveModel {
+            id: NotSet,
+            kind: Set(job.kind),
+            payload: Set(payload),
+            dedupe_key: Set(job.dedupe_key),
+            status: Set(JobStatus::Pending.as_str().to_owned()),
+            run_at: Set(run_at),
+            attempts: Set(0),
+            max_attempts: Set(max_attempts),
+            locked_by: Set(None),
+            lease_expires_at: Set(None),
+            last_error: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .map_err(db(OP))?;
+        txn.commit().await.map_err(db(OP))?;
+        job_record(row)
+    }
+
+    async fn job_claim(
+        &self,
+        worker: &str,
+        kinds: &[&str],
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        const OP: &str = "claiming a job";
+        let now = ts(now);
+        let expires = lease_end(now, lease)?;
+        let claim = job::Entity::update_many()
+            .col_expr(
+                job::Column::Status,
+                Expr::value(JobStatus::Running.as_str()),
+            )
+            .col_expr(job::Column::LockedBy, Expr::value(worker))
+            .col_expr(job::Column::LeaseExpiresAt, Expr::value(expires))
+            .col_expr(
+                job::Column::Attempts,
+                Expr::col(job::Column::Attempts).add(1),
+            )
+            .col_expr(job::Column::UpdatedAt, Expr::value(now));
+        // TODO-correctness: a job whose worker keeps dying is reclaimed after every lease
+        // expiry even past `max_attempts`; give up on it once attempts run out.
+        let claimed = if self.backend == DbBackend::Postgres {
+            let txn = self.begin_write(OP).await?;
+            let candidate = job::Entity::find()
+                .select_only()
+                .column(job::Column::Id)
+                .filter(due_condition(kinds, now))
+                .order_by(job::Column::RunAt, Order::Asc)
+                .order_by(job::Column::Id, Order::Asc)
+                .limit(1)
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                .into_tuple::<i64>()
+                .one(&txn)
+                .await
+                .map_err(db(OP))?;
+            let Some(id) = candidate else {
+                return Ok(None);
+            };
+            let rows = claim
+                .filter(job::Column::Id.eq(id))
+                .exec_with_returning(&txn)
+                .await
+                .map_err(db(OP))?;
+            txn.commit().await.map_err(db(OP))?;
+            rows
+        } else {
+            let candidate = Query::select()
+                .column(job::Column::Id)
+                .from(job::Entity)
+                .cond_where(due_condition(kinds, now))
+                .order_by(job::Column::RunAt, Order::Asc)
+                .order_by(job::Column::Id, Order::Asc)
+                .limit(1)
+                .to_owned();
+            claim
+                .filter(job::Column::Id.in_subquery(candidate))
+                .exec_with_returning(&self.db)
+                .await
+                .map_err(db(OP))?
+        };
+        claimed.into_iter().next().map(job_record).transpose()
+    }
+
+    async fn job_heartbeat(
+        &self,
+        id: i64,
+        worker: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "extending a job lease";
+        let now = ts(now);
+        let res = job::Entity::update_many()
+            .col_expr(
+                job::Column::LeaseExpiresAt,
+                Expr::value(lease_end(now, lease)?),
+            )
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .filter(job::Column::Id.eq(id))
+            .filter(job::Column::Status.eq(JobStatus::Running.as_str()))
+            .filter(job::Column::LockedBy.eq(worker))
+            .exec(&self.db)
+            .await
+            .map_err(db(OP))?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn job_complete(
+        &self,
+        id: i64,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "completing a job";
+        let res = job::Entity::update_many()
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Done.as_str()))
+            .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+            .col_expr(
+                job::Column::LeaseExpiresAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(job::Column::UpdatedAt, Expr::value(ts(now)))
+            .filter(job::Column::Id.eq(id))
+            .filter(job::Column::Status.eq(JobStatus::Running.as_str()))
+            .filter(job::Column::LockedBy.eq(worker))
+            .exec(&self.db)
+            .await
+            .map_err(db(OP))?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn job_fail(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "recording a job failure";
+        let now = ts(now);
+        let txn = self.begin_write(OP).await?;
+        let held = job::Entity::find_by_id(id)
+            .filter(job::Column::Status.eq(JobStatus::Running.as_str()))
+            .filter(job::Column::LockedBy.eq(worker))
+            .one(&txn)
+            .await
+            .map_err(db(OP))?;
+        let Some(row) = held else {
+            return Ok(false);
+        };
+        let (status, run_at) = match retry_at {
+            Some(at) if row.attempts < row.max_attempts => (JobStatus::Pending, ts(at)),
+            _ => (JobStatus::Failed, row.run_at),
+        };
+        // `attempts` guards against a takeover between the read and this write.
+        let res = job::Entity::update_many()
+            .col_expr(job::Column::Status, Expr::value(status.as_str()))
+            .col_expr(job::Column::RunAt, Expr::value(run_at))
+            .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+            .col_expr(
+                job::Column::LeaseExpiresAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(job::Column::LastError, Expr::value(error))
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .filter(job::Column::Id.eq(id))
+            .filter(job::Column::Status.eq(JobStatus::Running.as_str()))
+            .filter(job::Column::LockedBy.eq(worker))
+            .filter(job::Column::Attempts.eq(row.attempts))
+            .exec(&txn)
+            .await
+            .map_err(db(OP))?;
+        txn.commit().await.map_err(db(OP))?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn job_release(&self, worker: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        const OP: &str = "releasing jobs";
+        let now = ts(now);
+        let res = job::Entity::update_many()
+            .col_expr(
+                job::Column::Status,
+                Expr::value(JobStatus::Pending.as_str()),
+            )
+            .col_expr(job::Column::RunAt, Expr::value(now))
+            .col_expr(
+                job::Column::Attempts,
+                Expr::col(job::Column::Attempts).sub(1),
+            )
+            .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+            .col_expr(
+                job::Column::LeaseExpiresAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .filter(job::Column::Status.eq(JobStatus::Running.as_str()))
+            .filter(job::Column::LockedBy.eq(worker))
+            .filter(job::Column::Attempts.gt(0))
+            .exec(&self.db)
+            .await
+            .map_err(db(OP))?;
+        Ok(res.rows_affected)
+    }
+
+    async fn job_get(&self, id: i64) -> Result<Option<JobRecord>, StoreError> {
+        const OP: &str = "reading a job";
+        job::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(db(OP))?
+            .map(job_record)
+            .transpose()
+    }
+
+    async fn job_counts(&self) -> Result<JobCounts, StoreError> {
+        const OP: &str = "counting jobs";
+        let rows: Vec<(String, i64)> = job::Entity::find()
+            .select_only()
+            .column(job::Column::Status)
+            .column_as(job::Column::Id.count(), "n")
+            .group_by(job::Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?;
+        let mut counts = JobCounts::default();
+        for (status, n) in rows {
+            let n = from_i64("job count", n)?;
+            match parse_id::<JobStatus>("job status", &status)? {
+                JobStatus::Pending => counts.pending = n,
+                JobStatus::Running => counts.running = n,
+                JobStatus::Done => counts.done = n,
+                JobStatus::Failed => counts.failed = n,
+            }
+        }
+        Ok(counts)
+    }
+}

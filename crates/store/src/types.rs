@@ -1,0 +1,328 @@
+//! The records the store returns and the inputs it takes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use c15t_model::{CustomerId, CustomerSpec, Environment};
+use chrono::{DateTime, Utc};
+
+/// A customer's config revision: 1 on creation, +1 on every change.
+pub type Revision = u64;
+
+/// One line of the customer list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerSummary {
+    /// The customer.
+    pub id: CustomerId,
+    /// Display name.
+    pub display_name: String,
+    /// Current config revision.
+    pub revision: Revision,
+    /// How many destinations the customer has.
+    pub destination_count: u64,
+    /// When the config last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A customer's whole stored config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredConfig {
+    /// The declarative config, destinations in order; secrets are fingerprints only.
+    pub spec: CustomerSpec,
+    /// Current config revision.
+    pub revision: Revision,
+    /// The sealed secret vault (armored ciphertext), if one was stored.
+    pub vault: Option<String>,
+    /// When the customer was created.
+    pub created_at: DateTime<Utc>,
+    /// When the config last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A change to a customer's config (see [`crate::Store::config_put`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigChange<'a> {
+    /// Who made the change (for the audit log).
+    pub actor: &'a str,
+    /// What was done, e.g. `destination.update`.
+    pub action: &'a str,
+    /// What it was done to, e.g. `customer/cust_abc123/destination/meta`.
+    pub resource: &'a str,
+    /// The whole new config; its `id` names the customer.
+    pub spec: &'a CustomerSpec,
+    /// The new vault ciphertext; `None` keeps the stored one.
+    pub vault: Option<&'a str>,
+    /// The revision the change is based on; `None` creates the customer.
+    pub expected_revision: Option<Revision>,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+/// A new API token.
+#[derive(Debug, Clone, Copy)]
+pub struct NewApiToken<'a> {
+    /// Whose token it is.
+    pub customer: &'a CustomerId,
+    /// A name people recognise it by.
+    pub name: &'a str,
+    /// Hex SHA-256 of the token; the token itself is never stored.
+    pub token_hash: &'a str,
+}
+
+/// A stored API token, without its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenRecord {
+    /// Token id.
+    pub id: i64,
+    /// Whose token it is.
+    pub customer: CustomerId,
+    /// Its name.
+    pub name: String,
+    /// The last four hex digits of the hash, to tell tokens apart.
+    pub hint: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Where a deployment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeploymentStatus {
+    /// Recorded, not started.
+    Pending,
+    /// Being deployed.
+    Running,
+    /// Live.
+    Succeeded,
+    /// Did not go live.
+    Failed,
+    /// Was live and has been replaced by a rollback.
+    RolledBack,
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// Waiting for `run_at`.
+    Pending,
+    /// Claimed by a worker under a lease.
+    Running,
+    /// Completed.
+    Done,
+    /// Out of attempts, or failed without a retry.
+    Failed,
+}
+
+macro_rules! string_enum {
+    ($ty:ident { $($variant:ident => $s:literal),* $(,)? }) => {
+        impl $ty {
+            /// The stored name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $s),* }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($s => Ok(Self::$variant),)*
+                    other => Err(format!("unknown {} `{other}`", stringify!($ty))),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(DeploymentStatus {
+    Pending => "pending",
+    Running => "running",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    RolledBack => "rolled_back",
+});
+
+string_enum!(JobStatus {
+    Pending => "pending",
+    Running => "running",
+    Done => "done",
+    Failed => "failed",
+});
+
+impl DeploymentStatus {
+    /// Whether the deployment has finished (no further status change is expected).
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::RolledBack)
+    }
+}
+
+/// A deploy attempt to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeployment {
+    /// The customer.
+    pub customer: CustomerId,
+    /// The environment deployed to.
+    pub environment: Environment,
+    /// The codegen target profile.
+    pub target: String,
+    /// The config revision deployed.
+    pub config_revision: Revision,
+    /// The generated project's content hash.
+    pub content_hash: String,
+    /// The generated files (path, contents).
+    pub files: Vec<(String, String)>,
+    /// The deployment this one rolls back to, if it is a rollback.
+    pub rollback_of: Option<i64>,
+}
+
+/// A change of a deployment's status; `None` fields keep their stored value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentUpdate {
+    /// The new status.
+    pub status: DeploymentStatus,
+    /// The worker's URL.
+    pub url: Option<String>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// The provider's version id of the uploaded worker.
+    pub remote_version: Option<String>,
+}
+
+/// A recorded deploy attempt (without its files; see [`crate::Store::deployment_files`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentRecord {
+    /// Deployment id.
+    pub id: i64,
+    /// The customer.
+    pub customer: CustomerId,
+    /// The environment.
+    pub environment: Environment,
+    /// The codegen target profile.
+    pub target: String,
+    /// The config revision deployed.
+    pub config_revision: Revision,
+    /// The generated project's content hash.
+    pub content_hash: String,
+    /// Where it is.
+    pub status: DeploymentStatus,
+    /// The worker's URL.
+    pub url: Option<String>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// The provider's version id.
+    pub remote_version: Option<String>,
+    /// The deployment this one rolled back to.
+    pub rollback_of: Option<i64>,
+    /// Recorded at.
+    pub created_at: DateTime<Utc>,
+    /// Started running at.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Reached a final status at.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Last changed at.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An audit entry to append.
+#[derive(Debug, Clone)]
+pub struct NewAudit<'a> {
+    /// Who.
+    pub actor: &'a str,
+    /// What, e.g. `deployment.start`.
+    pub action: &'a str,
+    /// To what, e.g. `customer/cust_abc123/deployment/7`.
+    pub resource: &'a str,
+    /// The customer concerned, if any.
+    pub customer: Option<&'a CustomerId>,
+    /// State before; secret values must already be fingerprints.
+    pub before: Option<serde_json::Value>,
+    /// State after; secret values must already be fingerprints.
+    pub after: Option<serde_json::Value>,
+}
+
+/// A stored audit entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Entry id (increasing).
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// To what.
+    pub resource: String,
+    /// The customer concerned (a plain string: the customer may since have been deleted).
+    pub customer: Option<String>,
+    /// State before.
+    pub before: Option<serde_json::Value>,
+    /// State after.
+    pub after: Option<serde_json::Value>,
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    /// What to do, e.g. `deploy`.
+    pub kind: String,
+    /// Its arguments.
+    pub payload: serde_json::Value,
+    /// Jobs with the same key collapse while pending: the latest payload wins.
+    pub dedupe_key: Option<String>,
+    /// Not before.
+    pub run_at: DateTime<Utc>,
+    /// Attempts before the job is `Failed`.
+    pub max_attempts: u32,
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    /// Job id.
+    pub id: i64,
+    /// What to do.
+    pub kind: String,
+    /// Its arguments.
+    pub payload: serde_json::Value,
+    /// Dedupe key.
+    pub dedupe_key: Option<String>,
+    /// Where it is.
+    pub status: JobStatus,
+    /// Due at.
+    pub run_at: DateTime<Utc>,
+    /// Attempts so far (a claim counts as one).
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// The worker holding it.
+    pub locked_by: Option<String>,
+    /// When the holder's lease ends.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// Enqueued at.
+    pub created_at: DateTime<Utc>,
+    /// Last changed at.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Jobs by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobCounts {
+    /// Waiting.
+    pub pending: u64,
+    /// Claimed.
+    pub running: u64,
+    /// Completed.
+    pub done: u64,
+    /// Given up.
+    pub failed: u64,
+}

@@ -1,0 +1,1010 @@
+//! The conformance suite: every case runs against every backend (see `conformance!` in
+//! `main.rs`). Cases see only `&dyn Store`.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use c15t_model::{CustomerId, CustomerSpec, Environment, RawValue, SecretRef};
+use c15t_store::{
+    ConfigChange, DeploymentStatus, DeploymentUpdate, JobStatus, NewApiToken, NewAudit,
+    NewDeployment, NewJob, Revision, Store, StoreError,
+};
+use serde_json::json;
+
+use crate::harness::t;
+
+/// Stands for a secret value that must never reach the database outside the vault.
+const MARKER: &str = "PLAINTEXT-MARKER-7f3a";
+
+/// The design's example customer, with its `{ env = … }` references turned into vault
+/// fingerprints as the control plane stores them.
+pub fn example_spec() -> CustomerSpec {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/cust_abc123.toml"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut spec: CustomerSpec = toml::from_str(&text).unwrap();
+    fn stored(v: &mut RawValue) {
+        if let RawValue::Secret(SecretRef::Env(var)) = v {
+            *v = RawValue::Secret(SecretRef::Stored(format!(
+                "hmac-sha256:{}",
+                var.to_lowercase()
+            )));
+        }
+    }
+    stored(&mut spec.database.auth_token);
+    for d in &mut spec.destinations {
+        d.settings.values_mut().for_each(stored);
+    }
+    spec
+}
+
+fn cust() -> CustomerId {
+    CustomerId::new("cust_abc123").unwrap()
+}
+
+fn change<'a>(
+    spec: &'a CustomerSpec,
+    vault: Option<&'a str>,
+    expected: Option<Revision>,
+    at: i64,
+) -> ConfigChange<'a> {
+    ConfigChange {
+        actor: "alice@example.com",
+        action: if expected.is_none() {
+            "customer.create"
+        } else {
+            "customer.update"
+        },
+        resource: "customer/cust_abc123",
+        spec,
+        vault,
+        expected_revision: expected,
+        now: t(at),
+    }
+}
+
+async fn create(store: &dyn Store, spec: &CustomerSpec) -> Revision {
+    store
+        .config_put(change(spec, Some("vault-v1"), None, 0))
+        .await
+        .unwrap()
+}
+
+/// The example with its destinations reordered, one removed and one added.
+fn edited(spec: &CustomerSpec) -> CustomerSpec {
+    let mut next = spec.clone();
+    next.name = "Customer ABC (renamed)".to_owned();
+    next.destinations.swap(0, 2);
+    next.destinations.remove(1);
+    let mut extra = spec.destinations[0].clone();
+    extra.id = "meta-staging".to_owned();
+    extra.environment = Some("staging".to_owned());
+    extra.enabled = false;
+    extra.category = Some("marketing".to_owned());
+    next.destinations.push(extra);
+    next
+}
+
+fn dest_ids(spec: &CustomerSpec) -> Vec<&str> {
+    spec.destinations.iter().map(|d| d.id.as_str()).collect()
+}
+
+pub async fn customer_round_trip(store: &dyn Store) {
+    let spec = example_spec();
+    assert!(store.customer_get(&cust()).await.unwrap().is_none());
+    assert_eq!(create(store, &spec).await, 1);
+
+    let got = store.customer_get(&cust()).await.unwrap().unwrap();
+    assert_eq!(got.spec, spec);
+    assert_eq!(got.revision, 1);
+    assert_eq!(got.vault.as_deref(), Some("vault-v1"));
+    assert_eq!((got.created_at, got.updated_at), (t(0), t(0)));
+
+    let list = store.customer_list().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].id, cust());
+    assert_eq!(list[0].display_name, "Customer ABC");
+    assert_eq!((list[0].revision, list[0].destination_count), (1, 3));
+
+    let dests = store.destination_list(&cust()).await.unwrap();
+    assert_eq!(dests, spec.destinations);
+
+    // Customers list in id order, whatever the insertion order.
+    let mut other = spec.clone();
+    other.id = "acme".to_owned();
+    other.destinations.clear();
+    store
+        .config_put(change(&other, None, None, 5))
+        .await
+        .unwrap();
+    let ids: Vec<_> = store
+        .customer_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.id.to_string(), c.destination_count))
+        .collect();
+    assert_eq!(ids, [("acme".to_owned(), 0), ("cust_abc123".to_owned(), 3)]);
+    let acme = store.customer_get(&"acme".parse().unwrap()).await.unwrap();
+    assert_eq!(acme.unwrap().vault, None);
+}
+
+pub async fn config_put_bumps_revision_and_replaces_destinations(store: &dyn Store) {
+    let spec = example_spec();
+    create(store, &spec).await;
+    let next = edited(&spec);
+    let rev = store
+        .config_put(change(&next, None, Some(1), 10))
+        .await
+        .unwrap();
+    assert_eq!(rev, 2);
+    let got = store.customer_get(&cust()).await.unwrap().unwrap();
+    assert_eq!(got.spec, next);
+    assert_eq!(
+        dest_ids(&got.spec),
+        ["posthog", "meta-prod", "meta-staging"]
+    );
+    assert_eq!(got.revision, 2);
+    assert_eq!(got.vault.as_deref(), Some("vault-v1"), "vault kept");
+    assert_eq!((got.created_at, got.updated_at), (t(0), t(10)));
+
+    // Back to the original order; a new vault replaces the old one.
+    let rev = store
+        .config_put(change(&spec, Some("vault-v2"), Some(2), 20))
+        .await
+        .unwrap();
+    assert_eq!(rev, 3);
+    let got = store.customer_get(&cust()).await.unwrap().unwrap();
+    assert_eq!(got.spec, spec);
+    assert_eq!(got.vault.as_deref(), Some("vault-v2"));
+    assert_eq!(store.customer_list().await.unwrap()[0].revision, 3);
+}
+
+pub async fn stale_revision_conflicts_and_writes_nothing(store: &dyn Store) {
+    let spec = example_spec();
+    create(store, &spec).await;
+    store
+        .config_put(change(&edited(&spec), None, Some(1), 10))
+        .await
+        .unwrap();
+    let audit_before = store.audit_list(None, 100).await.unwrap().len();
+
+    let mut stale = spec.clone();
+    stale.name = "lost update".to_owned();
+    let err = store
+        .config_put(change(&stale, Some("vault-stale"), Some(1), 20))
+        .await
+        .unwrap_err();
+    match &err {
+        StoreError::Conflict {
+            expected, actual, ..
+        } => assert_eq!((*expected, *actual), (1, 2)),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "customer `cust_abc123` changed since revision 1 (now 2); reload and apply your change \
+         again"
+    );
+    let got = store.customer_get(&cust()).await.unwrap().unwrap();
+    assert_eq!(got.spec, edited(&spec));
+    assert_eq!(got.revision, 2);
+    assert_eq!(got.vault.as_deref(), Some("vault-v1"));
+    assert_eq!(
+        store.audit_list(None, 100).await.unwrap().len(),
+        audit_before
+    );
+
+    let mut ghost = spec.clone();
+    ghost.id = "ghost".to_owned();
+    let err = store
+        .config_put(change(&ghost, None, Some(1), 30))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+}
+
+pub async fn concurrent_writers_one_wins(store: &dyn Store) {
+    let spec = example_spec();
+    create(store, &spec).await;
+    let mut a = spec.clone();
+    a.name = "writer A".to_owned();
+    a.destinations.truncate(1);
+    let b = edited(&spec);
+    let (ra, rb) = tokio::join!(
+        store.config_put(change(&a, Some("vault-a"), Some(1), 10)),
+        store.config_put(change(&b, Some("vault-b"), Some(1), 10)),
+    );
+    let (winner, vault) = match (&ra, &rb) {
+        (Ok(2), Err(StoreError::Conflict { actual: 2, .. })) => (&a, "vault-a"),
+        (Err(StoreError::Conflict { actual: 2, .. }), Ok(2)) => (&b, "vault-b"),
+        other => panic!("expected exactly one winner, got {other:?}"),
+    };
+    let got = store.customer_get(&cust()).await.unwrap().unwrap();
+    assert_eq!(&got.spec, winner);
+    assert_eq!(got.revision, 2);
+    assert_eq!(got.vault.as_deref(), Some(vault));
+    assert_eq!(
+        store.destination_list(&cust()).await.unwrap(),
+        winner.destinations
+    );
+    assert_eq!(store.audit_list(Some(&cust()), 100).await.unwrap().len(), 2);
+}
+
+pub async fn create_twice_already_exists(store: &dyn Store) {
+    let spec = example_spec();
+    create(store, &spec).await;
+    let err = store
+        .config_put(change(&spec, None, None, 5))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err:?}");
+    assert_eq!(err.to_string(), "customer `cust_abc123` already exists");
+    assert_eq!(
+        store.customer_get(&cust()).await.unwrap().unwrap().revision,
+        1
+    );
+}
+
+pub async fn delete_removes_config_keeps_history(store: &dyn Store) {
+    let spec = example_spec();
+    create(store, &spec).await;
+    let token = NewApiToken {
+        customer: &cust(),
+        name: "ci",
+        token_hash: "aa11",
+    };
+    store.api_token_create("alice", token, t(1)).await.unwrap();
+    let dep = store
+        .deployment_create(new_deployment("production", 1), t(2))
+        .await
+        .unwrap();
+
+    let err = store
+        .customer_delete("alice", &cust(), 7, t(3))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                expected: 7,
+                actual: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    store
+        .customer_delete("alice", &cust(), 1, t(4))
+        .await
+        .unwrap();
+    assert!(store.customer_get(&cust()).await.unwrap().is_none());
+    assert!(store.customer_list().await.unwrap().is_empty());
+    assert!(matches!(
+        store.destination_list(&cust()).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(store.vault_list().await.unwrap().is_empty());
+    assert!(store.api_token_find("aa11").await.unwrap().is_none());
+    assert!(store.api_token_list(&cust()).await.unwrap().is_empty());
+    assert_eq!(
+        store.deployment_get(dep.id).await.unwrap().map(|d| d.id),
+        Some(dep.id)
+    );
+    let audit = store.audit_list(Some(&cust()), 10).await.unwrap();
+    assert_eq!(audit[0].action, "customer.delete");
+    assert_eq!(audit[0].before, Some(serde_json::to_value(&spec).unwrap()));
+    assert_eq!(audit[0].after, None);
+    assert!(matches!(
+        store.customer_delete("alice", &cust(), 1, t(5)).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // The id can be used again, from revision 1.
+    assert_eq!(create(store, &spec).await, 1);
+}
+
+pub async fn audit_records_before_after_without_plaintext(store: &dyn Store) {
+    let spec = example_spec();
+    let vault = format!("-----BEGIN AGE ENCRYPTED FILE-----{MARKER}");
+    store
+        .config_put(change(&spec, Some(&vault), None, 0))
+        .await
+        .unwrap();
+    let next = edited(&spec);
+    store
+        .config_put(ConfigChange {
+            action: "destination.update",
+            resource: "customer/cust_abc123/destination/meta-staging",
+            ..change(&next, Some(&vault), Some(1), 10)
+        })
+        .await
+        .unwrap();
+    store
+        .vault_reseal("rotator", &cust(), &vault, &format!("{vault}2"), t(15))
+        .await
+        .unwrap();
+    store
+        .audit_append(
+            NewAudit {
+                actor: "deployer",
+                action: "deployment.start",
+                resource: "customer/cust_abc123/deployment/1",
+                customer: Some(&cust()),
+                before: None,
+                after: Some(json!({ "status": "running" })),
+            },
+            t(20),
+        )
+        .await
+        .unwrap();
+    store
+        .audit_append(
+            NewAudit {
+                actor: "admin",
+                action: "keys.list",
+                resource: "keys",
+                customer: None,
+                before: None,
+                after: None,
+            },
+            t(30),
+        )
+        .await
+        .unwrap();
+
+    let all = store.audit_list(None, 100).await.unwrap();
+    let actions: Vec<_> = all.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "keys.list",
+            "deployment.start",
+            "keys.rotate",
+            "destination.update",
+            "customer.create"
+        ]
+    );
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id));
+    assert_eq!(all[0].customer, None);
+    assert_eq!(all[0].at, t(30));
+
+    let update = &all[3];
+    assert_eq!(update.actor, "alice@example.com");
+    assert_eq!(
+        update.resource,
+        "customer/cust_abc123/destination/meta-staging"
+    );
+    assert_eq!(update.customer.as_deref(), Some("cust_abc123"));
+    assert_eq!(update.before, Some(serde_json::to_value(&spec).unwrap()));
+    assert_eq!(update.after, Some(serde_json::to_value(&next).unwrap()));
+    assert_eq!(update.at, t(10));
+    let created = &all[4];
+    assert_eq!(created.before, None);
+    assert_eq!(created.after, Some(serde_json::to_value(&spec).unwrap()));
+    // Fingerprints are what the log shows of secrets.
+    assert!(format!("{:?}", created.after).contains("hmac-sha256:meta_pixel_access_token"));
+    assert!(
+        !format!("{all:?}").contains(MARKER),
+        "the vault's contents reached the audit log"
+    );
+
+    assert_eq!(store.audit_list(Some(&cust()), 100).await.unwrap().len(), 4);
+    let latest = store.audit_list(Some(&cust()), 2).await.unwrap();
+    assert_eq!(latest.len(), 2);
+    assert_eq!(latest[0].action, "deployment.start");
+    assert_eq!(latest[0].after, Some(json!({ "status": "running" })));
+}
+
+pub async fn vault_reseal_compares_and_swaps(store: &dyn Store) {
+    let spec = example_spec();
+    create(store, &spec).await;
+    let mut other = spec.clone();
+    other.id = "acme".to_owned();
+    store
+        .config_put(change(&other, Some("acme-v1"), None, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.vault_list().await.unwrap(),
+        [
+            ("acme".parse().unwrap(), "acme-v1".to_owned()),
+            (cust(), "vault-v1".to_owned())
+        ]
+    );
+    assert!(
+        !store
+            .vault_reseal("rotator", &cust(), "not-the-current", "vault-v2", t(5))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .vault_reseal("rotator", &cust(), "vault-v1", "vault-v2", t(6))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .vault_reseal("rotator", &cust(), "vault-v1", "vault-v3", t(7))
+            .await
+            .unwrap(),
+        "a second rotation from the old ciphertext must lose"
+    );
+    let got = store.customer_get(&cust()).await.unwrap().unwrap();
+    assert_eq!(got.vault.as_deref(), Some("vault-v2"));
+    assert_eq!(got.revision, 1, "resealing is not a config change");
+    let audit = store.audit_list(Some(&cust()), 10).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| a.action == "keys.rotate")
+            .map(|a| (a.actor.as_str(), a.at))
+            .collect::<Vec<_>>(),
+        [("rotator", t(6))]
+    );
+    let ghost = CustomerId::new("ghost").unwrap();
+    assert!(
+        !store
+            .vault_reseal("rotator", &ghost, "a", "b", t(8))
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn api_tokens_create_find_revoke(store: &dyn Store) {
+    create(store, &example_spec()).await;
+    let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let rec = store
+        .api_token_create(
+            "alice",
+            NewApiToken {
+                customer: &cust(),
+                name: "ci",
+                token_hash: hash,
+            },
+            t(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (rec.name.as_str(), rec.hint.as_str(), rec.created_at),
+        ("ci", "0a08", t(1))
+    );
+    assert_eq!(rec.revoked_at, None);
+    assert!(!format!("{rec:?}").contains(hash));
+    let found = store.api_token_find(hash).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&rec));
+    assert!(store.api_token_find("0a08").await.unwrap().is_none());
+
+    let err = store
+        .api_token_create(
+            "alice",
+            NewApiToken {
+                customer: &cust(),
+                name: "dup",
+                token_hash: hash,
+            },
+            t(2),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err:?}");
+    let err = store
+        .api_token_create(
+            "alice",
+            NewApiToken {
+                customer: &CustomerId::new("ghost").unwrap(),
+                name: "x",
+                token_hash: "beef",
+            },
+            t(2),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+
+    let second = store
+        .api_token_create(
+            "alice",
+            NewApiToken {
+                customer: &cust(),
+                name: "laptop",
+                token_hash: "abcdef",
+            },
+            t(3),
+        )
+        .await
+        .unwrap();
+    assert!(store.api_token_revoke("bob", rec.id, t(4)).await.unwrap());
+    assert!(!store.api_token_revoke("bob", rec.id, t(5)).await.unwrap());
+    assert!(!store.api_token_revoke("bob", 999_999, t(5)).await.unwrap());
+    assert!(store.api_token_find(hash).await.unwrap().is_none());
+    assert!(store.api_token_find("abcdef").await.unwrap().is_some());
+    let list = store.api_token_list(&cust()).await.unwrap();
+    assert_eq!(
+        list.iter()
+            .map(|r| (r.id, r.revoked_at))
+            .collect::<Vec<_>>(),
+        [(rec.id, Some(t(4))), (second.id, None)]
+    );
+    let actions: Vec<_> = store
+        .audit_list(Some(&cust()), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "api_token.revoke",
+            "api_token.create",
+            "api_token.create",
+            "customer.create"
+        ]
+    );
+    assert!(
+        !format!("{:?}", store.audit_list(None, 10).await.unwrap()).contains(hash),
+        "token hashes stay out of the audit log"
+    );
+}
+
+fn new_deployment(env: &str, revision: Revision) -> NewDeployment {
+    NewDeployment {
+        customer: cust(),
+        environment: Environment::new(env).unwrap(),
+        target: "c15t-v2".to_owned(),
+        config_revision: revision,
+        content_hash: format!("sha256:{revision}{env}"),
+        files: vec![
+            ("src/index.ts".to_owned(), "export default {};\n".to_owned()),
+            (
+                "wrangler.jsonc".to_owned(),
+                format!("{{\"rev\": {revision}}}"),
+            ),
+        ],
+        rollback_of: None,
+    }
+}
+
+pub async fn deployments_record_attempts(store: &dyn Store) {
+    let first = store
+        .deployment_create(new_deployment("production", 1), t(0))
+        .await
+        .unwrap();
+    assert_eq!(first.status, DeploymentStatus::Pending);
+    assert_eq!((first.created_at, first.started_at), (t(0), None));
+
+    let running = store
+        .deployment_update(
+            first.id,
+            DeploymentUpdate {
+                status: DeploymentStatus::Running,
+                url: None,
+                error: None,
+                remote_version: None,
+            },
+            t(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (running.started_at, running.finished_at),
+        (Some(t(1)), None)
+    );
+    let done = store
+        .deployment_update(
+            first.id,
+            DeploymentUpdate {
+                status: DeploymentStatus::Succeeded,
+                url: Some("https://c15t-cust-abc123.example.workers.dev".to_owned()),
+                error: None,
+                remote_version: Some("v-1".to_owned()),
+            },
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.started_at, done.finished_at),
+        (Some(t(1)), Some(t(2)))
+    );
+    assert_eq!(done.remote_version.as_deref(), Some("v-1"));
+    assert_eq!(
+        store.deployment_get(first.id).await.unwrap(),
+        Some(done.clone())
+    );
+
+    let staging = store
+        .deployment_create(new_deployment("staging", 2), t(3))
+        .await
+        .unwrap();
+    let mut rollback = new_deployment("production", 1);
+    rollback.rollback_of = Some(first.id);
+    let rollback = store.deployment_create(rollback, t(4)).await.unwrap();
+    let failed = store
+        .deployment_update(
+            rollback.id,
+            DeploymentUpdate {
+                status: DeploymentStatus::Failed,
+                url: None,
+                error: Some("upload refused".to_owned()),
+                remote_version: None,
+            },
+            t(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!((failed.started_at, failed.finished_at), (None, Some(t(5))));
+    assert_eq!(failed.error.as_deref(), Some("upload refused"));
+    assert_eq!(failed.rollback_of, Some(first.id));
+
+    let ids =
+        |v: Vec<c15t_store::DeploymentRecord>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.deployment_list(&cust(), None, 10).await.unwrap()),
+        [rollback.id, staging.id, first.id]
+    );
+    let prod = Environment::new("production").unwrap();
+    assert_eq!(
+        ids(store
+            .deployment_list(&cust(), Some(&prod), 10)
+            .await
+            .unwrap()),
+        [rollback.id, first.id]
+    );
+    assert_eq!(
+        ids(store.deployment_list(&cust(), None, 1).await.unwrap()),
+        [rollback.id]
+    );
+    let listed = store.deployment_list(&cust(), None, 10).await.unwrap();
+    assert_eq!(listed[2], done, "list returns the same record, files aside");
+    assert!(
+        store
+            .deployment_list(&CustomerId::new("ghost").unwrap(), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert_eq!(
+        store.deployment_files(staging.id).await.unwrap(),
+        new_deployment("staging", 2).files
+    );
+    assert!(matches!(
+        store.deployment_files(999_999).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store
+            .deployment_update(
+                999_999,
+                DeploymentUpdate {
+                    status: DeploymentStatus::Running,
+                    url: None,
+                    error: None,
+                    remote_version: None
+                },
+                t(6)
+            )
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(store.deployment_get(999_999).await.unwrap(), None);
+}
+
+fn job(kind: &str, run_at: i64) -> NewJob {
+    NewJob {
+        kind: kind.to_owned(),
+        payload: json!({ "customer": "cust_abc123", "at": run_at }),
+        dedupe_key: None,
+        run_at: t(run_at),
+        max_attempts: 3,
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+pub async fn jobs_enqueue_claim_complete(store: &dyn Store) {
+    let later = store.job_enqueue(job("deploy", 20), t(0)).await.unwrap();
+    let sooner = store.job_enqueue(job("deploy", 10), t(0)).await.unwrap();
+    let other = store.job_enqueue(job("rotate", 0), t(0)).await.unwrap();
+    assert_eq!(sooner.status, JobStatus::Pending);
+    assert_eq!((sooner.attempts, sooner.max_attempts), (0, 3));
+
+    assert!(
+        store
+            .job_claim("w1", &["deploy"], LEASE, t(5))
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing is due yet"
+    );
+    let claimed = store
+        .job_claim("w1", &["deploy"], LEASE, t(25))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, sooner.id, "oldest run_at first");
+    assert_eq!(claimed.status, JobStatus::Running);
+    assert_eq!(claimed.locked_by.as_deref(), Some("w1"));
+    assert_eq!(claimed.lease_expires_at, Some(t(55)));
+    assert_eq!(claimed.attempts, 1);
+    assert_eq!(
+        claimed.payload,
+        json!({ "customer": "cust_abc123", "at": 10 })
+    );
+
+    let any = store
+        .job_claim("w2", &[], LEASE, t(25))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(any.id, other.id, "no kinds means any kind");
+    assert!(!store.job_complete(sooner.id, "w2", t(26)).await.unwrap());
+    assert!(store.job_complete(sooner.id, "w1", t(26)).await.unwrap());
+    assert!(!store.job_complete(sooner.id, "w1", t(27)).await.unwrap());
+    let done = store.job_get(sooner.id).await.unwrap().unwrap();
+    assert_eq!(done.status, JobStatus::Done);
+    assert_eq!((done.locked_by, done.lease_expires_at), (None, None));
+    assert_eq!(done.updated_at, t(26));
+
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!(
+        (counts.pending, counts.running, counts.done, counts.failed),
+        (1, 1, 1, 0)
+    );
+    assert_eq!(
+        store.job_get(later.id).await.unwrap().unwrap().status,
+        JobStatus::Pending
+    );
+    assert_eq!(store.job_get(999_999).await.unwrap(), None);
+}
+
+pub async fn jobs_lease_expiry_lets_another_worker_claim(store: &dyn Store) {
+    let j = store.job_enqueue(job("deploy", 0), t(0)).await.unwrap();
+    store
+        .job_claim("w1", &["deploy"], LEASE, t(0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .job_claim("w2", &["deploy"], LEASE, t(29))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.job_heartbeat(j.id, "w1", LEASE, t(20)).await.unwrap());
+    assert!(
+        store
+            .job_claim("w2", &["deploy"], LEASE, t(49))
+            .await
+            .unwrap()
+            .is_none(),
+        "the heartbeat extended the lease to t+50"
+    );
+    let taken = store
+        .job_claim("w2", &["deploy"], LEASE, t(50))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.id, j.id);
+    assert_eq!(taken.locked_by.as_deref(), Some("w2"));
+    assert_eq!(taken.attempts, 2);
+    assert!(!store.job_complete(j.id, "w1", t(51)).await.unwrap());
+    assert!(!store.job_heartbeat(j.id, "w1", LEASE, t(51)).await.unwrap());
+    assert!(
+        !store
+            .job_fail(j.id, "w1", "late", None, t(51))
+            .await
+            .unwrap()
+    );
+    assert!(store.job_complete(j.id, "w2", t(52)).await.unwrap());
+    assert_eq!(
+        store.job_get(j.id).await.unwrap().unwrap().status,
+        JobStatus::Done
+    );
+}
+
+pub async fn jobs_fail_with_retry(store: &dyn Store) {
+    let j = store.job_enqueue(job("deploy", 0), t(0)).await.unwrap();
+    store
+        .job_claim("w1", &["deploy"], LEASE, t(0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .job_fail(j.id, "w1", "wrangler exited 1", Some(t(60)), t(1))
+            .await
+            .unwrap()
+    );
+    let after = store.job_get(j.id).await.unwrap().unwrap();
+    assert_eq!(after.status, JobStatus::Pending);
+    assert_eq!(after.run_at, t(60));
+    assert_eq!(after.last_error.as_deref(), Some("wrangler exited 1"));
+    assert_eq!(after.locked_by, None);
+    assert!(
+        store
+            .job_claim("w1", &["deploy"], LEASE, t(59))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = store
+        .job_claim("w2", &["deploy"], LEASE, t(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (j.id, 2));
+    assert!(store.job_complete(j.id, "w2", t(61)).await.unwrap());
+}
+
+pub async fn jobs_fail_for_good_after_max_attempts(store: &dyn Store) {
+    let mut spec = job("deploy", 0);
+    spec.max_attempts = 2;
+    let j = store.job_enqueue(spec, t(0)).await.unwrap();
+    for (attempt, at) in [(1, 0), (2, 10)] {
+        let c = store
+            .job_claim("w1", &["deploy"], LEASE, t(at))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.attempts, attempt);
+        assert!(
+            store
+                .job_fail(
+                    j.id,
+                    "w1",
+                    &format!("boom {attempt}"),
+                    Some(t(at + 10)),
+                    t(at + 1)
+                )
+                .await
+                .unwrap()
+        );
+    }
+    let failed = store.job_get(j.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert_eq!(failed.last_error.as_deref(), Some("boom 2"));
+    assert!(
+        store
+            .job_claim("w1", &["deploy"], LEASE, t(1000))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Without a retry time a failure is final at once.
+    let k = store.job_enqueue(job("deploy", 0), t(0)).await.unwrap();
+    store
+        .job_claim("w1", &["deploy"], LEASE, t(0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .job_fail(k.id, "w1", "bad config", None, t(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.job_get(k.id).await.unwrap().unwrap().status,
+        JobStatus::Failed
+    );
+    assert_eq!(store.job_counts().await.unwrap().failed, 2);
+}
+
+pub async fn jobs_dedupe_updates_the_pending_job(store: &dyn Store) {
+    let keyed = |rev: u64, run_at: i64| NewJob {
+        dedupe_key: Some("deploy:cust_abc123:production".to_owned()),
+        payload: json!({ "revision": rev }),
+        ..job("deploy", run_at)
+    };
+    let first = store.job_enqueue(keyed(1, 5), t(0)).await.unwrap();
+    let second = store.job_enqueue(keyed(2, 7), t(1)).await.unwrap();
+    assert_eq!(second.id, first.id);
+    assert_eq!(second.payload, json!({ "revision": 2 }));
+    assert_eq!(second.run_at, t(7));
+    assert_eq!(second.updated_at, t(1));
+    let unrelated = store.job_enqueue(job("deploy", 100), t(1)).await.unwrap();
+    assert_ne!(unrelated.id, first.id);
+
+    let claimed = store
+        .job_claim("w1", &["deploy"], LEASE, t(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (claimed.id, claimed.payload.clone()),
+        (first.id, json!({ "revision": 2 }))
+    );
+    // Once running, a new edit needs a deploy of its own.
+    let third = store.job_enqueue(keyed(3, 11), t(11)).await.unwrap();
+    assert_ne!(third.id, first.id);
+    assert_eq!(third.status, JobStatus::Pending);
+    let fourth = store.job_enqueue(keyed(4, 12), t(12)).await.unwrap();
+    assert_eq!(fourth.id, third.id);
+    assert_eq!(store.job_counts().await.unwrap().pending, 2);
+}
+
+pub async fn jobs_release_returns_held_jobs(store: &dyn Store) {
+    let a = store.job_enqueue(job("deploy", 0), t(0)).await.unwrap();
+    let b = store.job_enqueue(job("deploy", 1), t(0)).await.unwrap();
+    let c = store.job_enqueue(job("deploy", 2), t(0)).await.unwrap();
+    for w in ["w1", "w1", "w2"] {
+        store
+            .job_claim(w, &["deploy"], LEASE, t(5))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(store.job_release("w1", t(6)).await.unwrap(), 2);
+    assert_eq!(store.job_release("w1", t(6)).await.unwrap(), 0);
+    for id in [a.id, b.id] {
+        let j = store.job_get(id).await.unwrap().unwrap();
+        assert_eq!(j.status, JobStatus::Pending);
+        assert_eq!((j.attempts, j.locked_by, j.run_at), (0, None, t(6)));
+    }
+    assert_eq!(
+        store
+            .job_get(c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .locked_by
+            .as_deref(),
+        Some("w2")
+    );
+    let again = store
+        .job_claim("w3", &["deploy"], LEASE, t(6))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (a.id, 1));
+}
+
+pub async fn jobs_concurrent_claimers_take_each_job_once(store: &dyn Store) {
+    const N: usize = 40;
+    for i in 0..N {
+        store
+            .job_enqueue(job("work", i64::try_from(i).unwrap()), t(0))
+            .await
+            .unwrap();
+    }
+    let claimer = |worker: &'static str| async move {
+        let mut got = Vec::new();
+        while let Some(j) = store
+            .job_claim(worker, &["work"], LEASE, t(100))
+            .await
+            .unwrap()
+        {
+            assert!(store.job_complete(j.id, worker, t(100)).await.unwrap());
+            got.push(j.id);
+        }
+        got
+    };
+    let (a, b, c) = tokio::join!(claimer("a"), claimer("b"), claimer("c"));
+    let all: Vec<i64> = a.into_iter().chain(b).chain(c).collect();
+    assert_eq!(all.len(), N);
+    assert_eq!(all.iter().collect::<HashSet<_>>().len(), N);
+    assert_eq!(store.job_counts().await.unwrap().done, N as u64);
+}
+
+pub async fn unstorable_input_is_refused(store: &dyn Store) {
+    let mut spec = example_spec();
+    spec.destinations[0]
+        .settings
+        .insert("ratio".to_owned(), RawValue::Float(f64::NAN));
+    let err = store
+        .config_put(change(&spec, None, None, 0))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+    assert!(store.customer_get(&cust()).await.unwrap().is_none());
+}
