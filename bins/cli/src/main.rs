@@ -1,51 +1,70 @@
-//! `c15tctl`: validate declarative customer files, list the destination catalogue, and generate
-//! c15t worker projects. Thin: parsing flags, reading and writing files, printing; the work is
-//! done by `c15t-model` and `c15t-codegen`.
+//! `c15tctl`: the c15t control plane's command line. Thin: it parses flags, reads files and
+//! secrets, calls `c15t-control` (or the pure `c15t-model`/`c15t-codegen` for file-based
+//! commands), writes what they return, and prints.
 
+mod output;
+mod secret_input;
+
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
-use c15t_codegen::{Input, TargetProfile, generate};
-use c15t_model::{Catalogue, CustomerConfig, CustomerSpec, Environment, FieldType};
-use clap::{Parser, Subcommand};
+use anyhow::{Context, Result, anyhow, bail};
+use c15t_codegen::{Input, Project, TargetProfile, generate};
+use c15t_control::{
+    Control, ControlError, CustomerPatch, DestinationPatch, ImportOutcome, KeySource, SystemClock,
+    parse_setting,
+};
+use c15t_model::{
+    Catalogue, CustomerConfig, CustomerId, CustomerSpec, DatabaseSpec, DestinationSpec,
+    Environment, RawValue, SecretRef,
+};
+use c15t_secrets::Secret;
+use c15t_store::SeaStore;
+use clap::{Args, Parser, Subcommand};
 
-/// Exit code for invalid input (validation errors, unreadable or malformed files).
+use crate::output::{Out, print};
+use crate::secret_input::{SecretSource, parse_secret_arg, read_secret};
+
+/// Exit code for invalid input (validation errors, unreadable or malformed files, bad flags).
 const EXIT_INVALID: u8 = 2;
-/// Exit code for failures writing output.
+/// Exit code for failures writing output or reaching the database.
 const EXIT_IO: u8 = 3;
+/// Exit code for a conflicting concurrent change (reload and retry).
+const EXIT_CONFLICT: u8 = 4;
+/// Exit code for a missing customer or destination.
+const EXIT_NOT_FOUND: u8 = 5;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "c15tctl",
     version,
-    about = "c15t control plane: customer configs and worker generation"
+    about = "c15t control plane: customers, destinations, secrets and worker generation"
 )]
 struct Cli {
+    /// Database URL: a SQLite file (created on first use) or postgres://...
+    #[arg(
+        long,
+        global = true,
+        env = "C15T_DATABASE_URL",
+        default_value = "sqlite://c15t.db?mode=rwc"
+    )]
+    database_url: String,
+    /// The control plane's age key file (created by `c15tctl keys init`).
+    #[arg(long, global = true, env = "C15T_KEY_FILE", default_value = "c15t.key")]
+    key_file: PathBuf,
+    /// Who is acting, for the audit log.
+    #[arg(long, global = true, env = "C15T_ACTOR")]
+    actor: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Generate a worker project from a customer file into a directory.
-    Generate {
-        /// The declarative customer file (TOML).
-        #[arg(long, short)]
-        config: PathBuf,
-        /// Output directory; created if missing, generated files are overwritten.
-        #[arg(long, short)]
-        out: PathBuf,
-        /// The environment to generate.
-        #[arg(long = "env", default_value = Environment::PRODUCTION)]
-        environment: String,
-        /// Target profile (see `c15tctl targets`).
-        #[arg(long, default_value = TargetProfile::ALL[0].id)]
-        target: String,
-        /// Config revision recorded in the generated headers.
-        #[arg(long, default_value_t = 1)]
-        revision: u64,
-    },
+    /// Generate a worker project from a customer file or a stored customer.
+    Generate(GenerateArgs),
     /// Check a customer file and report every problem.
     Validate {
         /// The declarative customer file (TOML).
@@ -60,6 +79,268 @@ enum Command {
     },
     /// List the target profiles.
     Targets,
+    /// Database schema.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// The control plane's encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Customers in the database.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// Destinations of a stored customer.
+    #[command(subcommand)]
+    Destination(DestinationCommand),
+    /// Create or update a customer from a declarative file (idempotent); secrets `{ env = "VAR" }`
+    /// are read from the environment and stored encrypted.
+    Import {
+        /// The declarative customer file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit log, newest first.
+    Audit {
+        /// Only this customer's entries.
+        #[arg(long)]
+        customer: Option<String>,
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    /// A declarative customer file (TOML).
+    #[arg(
+        long,
+        short,
+        conflicts_with = "customer",
+        required_unless_present = "customer"
+    )]
+    config: Option<PathBuf>,
+    /// A stored customer's id.
+    #[arg(long)]
+    customer: Option<String>,
+    /// Output directory; created if missing, generated files are overwritten.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// The environment to generate.
+    #[arg(long = "env", default_value = Environment::PRODUCTION)]
+    environment: String,
+    /// Target profile (see `c15tctl targets`).
+    #[arg(long, default_value = TargetProfile::ALL[0].id)]
+    target: String,
+    /// Config revision recorded in the headers (file input only; stored customers use theirs).
+    #[arg(long, default_value_t = 1, conflicts_with = "customer")]
+    revision: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Apply pending migrations (they are also applied on every connect).
+    Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create the key file (mode 0600); refuses to overwrite one.
+    Init,
+    /// Add a new key, re-encrypt every stored secret to it, then retire the old key. Safe to
+    /// run again after an interruption: it resumes.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+enum CustomerCommand {
+    /// Add a customer (without destinations).
+    Add {
+        /// Customer id, e.g. cust_abc123.
+        #[arg(long)]
+        id: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// An environment (repeat); default production.
+        #[arg(long = "env")]
+        environments: Vec<String>,
+        /// A trusted origin (repeat).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// c15t log level: error, warn, info, debug.
+        #[arg(long)]
+        log_level: Option<String>,
+        /// The Turso database URL.
+        #[arg(long)]
+        turso_url: String,
+        /// Where the Turso auth token comes from: `prompt` (default), `stdin` or `env:VAR`.
+        #[arg(long, default_value = "prompt")]
+        turso_token_from: String,
+    },
+    /// List customers.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a customer's configuration (secrets as fingerprints).
+    Show {
+        /// Customer id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Edit a customer.
+    Edit {
+        /// Customer id.
+        id: String,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Replace the environments (repeat).
+        #[arg(long = "env")]
+        environments: Vec<String>,
+        /// Replace the trusted origins (repeat).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// Remove every trusted origin.
+        #[arg(long, conflicts_with = "origins")]
+        clear_origins: bool,
+        /// New log level.
+        #[arg(long)]
+        log_level: Option<String>,
+        /// New Turso database URL.
+        #[arg(long)]
+        turso_url: Option<String>,
+        /// Replace the Turso auth token, read from `prompt`, `stdin` or `env:VAR`.
+        #[arg(long)]
+        turso_token_from: Option<String>,
+        /// Fail if the customer changed since this revision.
+        #[arg(long)]
+        expect_revision: Option<u64>,
+    },
+    /// Remove a customer with its destinations and secrets.
+    Remove {
+        /// Customer id.
+        id: String,
+        /// Fail if the customer changed since this revision.
+        #[arg(long)]
+        expect_revision: Option<u64>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DestinationFields {
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Only this environment (default: every environment).
+    #[arg(long = "env")]
+    environment: Option<String>,
+    /// Consent category (necessary, functionality, measurement, experience, marketing).
+    #[arg(long)]
+    category: Option<String>,
+    /// A setting, `key=value` (repeat). Secret settings are refused here: use --secret.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// A secret setting, read from a prompt without echo, stdin (`KEY=stdin`) or an environment
+    /// variable (`KEY=env:VAR`); never from the command line (repeat).
+    #[arg(long = "secret", value_name = "KEY[=SOURCE]")]
+    secrets: Vec<String>,
+    /// Fail if the customer changed since this revision.
+    #[arg(long)]
+    expect_revision: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+enum DestinationCommand {
+    /// Add a destination.
+    Add {
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+        /// Destination id, unique within the customer.
+        #[arg(long)]
+        id: String,
+        /// Destination type (see `c15tctl catalogue`).
+        #[arg(long = "type")]
+        kind: String,
+        /// Add it disabled.
+        #[arg(long)]
+        disabled: bool,
+        #[command(flatten)]
+        fields: DestinationFields,
+    },
+    /// List a customer's destinations.
+    List {
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one destination (secrets as fingerprints).
+    Show {
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+        /// Destination id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Edit a destination.
+    Edit {
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+        /// Destination id.
+        id: String,
+        /// Deploy to every environment.
+        #[arg(long, conflicts_with = "environment")]
+        all_environments: bool,
+        /// Remove a setting (repeat).
+        #[arg(long = "unset", value_name = "KEY")]
+        unset: Vec<String>,
+        #[command(flatten)]
+        fields: DestinationFields,
+    },
+    /// Enable a destination.
+    Enable {
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+        /// Destination id.
+        id: String,
+    },
+    /// Disable a destination (it stays in the worker, switched off).
+    Disable {
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+        /// Destination id.
+        id: String,
+    },
+    /// Remove a destination and its secrets.
+    Remove {
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+        /// Destination id.
+        id: String,
+        /// Fail if the customer changed since this revision.
+        #[arg(long)]
+        expect_revision: Option<u64>,
+    },
 }
 
 /// An error that carries its exit code.
@@ -67,6 +348,30 @@ enum Command {
 struct Failure {
     code: u8,
     error: anyhow::Error,
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Self {
+            code: EXIT_INVALID,
+            error,
+        }
+    }
+}
+
+impl From<ControlError> for Failure {
+    fn from(e: ControlError) -> Self {
+        let code = match &e {
+            ControlError::Conflict { .. } => EXIT_CONFLICT,
+            ControlError::NotFound { .. } => EXIT_NOT_FOUND,
+            ControlError::Store(_) | ControlError::Secrets(_) => EXIT_IO,
+            _ => EXIT_INVALID,
+        };
+        Self {
+            code,
+            error: e.into(),
+        }
+    }
 }
 
 fn invalid(error: impl Into<anyhow::Error>) -> Failure {
@@ -78,60 +383,53 @@ fn invalid(error: impl Into<anyhow::Error>) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            report(&Failure {
+                code: EXIT_IO,
+                error: anyhow!(e).context("cannot start the async runtime"),
+            });
+            return ExitCode::from(EXIT_IO);
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("error: {:#}", f.error);
-            }
+            report(&f);
             ExitCode::from(f.code)
         }
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
+#[allow(clippy::print_stderr)]
+fn report(f: &Failure) {
+    eprintln!("error: {:#}", f.error);
+}
+
+/// Logs go to standard error; `RUST_LOG` sets the level (default: warnings).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let actor = cli.actor.clone().unwrap_or_else(|| {
+        format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
+        )
+    });
     match cli.command {
-        Command::Generate {
-            config,
-            out,
-            environment,
-            target,
-            revision,
-        } => {
-            let customer = load(&config)?;
-            let environment = Environment::new(environment.as_str())
-                .map_err(|e| invalid(anyhow::anyhow!("--env: {e}")))?;
-            let target = TargetProfile::by_id(&target).ok_or_else(|| {
-                let ids: Vec<_> = TargetProfile::ALL
-                    .iter()
-                    .map(|t| format!("`{}`", t.id))
-                    .collect();
-                invalid(anyhow::anyhow!(
-                    "--target: unknown target `{target}`; use one of {}",
-                    ids.join(", ")
-                ))
-            })?;
-            let project = generate(&Input {
-                config: &customer,
-                environment: &environment,
-                target,
-                revision,
-            })
-            .map_err(invalid)?;
-            write_project(&out, &project).map_err(|error| Failure {
-                code: EXIT_IO,
-                error,
-            })?;
-            print(&format!(
-                "generated {} ({} files, {}) into {}",
-                project.worker_name,
-                project.files.len(),
-                project.content_hash,
-                out.display()
-            ));
-            Ok(())
-        }
+        Command::Generate(args) if args.config.is_some() => generate_from_file(args),
         Command::Validate { config } => {
             let customer = load(&config)?;
             print(&format!(
@@ -150,9 +448,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Catalogue { json } => {
             print(&if json {
-                catalogue_json()
+                output::catalogue_json()
             } else {
-                catalogue_table()
+                output::catalogue_table()
             });
             Ok(())
         }
@@ -162,12 +460,385 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Keys(KeysCommand::Init) => {
+            let recipient = c15t_control::keys_init(&cli.key_file)?;
+            print(&format!(
+                "created {} (public key {recipient}); keep it safe and private",
+                cli.key_file.display()
+            ));
+            Ok(())
+        }
+        command => {
+            let control = connect(&cli.database_url, &cli.key_file).await?;
+            online(&control, &actor, command).await
+        }
     }
 }
 
-#[allow(clippy::print_stdout)]
-fn print(s: &str) {
-    println!("{s}");
+async fn connect(url: &str, key_file: &Path) -> Result<Control, Failure> {
+    let store = SeaStore::connect(url).await.map_err(|e| Failure {
+        code: EXIT_IO,
+        error: anyhow!(e).context("cannot open the database"),
+    })?;
+    let keys = KeySource::load(key_file.to_owned())?;
+    Ok(Control::new(Arc::new(store), keys, Arc::new(SystemClock)))
+}
+
+async fn online(control: &Control, actor: &str, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Db(DbCommand::Migrate) => {
+            print("database schema is up to date");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let report = control.keys_rotate(actor).await?;
+            print(&format!(
+                "rotated to {}: {} vaults re-encrypted, {} already current{}",
+                report.recipient,
+                report.resealed,
+                report.already_current,
+                if report.resumed {
+                    " (resumed an interrupted rotation)"
+                } else {
+                    ""
+                }
+            ));
+            Ok(())
+        }
+        Command::Customer(c) => customer(control, actor, c).await,
+        Command::Destination(d) => destination(control, actor, d).await,
+        Command::Import { config, json } => {
+            let text = std::fs::read_to_string(&config)
+                .with_context(|| format!("cannot read customer file {}", config.display()))?;
+            let spec: CustomerSpec = toml::from_str(&text)
+                .with_context(|| format!("{} is not a valid customer file", config.display()))?;
+            let resolver = |var: &str| std::env::var(var).ok().map(Secret::new);
+            let outcome = control.import(actor, spec, &resolver).await?;
+            if json {
+                print(&serde_json::to_string_pretty(&outcome).map_err(|e| invalid(anyhow!(e)))?);
+            } else {
+                let (what, revision) = match outcome {
+                    ImportOutcome::Created { revision } => ("created", revision),
+                    ImportOutcome::Updated { revision } => ("updated", revision),
+                    ImportOutcome::Unchanged { revision } => ("unchanged", revision),
+                };
+                print(&format!(
+                    "{}: {what} (revision {revision})",
+                    config.display()
+                ));
+            }
+            Ok(())
+        }
+        Command::Audit {
+            customer,
+            limit,
+            json,
+        } => {
+            let id = customer.map(|c| customer_id(&c)).transpose()?;
+            let entries = control.audit(id.as_ref(), limit).await?;
+            Out::new(json).audit(&entries);
+            Ok(())
+        }
+        Command::Generate(args) => {
+            let id = customer_id(args.customer.as_deref().unwrap_or_default())?;
+            let (environment, target) = env_and_target(&args)?;
+            let project = control.generate(&id, &environment, target).await?;
+            finish_generate(&args.out, &project)
+        }
+        Command::Validate { .. }
+        | Command::Catalogue { .. }
+        | Command::Targets
+        | Command::Keys(KeysCommand::Init) => {
+            unreachable!("handled without a database")
+        }
+    }
+}
+
+async fn customer(control: &Control, actor: &str, command: CustomerCommand) -> Result<(), Failure> {
+    match command {
+        CustomerCommand::Add {
+            id,
+            name,
+            environments,
+            origins,
+            log_level,
+            turso_url,
+            turso_token_from,
+        } => {
+            let token = read_secret("Turso auth token", &source_arg(&turso_token_from)?)?;
+            let spec = CustomerSpec {
+                id: id.clone(),
+                name,
+                environments: (!environments.is_empty()).then_some(environments),
+                trusted_origins: origins,
+                log_level,
+                database: DatabaseSpec {
+                    provider: "turso".to_owned(),
+                    url: turso_url,
+                    // Replaced by the stored secret's reference.
+                    auth_token: RawValue::Secret(SecretRef::Env("TURSO_AUTH_TOKEN".to_owned())),
+                },
+                destinations: Vec::new(),
+            };
+            let revision = control.customer_add(actor, spec, token).await?;
+            print(&format!("added customer `{id}` (revision {revision})"));
+            Ok(())
+        }
+        CustomerCommand::List { json } => {
+            Out::new(json).customers(&control.customer_list().await?);
+            Ok(())
+        }
+        CustomerCommand::Show { id, json } => {
+            let view = control.customer_show(&customer_id(&id)?).await?;
+            Out::new(json).customer(&view);
+            Ok(())
+        }
+        CustomerCommand::Edit {
+            id,
+            name,
+            environments,
+            origins,
+            clear_origins,
+            log_level,
+            turso_url,
+            turso_token_from,
+            expect_revision,
+        } => {
+            let database_token = match turso_token_from {
+                Some(s) => Some(read_secret("Turso auth token", &source_arg(&s)?)?),
+                None => None,
+            };
+            let patch = CustomerPatch {
+                name,
+                environments: (!environments.is_empty()).then_some(environments),
+                trusted_origins: if clear_origins {
+                    Some(Vec::new())
+                } else {
+                    (!origins.is_empty()).then_some(origins)
+                },
+                log_level,
+                database_url: turso_url,
+                database_token,
+            };
+            let revision = control
+                .customer_edit(actor, &customer_id(&id)?, patch, expect_revision)
+                .await?;
+            print(&format!("updated customer `{id}` (revision {revision})"));
+            Ok(())
+        }
+        CustomerCommand::Remove {
+            id,
+            expect_revision,
+        } => {
+            control
+                .customer_remove(actor, &customer_id(&id)?, expect_revision)
+                .await?;
+            print(&format!("removed customer `{id}`"));
+            Ok(())
+        }
+    }
+}
+
+async fn destination(
+    control: &Control,
+    actor: &str,
+    command: DestinationCommand,
+) -> Result<(), Failure> {
+    match command {
+        DestinationCommand::Add {
+            customer,
+            id,
+            kind,
+            disabled,
+            fields,
+        } => {
+            let cid = customer_id(&customer)?;
+            let (set, secrets) = settings(control.catalogue(), &kind, &fields)?;
+            let spec = DestinationSpec {
+                id: id.clone(),
+                name: fields.name.clone().unwrap_or_else(|| id.clone()),
+                kind,
+                enabled: !disabled,
+                environment: fields.environment.clone(),
+                category: fields.category.clone(),
+                settings: set,
+            };
+            let revision = control
+                .destination_add(actor, &cid, spec, secrets, fields.expect_revision)
+                .await?;
+            print(&format!(
+                "added destination `{id}` to `{customer}` (revision {revision})"
+            ));
+            Ok(())
+        }
+        DestinationCommand::List { customer, json } => {
+            Out::new(json).destinations(&control.destination_list(&customer_id(&customer)?).await?);
+            Ok(())
+        }
+        DestinationCommand::Show { customer, id, json } => {
+            let d = control
+                .destination_show(&customer_id(&customer)?, &id)
+                .await?;
+            Out::new(json).destination(&d);
+            Ok(())
+        }
+        DestinationCommand::Edit {
+            customer,
+            id,
+            all_environments,
+            unset,
+            fields,
+        } => {
+            let cid = customer_id(&customer)?;
+            let current = control.destination_show(&cid, &id).await?;
+            let (set, secrets) = settings(control.catalogue(), &current.kind, &fields)?;
+            let environment = if all_environments {
+                Some(None)
+            } else {
+                fields.environment.clone().map(Some)
+            };
+            let patch = DestinationPatch {
+                name: fields.name.clone(),
+                enabled: None,
+                environment,
+                category: fields.category.clone(),
+                set,
+                unset,
+                secrets,
+            };
+            let revision = control
+                .destination_edit(actor, &cid, &id, patch, fields.expect_revision)
+                .await?;
+            print(&format!(
+                "updated destination `{id}` of `{customer}` (revision {revision})"
+            ));
+            Ok(())
+        }
+        DestinationCommand::Enable {
+            ref customer,
+            ref id,
+        }
+        | DestinationCommand::Disable {
+            ref customer,
+            ref id,
+        } => {
+            let enabled = matches!(command, DestinationCommand::Enable { .. });
+            let patch = DestinationPatch {
+                enabled: Some(enabled),
+                ..DestinationPatch::default()
+            };
+            let revision = control
+                .destination_edit(actor, &customer_id(customer)?, id, patch, None)
+                .await?;
+            let what = if enabled { "enabled" } else { "disabled" };
+            print(&format!(
+                "{what} destination `{id}` of `{customer}` (revision {revision})"
+            ));
+            Ok(())
+        }
+        DestinationCommand::Remove {
+            customer,
+            id,
+            expect_revision,
+        } => {
+            let revision = control
+                .destination_remove(actor, &customer_id(&customer)?, &id, expect_revision)
+                .await?;
+            print(&format!(
+                "removed destination `{id}` from `{customer}` (revision {revision})"
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// Plain settings and secret values given on the command line.
+type Settings = (BTreeMap<String, RawValue>, BTreeMap<String, Secret>);
+
+/// Splits `--set` and `--secret` flags into typed settings and secret values. A secret field
+/// given with `--set` is refused without echoing the value.
+fn settings(
+    catalogue: &Catalogue,
+    kind: &str,
+    fields: &DestinationFields,
+) -> Result<Settings, Failure> {
+    let mut set = BTreeMap::new();
+    for arg in &fields.set {
+        let (key, value) = arg
+            .split_once('=')
+            .ok_or_else(|| invalid(anyhow!("--set {arg}: write `key=value`")))?;
+        if catalogue
+            .get(kind)
+            .and_then(|k| k.field(key))
+            .is_some_and(|f| f.secret)
+        {
+            return Err(invalid(anyhow!(
+                "--set {key}=...: `{key}` is a secret; use `--secret {key}` (prompt, stdin or env:VAR) so the value stays out of shell history"
+            )));
+        }
+        set.insert(key.to_owned(), parse_setting(catalogue, kind, key, value));
+    }
+    let mut secrets = BTreeMap::new();
+    for arg in &fields.secrets {
+        let (key, source) = parse_secret_arg(arg)?;
+        let value = read_secret(&key, &source)?;
+        secrets.insert(key, value);
+    }
+    Ok((set, secrets))
+}
+
+fn source_arg(text: &str) -> Result<SecretSource, Failure> {
+    Ok(parse_secret_arg(&format!("token={text}"))?.1)
+}
+
+fn customer_id(text: &str) -> Result<CustomerId, Failure> {
+    CustomerId::new(text).map_err(|e| invalid(anyhow!("customer id `{text}`: {e}")))
+}
+
+fn env_and_target(args: &GenerateArgs) -> Result<(Environment, &'static TargetProfile), Failure> {
+    let environment =
+        Environment::new(args.environment.as_str()).map_err(|e| invalid(anyhow!("--env: {e}")))?;
+    let target = TargetProfile::by_id(&args.target).ok_or_else(|| {
+        let ids: Vec<_> = TargetProfile::ALL
+            .iter()
+            .map(|t| format!("`{}`", t.id))
+            .collect();
+        invalid(anyhow!(
+            "--target: unknown target `{}`; use one of {}",
+            args.target,
+            ids.join(", ")
+        ))
+    })?;
+    Ok((environment, target))
+}
+
+fn generate_from_file(args: GenerateArgs) -> Result<(), Failure> {
+    let path = args.config.clone().unwrap_or_default();
+    let customer = load(&path)?;
+    let (environment, target) = env_and_target(&args)?;
+    let project = generate(&Input {
+        config: &customer,
+        environment: &environment,
+        target,
+        revision: args.revision,
+    })
+    .map_err(invalid)?;
+    finish_generate(&args.out, &project)
+}
+
+fn finish_generate(out: &Path, project: &Project) -> Result<(), Failure> {
+    write_project(out, project).map_err(|error| Failure {
+        code: EXIT_IO,
+        error,
+    })?;
+    print(&format!(
+        "generated {} ({} files, {}) into {}",
+        project.worker_name,
+        project.files.len(),
+        project.content_hash,
+        out.display()
+    ));
+    Ok(())
 }
 
 /// Reads, parses and validates a customer file.
@@ -184,7 +855,7 @@ fn load(path: &Path) -> Result<CustomerConfig, Failure> {
 }
 
 /// Writes every generated file under `out`, refusing any path that would leave it.
-fn write_project(out: &Path, project: &c15t_codegen::Project) -> Result<()> {
+fn write_project(out: &Path, project: &Project) -> Result<()> {
     for file in &project.files {
         let rel = Path::new(file.path);
         if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
@@ -202,70 +873,4 @@ fn write_project(out: &Path, project: &c15t_codegen::Project) -> Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
-}
-
-fn field_type(ty: FieldType) -> String {
-    match ty {
-        FieldType::Enum(values) => format!("enum({})", values.join("|")),
-        other => other.name().to_owned(),
-    }
-}
-
-fn catalogue_table() -> String {
-    let mut out = String::new();
-    for kind in Catalogue::builtin().kinds() {
-        out.push_str(&format!(
-            "{}  {} ({}, factory {}, {})\n",
-            kind.slug,
-            kind.display_name,
-            kind.default_category,
-            kind.factory_name(),
-            kind.docs_url
-        ));
-        for f in kind.fields {
-            let mut flags = Vec::new();
-            if f.required {
-                flags.push("required");
-            }
-            if f.secret {
-                flags.push("secret");
-            }
-            out.push_str(&format!(
-                "    {:<20} {:<12} {:<18} {}\n",
-                f.key,
-                field_type(f.ty),
-                flags.join(","),
-                f.description
-            ));
-        }
-    }
-    out.trim_end().to_owned()
-}
-
-fn catalogue_json() -> String {
-    let kinds: Vec<serde_json::Value> = Catalogue::builtin()
-        .kinds()
-        .iter()
-        .map(|k| {
-            serde_json::json!({
-                "slug": k.slug,
-                "display_name": k.display_name,
-                "factory": k.factory_name(),
-                "default_category": k.default_category,
-                "docs_url": k.docs_url,
-                "fields": k.fields.iter().map(|f| serde_json::json!({
-                    "key": f.key,
-                    "label": f.label,
-                    "type": f.ty.name(),
-                    "values": match f.ty { FieldType::Enum(v) => Some(v), _ => None },
-                    "required": f.required,
-                    "secret": f.secret,
-                    "pattern": f.pattern.map(|p| p.regex),
-                    "pattern_description": f.pattern.map(|p| p.expected),
-                    "description": f.description,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    serde_json::to_string_pretty(&kinds).expect("catalogue serialises")
 }

@@ -1,0 +1,500 @@
+//! Customers and destinations: add, show, list, edit, enable/disable, remove, and generation of
+//! a customer's worker from the stored configuration.
+
+use std::collections::BTreeMap;
+
+use c15t_codegen::{Input, Project, TargetProfile};
+use c15t_model::{
+    CustomerConfig, CustomerId, CustomerSpec, DestinationSpec, Environment, RawValue, SecretRef,
+};
+use c15t_secrets::{Keyring, Secret, Vault};
+use c15t_store::{ConfigChange, Revision, StoredConfig};
+use serde::Serialize;
+
+use crate::{Control, ControlError};
+
+/// Vault key of a destination's secret setting.
+pub fn vault_key_destination(destination: &str, field: &str) -> String {
+    format!("destination/{destination}/{field}")
+}
+
+/// Vault key of the customer's database token.
+pub fn vault_key_database() -> String {
+    "database/auth_token".to_owned()
+}
+
+/// A customer as shown to operators: the declarative config (secrets as fingerprints) and its
+/// revision.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerView {
+    /// The configuration; secrets appear as `{ stored = "<fingerprint>" }`.
+    pub spec: CustomerSpec,
+    /// The config revision, to pass back as `expected_revision` when editing.
+    pub revision: Revision,
+}
+
+/// Changes to a customer's own fields; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct CustomerPatch {
+    /// New display name.
+    pub name: Option<String>,
+    /// New environment list.
+    pub environments: Option<Vec<String>>,
+    /// New trusted origins.
+    pub trusted_origins: Option<Vec<String>>,
+    /// New log level.
+    pub log_level: Option<String>,
+    /// New database URL.
+    pub database_url: Option<String>,
+    /// New database auth token.
+    pub database_token: Option<Secret>,
+}
+
+/// Changes to one destination; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct DestinationPatch {
+    /// New display name.
+    pub name: Option<String>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// `Some(None)` deploys to every environment, `Some(Some(env))` to one.
+    pub environment: Option<Option<String>>,
+    /// New consent category.
+    pub category: Option<String>,
+    /// Non-secret settings to set.
+    pub set: BTreeMap<String, RawValue>,
+    /// Settings to remove.
+    pub unset: Vec<String>,
+    /// Secret settings to set.
+    pub secrets: BTreeMap<String, Secret>,
+}
+
+/// A customer's config being changed: the spec, the opened vault, and what it was based on.
+pub(crate) struct Draft {
+    pub(crate) spec: CustomerSpec,
+    pub(crate) vault: Vault,
+    pub(crate) revision: Option<Revision>,
+    pub(crate) vault_changed: bool,
+}
+
+impl Draft {
+    /// Stores `value` in the vault under `key` and returns the reference for the spec.
+    pub(crate) fn put_secret(&mut self, keyring: &Keyring, key: String, value: Secret) -> RawValue {
+        let fingerprint = keyring.fingerprint(&value);
+        let unchanged = self
+            .vault
+            .get(&key)
+            .is_some_and(|old| old.expose() == value.expose());
+        if !unchanged {
+            self.vault.insert(key, value);
+            self.vault_changed = true;
+        }
+        RawValue::Secret(SecretRef::Stored(fingerprint.to_string()))
+    }
+
+    /// Drops every vault entry of a destination.
+    fn forget_destination(&mut self, destination: &str) {
+        let prefix = format!("destination/{destination}/");
+        let keys: Vec<String> = self
+            .vault
+            .iter()
+            .map(|(k, _)| k.to_owned())
+            .filter(|k| k.starts_with(&prefix))
+            .collect();
+        for key in keys {
+            self.vault.remove(&key);
+            self.vault_changed = true;
+        }
+    }
+
+    fn destination_mut(&mut self, id: &str) -> Result<&mut DestinationSpec, ControlError> {
+        let customer = self.spec.id.clone();
+        self.spec
+            .destinations
+            .iter_mut()
+            .find(|d| d.id == id)
+            .ok_or_else(|| ControlError::NotFound {
+                resource: format!("destination `{id}` of customer `{customer}`"),
+            })
+    }
+}
+
+fn not_found(id: &CustomerId) -> ControlError {
+    ControlError::NotFound {
+        resource: format!("customer `{id}`"),
+    }
+}
+
+impl Control {
+    /// Every customer, by id.
+    pub async fn customer_list(&self) -> Result<Vec<c15t_store::CustomerSummary>, ControlError> {
+        Ok(self.store.customer_list().await?)
+    }
+
+    /// One customer's configuration and revision.
+    pub async fn customer_show(&self, id: &CustomerId) -> Result<CustomerView, ControlError> {
+        let stored = self
+            .store
+            .customer_get(id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        Ok(CustomerView {
+            spec: stored.spec,
+            revision: stored.revision,
+        })
+    }
+
+    /// Adds a customer without destinations.
+    pub async fn customer_add(
+        &self,
+        actor: &str,
+        mut spec: CustomerSpec,
+        database_token: Secret,
+    ) -> Result<Revision, ControlError> {
+        let keyring = self.keys.keyring()?;
+        spec.destinations.clear();
+        let mut draft = Draft {
+            spec,
+            vault: Vault::default(),
+            revision: None,
+            vault_changed: true,
+        };
+        draft.spec.database.auth_token =
+            draft.put_secret(keyring, vault_key_database(), database_token);
+        let resource = format!("customer/{}", draft.spec.id);
+        self.commit(actor, "customer.create", &resource, draft, None)
+            .await
+    }
+
+    /// Edits a customer's own fields.
+    pub async fn customer_edit(
+        &self,
+        actor: &str,
+        id: &CustomerId,
+        patch: CustomerPatch,
+        expected_revision: Option<Revision>,
+    ) -> Result<Revision, ControlError> {
+        let mut draft = self.draft(id).await?;
+        let CustomerPatch {
+            name,
+            environments,
+            trusted_origins,
+            log_level,
+            database_url,
+            database_token,
+        } = patch;
+        if let Some(name) = name {
+            draft.spec.name = name;
+        }
+        if let Some(envs) = environments {
+            draft.spec.environments = Some(envs);
+        }
+        if let Some(origins) = trusted_origins {
+            draft.spec.trusted_origins = origins;
+        }
+        if let Some(level) = log_level {
+            draft.spec.log_level = Some(level);
+        }
+        if let Some(url) = database_url {
+            draft.spec.database.url = url;
+        }
+        if let Some(token) = database_token {
+            let keyring = self.keys.keyring()?;
+            draft.spec.database.auth_token = draft.put_secret(keyring, vault_key_database(), token);
+        }
+        self.commit(
+            actor,
+            "customer.update",
+            &format!("customer/{id}"),
+            draft,
+            expected_revision,
+        )
+        .await
+    }
+
+    /// Removes a customer with its destinations, secrets and tokens (the audit log stays).
+    pub async fn customer_remove(
+        &self,
+        actor: &str,
+        id: &CustomerId,
+        expected_revision: Option<Revision>,
+    ) -> Result<(), ControlError> {
+        let stored = self
+            .store
+            .customer_get(id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let expected = expected_revision.unwrap_or(stored.revision);
+        self.store
+            .customer_delete(actor, id, expected, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// A customer's destinations in order (secrets as fingerprints).
+    pub async fn destination_list(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<DestinationSpec>, ControlError> {
+        Ok(self.customer_show(customer).await?.spec.destinations)
+    }
+
+    /// One destination.
+    pub async fn destination_show(
+        &self,
+        customer: &CustomerId,
+        id: &str,
+    ) -> Result<DestinationSpec, ControlError> {
+        self.destination_list(customer)
+            .await?
+            .into_iter()
+            .find(|d| d.id == id)
+            .ok_or_else(|| ControlError::NotFound {
+                resource: format!("destination `{id}` of customer `{customer}`"),
+            })
+    }
+
+    /// Appends a destination; its secret settings come separately and go to the vault.
+    pub async fn destination_add(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        mut destination: DestinationSpec,
+        secrets: BTreeMap<String, Secret>,
+        expected_revision: Option<Revision>,
+    ) -> Result<Revision, ControlError> {
+        let mut draft = self.draft(customer).await?;
+        if draft
+            .spec
+            .destinations
+            .iter()
+            .any(|d| d.id == destination.id)
+        {
+            return Err(ControlError::AlreadyExists {
+                resource: format!("destination `{}` of customer `{customer}`", destination.id),
+            });
+        }
+        if !secrets.is_empty() {
+            let keyring = self.keys.keyring()?;
+            for (key, value) in secrets {
+                let vault_key = vault_key_destination(&destination.id, &key);
+                let reference = draft.put_secret(keyring, vault_key, value);
+                destination.settings.insert(key, reference);
+            }
+        }
+        let resource = format!("customer/{customer}/destination/{}", destination.id);
+        draft.spec.destinations.push(destination);
+        self.commit(
+            actor,
+            "destination.create",
+            &resource,
+            draft,
+            expected_revision,
+        )
+        .await
+    }
+
+    /// Edits a destination.
+    pub async fn destination_edit(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        id: &str,
+        patch: DestinationPatch,
+        expected_revision: Option<Revision>,
+    ) -> Result<Revision, ControlError> {
+        let mut draft = self.draft(customer).await?;
+        let DestinationPatch {
+            name,
+            enabled,
+            environment,
+            category,
+            set,
+            unset,
+            secrets,
+        } = patch;
+        let mut references = Vec::new();
+        if !secrets.is_empty() {
+            let keyring = self.keys.keyring()?;
+            for (key, value) in secrets {
+                let reference = draft.put_secret(keyring, vault_key_destination(id, &key), value);
+                references.push((key, reference));
+            }
+        }
+        let mut forgotten = Vec::new();
+        {
+            let d = draft.destination_mut(id)?;
+            if let Some(name) = name {
+                d.name = name;
+            }
+            if let Some(enabled) = enabled {
+                d.enabled = enabled;
+            }
+            if let Some(environment) = environment {
+                d.environment = environment;
+            }
+            if let Some(category) = category {
+                d.category = Some(category);
+            }
+            for (key, value) in set {
+                d.settings.insert(key, value);
+            }
+            for key in unset {
+                if d.settings.remove(&key).is_some() {
+                    forgotten.push(vault_key_destination(id, &key));
+                }
+            }
+            for (key, reference) in references {
+                d.settings.insert(key, reference);
+            }
+        }
+        for key in forgotten {
+            if draft.vault.remove(&key).is_some() {
+                draft.vault_changed = true;
+            }
+        }
+        let resource = format!("customer/{customer}/destination/{id}");
+        self.commit(
+            actor,
+            "destination.update",
+            &resource,
+            draft,
+            expected_revision,
+        )
+        .await
+    }
+
+    /// Removes a destination and its secrets.
+    pub async fn destination_remove(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        id: &str,
+        expected_revision: Option<Revision>,
+    ) -> Result<Revision, ControlError> {
+        let mut draft = self.draft(customer).await?;
+        draft.destination_mut(id)?;
+        draft.spec.destinations.retain(|d| d.id != id);
+        draft.forget_destination(id);
+        let resource = format!("customer/{customer}/destination/{id}");
+        self.commit(
+            actor,
+            "destination.delete",
+            &resource,
+            draft,
+            expected_revision,
+        )
+        .await
+    }
+
+    /// Generates a customer's worker project from the stored configuration. Needs no secrets.
+    pub async fn generate(
+        &self,
+        customer: &CustomerId,
+        environment: &Environment,
+        target: &TargetProfile,
+    ) -> Result<Project, ControlError> {
+        let stored = self
+            .store
+            .customer_get(customer)
+            .await?
+            .ok_or_else(|| not_found(customer))?;
+        let config = self.validated(&stored)?;
+        Ok(c15t_codegen::generate(&Input {
+            config: &config,
+            environment,
+            target,
+            revision: stored.revision,
+        })?)
+    }
+
+    /// The audit log, newest first.
+    pub async fn audit(
+        &self,
+        customer: Option<&CustomerId>,
+        limit: u64,
+    ) -> Result<Vec<c15t_store::AuditRecord>, ControlError> {
+        Ok(self.store.audit_list(customer, limit).await?)
+    }
+
+    pub(crate) fn validated(&self, stored: &StoredConfig) -> Result<CustomerConfig, ControlError> {
+        Ok(stored.spec.validate(&self.catalogue)?)
+    }
+
+    /// Loads a customer's config and opens its vault.
+    pub(crate) async fn draft(&self, id: &CustomerId) -> Result<Draft, ControlError> {
+        let stored = self
+            .store
+            .customer_get(id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let vault = match &stored.vault {
+            Some(ciphertext) => self.keys.keyring()?.open(ciphertext)?,
+            None => Vault::default(),
+        };
+        Ok(Draft {
+            spec: stored.spec,
+            vault,
+            revision: Some(stored.revision),
+            vault_changed: false,
+        })
+    }
+
+    /// Validates the draft and writes it in one transaction (revision check + audit).
+    pub(crate) async fn commit(
+        &self,
+        actor: &str,
+        action: &str,
+        resource: &str,
+        draft: Draft,
+        expected_revision: Option<Revision>,
+    ) -> Result<Revision, ControlError> {
+        draft.spec.validate(&self.catalogue)?;
+        let sealed = if draft.vault_changed {
+            Some(self.keys.keyring()?.seal(&draft.vault)?)
+        } else {
+            None
+        };
+        let expected = expected_revision.or(draft.revision);
+        let revision = self
+            .store
+            .config_put(ConfigChange {
+                actor,
+                action,
+                resource,
+                spec: &draft.spec,
+                vault: sealed.as_deref(),
+                expected_revision: expected,
+                now: self.clock.now(),
+            })
+            .await?;
+        tracing::info!(actor, action, resource, revision, "configuration changed");
+        Ok(revision)
+    }
+}
+
+/// Turns the text of a `key=value` setting given on a command line or form into a value of the
+/// type the catalogue declares for it (booleans and numbers parsed, everything else text).
+/// Unknown kinds and keys are left as text: validation reports them with suggestions.
+pub fn parse_setting(
+    catalogue: &c15t_model::Catalogue,
+    kind: &str,
+    key: &str,
+    text: &str,
+) -> RawValue {
+    use c15t_model::FieldType;
+    let field = catalogue.get(kind).and_then(|k| k.field(key));
+    match field.map(|f| f.ty) {
+        Some(FieldType::Bool) => match text {
+            "true" => RawValue::Bool(true),
+            "false" => RawValue::Bool(false),
+            _ => RawValue::Text(text.to_owned()),
+        },
+        Some(FieldType::Number { .. }) => text
+            .parse::<i64>()
+            .map(RawValue::Integer)
+            .or_else(|_| text.parse::<f64>().map(RawValue::Float))
+            .unwrap_or_else(|_| RawValue::Text(text.to_owned())),
+        _ => RawValue::Text(text.to_owned()),
+    }
+}

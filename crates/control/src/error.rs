@@ -1,0 +1,81 @@
+//! Errors of the application layer: what a caller (CLI or HTTP handler) can act on.
+
+use c15t_model::ValidationErrors;
+
+/// Why a use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The input is invalid; every problem is listed with its field path.
+    #[error("the configuration is invalid: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// A request that is malformed before validation (bad flag, unknown field, missing value).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The customer, destination or other resource does not exist.
+    #[error("{resource} does not exist")]
+    NotFound {
+        /// What was looked up, e.g. "customer `cust_x`".
+        resource: String,
+    },
+    /// The resource already exists.
+    #[error("{resource} already exists")]
+    AlreadyExists {
+        /// What exists.
+        resource: String,
+    },
+    /// Someone else changed the customer since the revision this change was based on.
+    #[error(
+        "customer `{customer}` changed since revision {expected} (now {actual}); reload and apply your change again"
+    )]
+    Conflict {
+        /// The customer.
+        customer: String,
+        /// The revision the change was based on.
+        expected: u64,
+        /// The current revision.
+        actual: u64,
+    },
+    /// A secret referenced from a declarative file could not be resolved.
+    #[error("{path}: environment variable `{var}` is not set; export it or change the reference")]
+    MissingSecret {
+        /// Field path in the declarative file.
+        path: String,
+        /// The variable.
+        var: String,
+    },
+    /// Generation refused the input.
+    #[error(transparent)]
+    Generate(#[from] c15t_codegen::GenerateError),
+    /// Encryption, decryption or key-file failure.
+    #[error("secret storage failed")]
+    Secrets(#[source] c15t_secrets::SecretsError),
+    /// The database failed.
+    #[error("the control plane database failed")]
+    Store(#[source] c15t_store::StoreError),
+}
+
+impl From<c15t_secrets::SecretsError> for ControlError {
+    fn from(e: c15t_secrets::SecretsError) -> Self {
+        Self::Secrets(e)
+    }
+}
+
+impl From<c15t_store::StoreError> for ControlError {
+    fn from(e: c15t_store::StoreError) -> Self {
+        use c15t_store::StoreError as S;
+        match e {
+            S::NotFound { resource } => Self::NotFound { resource },
+            S::AlreadyExists { resource } => Self::AlreadyExists { resource },
+            S::Conflict {
+                resource,
+                expected,
+                actual,
+            } => Self::Conflict {
+                customer: resource,
+                expected,
+                actual,
+            },
+            other => Self::Store(other),
+        }
+    }
+}

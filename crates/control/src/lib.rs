@@ -1,0 +1,107 @@
+//! The c15t control plane's application layer: every use case once (customers, destinations,
+//! import, generation from the store, key rotation, audit), called by the CLI and the server.
+//!
+//! A change is always: load the customer's config and vault, apply the change, validate the
+//! whole config with `c15t-model` (every problem at once), seal the vault, and write both in one
+//! store transaction that checks the revision the change was based on and appends an audit
+//! entry. Secret values exist in plaintext only inside a [`Secret`] between being read from the
+//! user and being sealed into the vault, and when a deploy builds a worker's secret bindings.
+
+mod config;
+mod error;
+mod import;
+mod keys;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use c15t_model::Catalogue;
+use c15t_secrets::Keyring;
+use c15t_store::Store;
+use chrono::{DateTime, Utc};
+
+pub use c15t_secrets::Secret;
+pub use config::{
+    CustomerPatch, CustomerView, DestinationPatch, parse_setting, vault_key_database,
+    vault_key_destination,
+};
+pub use error::ControlError;
+pub use import::{ImportOutcome, SecretResolver};
+pub use keys::{RotationReport, keys_init};
+
+/// Source of the current time; tests pass a fixed clock.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current time.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Where the control plane's age identity lives, and the keyring once loaded.
+#[derive(Debug, Clone)]
+pub struct KeySource {
+    /// Path of the key file.
+    pub path: PathBuf,
+    /// The loaded keyring, if the file exists.
+    pub keyring: Option<Arc<Keyring>>,
+}
+
+impl KeySource {
+    /// Loads the key file at `path` if it exists.
+    pub fn load(path: PathBuf) -> Result<Self, ControlError> {
+        let keyring = if path.exists() {
+            Some(Arc::new(Keyring::load(&path)?))
+        } else {
+            None
+        };
+        Ok(Self { path, keyring })
+    }
+
+    fn keyring(&self) -> Result<&Keyring, ControlError> {
+        self.keyring.as_deref().ok_or_else(|| {
+            ControlError::BadRequest(format!(
+                "no key file at {}: run `c15tctl keys init` (or set C15T_KEY_FILE) before storing secrets",
+                self.path.display()
+            ))
+        })
+    }
+}
+
+/// The application: a store, the keys, the catalogue and a clock.
+#[derive(Debug, Clone)]
+pub struct Control {
+    store: Arc<dyn Store>,
+    keys: KeySource,
+    catalogue: Catalogue,
+    clock: Arc<dyn Clock>,
+}
+
+impl Control {
+    /// Wires the application together.
+    pub fn new(store: Arc<dyn Store>, keys: KeySource, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            keys,
+            catalogue: Catalogue::builtin(),
+            clock,
+        }
+    }
+
+    /// The store, for callers that need read access the use cases do not cover.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The destination catalogue.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+}
