@@ -9,6 +9,21 @@ use crate::lang::Tokens;
 use crate::literal::string_literal;
 use crate::target::DESTINATIONS_MODULE;
 
+/// The contract of the built-in catalogue with `header` lines on top. The body depends only on
+/// the catalogue, which is static, so it is rendered once per process.
+pub(crate) fn builtin_destinations(header: &[String]) -> String {
+    static BODY: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| render_destinations(&Catalogue::builtin(), Vec::new()));
+    let mut out = String::with_capacity(BODY.len() + 256);
+    for line in header {
+        out.push_str("// ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&BODY);
+    out
+}
+
 /// Renders the contract of every kind in `catalogue`.
 pub(crate) fn render_destinations(catalogue: &Catalogue, header: Vec<String>) -> String {
     let categories: Vec<String> = ConsentCategory::ALL
@@ -123,4 +138,16 @@ pub(crate) fn render_analytics_option(
         }
     };
     crate::project::format_ts(&t, header)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cached_contract_equals_a_fresh_rendering() {
+        let header = vec!["one".to_owned(), "two".to_owned()];
+        assert_eq!(
+            super::builtin_destinations(&header),
+            super::render_destinations(&c15t_model::Catalogue::builtin(), header)
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use c15t_model::{Bindings, Catalogue, Destination};
+use c15t_model::{Bindings, Destination};
 use serde_json::{Map, Value, json};
 
 use crate::lang::{Config, Tokens, TypeScript};
@@ -49,7 +49,7 @@ pub(crate) fn files(
         },
         GeneratedFile {
             path: "types/c15t-destinations.d.ts",
-            contents: crate::contract::render_destinations(&Catalogue::builtin(), header.clone()),
+            contents: crate::contract::builtin_destinations(&header),
         },
         GeneratedFile {
             path: "wrangler.jsonc",

@@ -25,10 +25,10 @@ pub enum ControlError {
     },
     /// Someone else changed the customer since the revision this change was based on.
     #[error(
-        "customer `{customer}` changed since revision {expected} (now {actual}); reload and apply your change again"
+        "{customer} changed since revision {expected} (now {actual}); reload and apply your change again"
     )]
     Conflict {
-        /// The customer.
+        /// The customer as the store names it, e.g. ``customer `cust_abc123` ``.
         customer: String,
         /// The revision the change was based on.
         expected: u64,

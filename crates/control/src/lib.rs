@@ -9,6 +9,7 @@
 
 mod config;
 mod error;
+mod fleet;
 mod import;
 mod keys;
 
@@ -26,6 +27,7 @@ pub use config::{
     vault_key_destination,
 };
 pub use error::ControlError;
+pub use fleet::{FleetFailure, FleetPlan, PhaseTimings, PreparedWorker};
 pub use import::{ImportOutcome, SecretResolver};
 pub use keys::{RotationReport, keys_init};
 

@@ -35,6 +35,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn customer_list(&self) -> Result<Vec<CustomerSummary>, StoreError>;
     /// A customer's whole config, or `None` if there is no such customer.
     async fn customer_get(&self, id: &CustomerId) -> Result<Option<StoredConfig>, StoreError>;
+    /// One page of whole configs (vaults included) in id order: at most `limit` customers
+    /// whose id sorts after `after` (from the first when `None`). For bulk reads such as
+    /// preparing every worker of the fleet; pass the last id of a page as `after` to get the
+    /// next, and stop at an empty page. Each page is one consistent snapshot; pages are not
+    /// (a customer changed between pages is seen as it was when its page was read).
+    async fn customer_configs(
+        &self,
+        after: Option<&CustomerId>,
+        limit: u64,
+    ) -> Result<Vec<StoredConfig>, StoreError>;
     /// Creates (`expected_revision: None`) or replaces a customer's config in one transaction,
     /// appending an audit entry; returns the new revision.
     async fn config_put(&self, change: ConfigChange<'_>) -> Result<Revision, StoreError>;

@@ -1,5 +1,9 @@
 //! `c15tctl` end to end: the real binary on real files.
 
+mod canary;
+mod store_commands;
+mod workspace;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -131,6 +131,53 @@ pub async fn customer_round_trip(store: &dyn Store) {
     assert_eq!(acme.unwrap().vault, None);
 }
 
+pub async fn customer_configs_pages_in_id_order(store: &dyn Store) {
+    let spec = example_spec();
+    let mut zeta = spec.clone();
+    zeta.id = "zeta".to_owned();
+    zeta.destinations.reverse();
+    zeta.destinations.pop();
+    let mut acme = spec.clone();
+    acme.id = "acme".to_owned();
+    acme.destinations.clear();
+    store
+        .config_put(change(&zeta, Some("vault-zeta"), None, 0))
+        .await
+        .unwrap();
+    store
+        .config_put(change(&acme, None, None, 1))
+        .await
+        .unwrap();
+    create(store, &spec).await;
+
+    let mut pages = Vec::new();
+    let mut after: Option<CustomerId> = None;
+    loop {
+        let page = store.customer_configs(after.as_ref(), 2).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.spec.id.parse().unwrap());
+        pages.push(page);
+    }
+    let ids: Vec<Vec<&str>> = pages
+        .iter()
+        .map(|p| p.iter().map(|c| c.spec.id.as_str()).collect())
+        .collect();
+    assert_eq!(ids, [vec!["acme", "cust_abc123"], vec!["zeta"]]);
+    // Each customer gets exactly its own destinations (in order) and vault.
+    for got in pages.iter().flatten() {
+        let one = store
+            .customer_get(&got.spec.id.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(*got, one);
+    }
+    assert_eq!(pages[0][0].vault, None);
+    assert_eq!(dest_ids(&pages[1][0].spec), dest_ids(&zeta));
+    assert_eq!(pages[1][0].vault.as_deref(), Some("vault-zeta"));
+    assert!(store.customer_configs(None, 0).await.unwrap().is_empty());
+}
+
 pub async fn config_put_bumps_revision_and_replaces_destinations(store: &dyn Store) {
     let spec = example_spec();
     create(store, &spec).await;

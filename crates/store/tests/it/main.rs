@@ -41,6 +41,7 @@ macro_rules! conformance {
 
 conformance!(
     customer_round_trip,
+    customer_configs_pages_in_id_order,
     config_put_bumps_revision_and_replaces_destinations,
     stale_revision_conflicts_and_writes_nothing,
     concurrent_writers_one_wins,

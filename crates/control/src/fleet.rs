@@ -1,0 +1,548 @@
+//! Preparing a deploy of the whole fleet: every customer's worker for one environment,
+//! generated and hashed, with its decrypted secret bindings.
+//!
+//! The store is read in pages (three queries per page, see `Store::customer_configs`) while
+//! worker threads, one per core, validate, generate and open vaults: loading and CPU work
+//! overlap. Opening a vault is one X25519 operation per customer (all of a customer's secrets
+//! share one age file), which makes it the largest CPU cost, hence the threads.
+
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use c15t_codegen::{Input, TargetProfile};
+use c15t_model::bindings::BindingOwner;
+use c15t_model::{Bindings, Catalogue, CustomerId, Destination, Environment, SecretBinding};
+use c15t_secrets::{Keyring, Secret, Vault};
+use c15t_store::{Revision, StoredConfig};
+
+use crate::{Control, ControlError, vault_key_database, vault_key_destination};
+
+/// Customers read from the store per query page.
+const PAGE: u64 = 1000;
+/// Customers handed to a worker thread at a time: small enough to keep both cores busy to the
+/// end, large enough that the channel is not the cost.
+const BATCH: usize = 50;
+
+/// One customer's worker, ready to deploy.
+#[derive(Debug)]
+pub struct PreparedWorker {
+    /// The customer.
+    pub customer: CustomerId,
+    /// The config revision it was generated from.
+    pub revision: Revision,
+    /// The worker's name on Cloudflare.
+    pub worker_name: String,
+    /// The generated project's content hash (`sha256:…`); equal to the hash of the live
+    /// deployment means there is nothing to deploy. The files are not kept (a fleet's would
+    /// take hundreds of megabytes): generation is deterministic, so the deployer regenerates
+    /// them and gets this hash again.
+    pub content_hash: String,
+    /// The worker's secret bindings, name and value, database token first, then destinations
+    /// in configured order (as [`Bindings::plan_for`] orders them).
+    pub secrets: Vec<(String, Secret)>,
+}
+
+/// A customer whose worker could not be prepared; the rest of the fleet is unaffected.
+#[derive(Debug)]
+pub struct FleetFailure {
+    /// The customer's id as stored.
+    pub customer: String,
+    /// Why: invalid config, refused generation, undecryptable vault or missing secret.
+    pub error: ControlError,
+}
+
+/// Where the time of a [`Control::fleet_prepare`] went.
+///
+/// Loading runs on the calling task while worker threads prepare what has arrived, so the
+/// phases overlap: `load` is wall time until the last page arrived; the two CPU phases are
+/// summed over all worker threads (divide by `threads` for their share of wall time).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseTimings {
+    /// Wall time from the start until the store returned its last page.
+    pub load: Duration,
+    /// Thread time spent validating configs and generating (and hashing) projects.
+    pub validate_generate: Duration,
+    /// Thread time spent opening vaults and building secret bindings.
+    pub vaults_bindings: Duration,
+    /// Worker threads used.
+    pub threads: usize,
+    /// Wall time of the whole call.
+    pub total: Duration,
+}
+
+/// Every customer's worker for one environment, in customer id order.
+#[derive(Debug, Default)]
+pub struct FleetPlan {
+    /// Workers ready to deploy.
+    pub workers: Vec<PreparedWorker>,
+    /// Customers that do not deploy to this environment.
+    pub skipped: Vec<CustomerId>,
+    /// Customers whose worker could not be prepared.
+    pub failures: Vec<FleetFailure>,
+    /// Where the time went.
+    pub timings: PhaseTimings,
+}
+
+impl Control {
+    /// Prepares a deploy of the whole fleet to `environment`: loads every customer's config
+    /// and vault, validates, generates and hashes each worker, and builds its decrypted
+    /// secret-binding set.
+    ///
+    /// A customer that fails (invalid config, vault that does not open, a binding whose value
+    /// is missing from the vault) is listed in [`FleetPlan::failures`] and does not stop the
+    /// others; callers that deploy all-or-nothing check that list is empty. Customers without
+    /// `environment` are listed in [`FleetPlan::skipped`]. The call fails only if the store
+    /// cannot be read or there is no key file.
+    ///
+    /// CPU work runs on one OS thread per available core, not on the async runtime, so the
+    /// calling task stays responsive while the fleet is prepared.
+    pub async fn fleet_prepare(
+        &self,
+        environment: &Environment,
+        target: &TargetProfile,
+    ) -> Result<FleetPlan, ControlError> {
+        let start = Instant::now();
+        // Fails with the message every use case gives when there is no key file.
+        self.keys.keyring()?;
+        let keyring = self.keys.keyring.clone().expect("the keyring is loaded");
+        let threads = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        let job = Arc::new(Job {
+            catalogue: self.catalogue,
+            keyring,
+            environment: environment.clone(),
+            target: *target,
+        });
+        let (sender, receiver) = mpsc::channel::<(usize, Vec<StoredConfig>)>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let latch = Latch::new(threads);
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let job = Arc::clone(&job);
+                let receiver = Arc::clone(&receiver);
+                let guard = latch.guard();
+                thread::spawn(move || {
+                    let _guard = guard;
+                    job.run(&receiver)
+                })
+            })
+            .collect();
+
+        let loaded = self.load_into(&sender).await;
+        drop(sender);
+        let load = start.elapsed();
+        latch.wait().await;
+
+        let mut plan = FleetPlan::default();
+        let mut outcomes = Vec::new();
+        for handle in handles {
+            // The latch has opened, so every thread has finished: joining does not block.
+            let done = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            plan.timings.validate_generate += done.validate_generate;
+            plan.timings.vaults_bindings += done.vaults_bindings;
+            outcomes.extend(done.outcomes);
+        }
+        loaded?;
+        outcomes.sort_unstable_by_key(|(index, _)| *index);
+        for (_, outcome) in outcomes {
+            match outcome {
+                Outcome::Ready(worker) => plan.workers.push(worker),
+                Outcome::Skipped(id) => plan.skipped.push(id),
+                Outcome::Failed(failure) => plan.failures.push(failure),
+            }
+        }
+        plan.timings.load = load;
+        plan.timings.threads = threads;
+        plan.timings.total = start.elapsed();
+        tracing::info!(
+            environment = %environment,
+            workers = plan.workers.len(),
+            skipped = plan.skipped.len(),
+            failures = plan.failures.len(),
+            total_ms = plan.timings.total.as_millis(),
+            "fleet prepared"
+        );
+        Ok(plan)
+    }
+
+    /// Reads every page and hands it to the worker threads in batches numbered in id order.
+    async fn load_into(
+        &self,
+        sender: &mpsc::Sender<(usize, Vec<StoredConfig>)>,
+    ) -> Result<(), ControlError> {
+        let mut after: Option<CustomerId> = None;
+        let mut index = 0;
+        loop {
+            let page = self.store.customer_configs(after.as_ref(), PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            let next = CustomerId::new(last.spec.id.as_str()).map_err(|e| {
+                ControlError::Store(c15t_store::StoreError::Corrupt {
+                    what: format!("customer id `{}`: {e}", last.spec.id),
+                })
+            })?;
+            let full = page.len() as u64 == PAGE;
+            let mut rest = page.into_iter();
+            loop {
+                let batch: Vec<StoredConfig> = rest.by_ref().take(BATCH).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                let len = batch.len();
+                // The threads only stop once the sender is dropped, so they are still there.
+                let _ = sender.send((index, batch));
+                index += len;
+            }
+            if !full {
+                return Ok(());
+            }
+            after = Some(next);
+        }
+    }
+}
+
+/// What every worker thread needs, shared.
+struct Job {
+    catalogue: Catalogue,
+    keyring: Arc<Keyring>,
+    environment: Environment,
+    target: TargetProfile,
+}
+
+/// What one worker thread did.
+struct ThreadResult {
+    outcomes: Vec<(usize, Outcome)>,
+    validate_generate: Duration,
+    vaults_bindings: Duration,
+}
+
+enum Outcome {
+    Ready(PreparedWorker),
+    Skipped(CustomerId),
+    Failed(FleetFailure),
+}
+
+impl Job {
+    /// Prepares batches until the loader is done.
+    fn run(&self, receiver: &Mutex<mpsc::Receiver<(usize, Vec<StoredConfig>)>>) -> ThreadResult {
+        let mut result = ThreadResult {
+            outcomes: Vec::new(),
+            validate_generate: Duration::ZERO,
+            vaults_bindings: Duration::ZERO,
+        };
+        loop {
+            let next = receiver
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .recv();
+            let Ok((first, batch)) = next else {
+                return result;
+            };
+            for (offset, stored) in batch.into_iter().enumerate() {
+                let outcome = self.prepare(stored, &mut result);
+                result.outcomes.push((first + offset, outcome));
+            }
+        }
+    }
+
+    fn prepare(&self, stored: StoredConfig, times: &mut ThreadResult) -> Outcome {
+        let customer = stored.spec.id.clone();
+        let fail = |error: ControlError| {
+            Outcome::Failed(FleetFailure {
+                customer: customer.clone(),
+                error,
+            })
+        };
+        let started = Instant::now();
+        let config = match stored.spec.validate(&self.catalogue) {
+            Ok(config) => config,
+            Err(e) => return fail(e.into()),
+        };
+        if !config.has_environment(&self.environment) {
+            return Outcome::Skipped(config.customer.id);
+        }
+        let project = c15t_codegen::generate(&Input {
+            config: &config,
+            environment: &self.environment,
+            target: &self.target,
+            revision: stored.revision,
+        });
+        let generated = Instant::now();
+        times.validate_generate += generated - started;
+        let project = match project {
+            Ok(project) => project,
+            Err(e) => return fail(e.into()),
+        };
+
+        let secrets = self.secrets(&config, stored.vault.as_deref());
+        times.vaults_bindings += generated.elapsed();
+        match secrets {
+            Ok(secrets) => Outcome::Ready(PreparedWorker {
+                customer: config.customer.id,
+                revision: stored.revision,
+                worker_name: project.worker_name,
+                content_hash: project.content_hash,
+                secrets,
+            }),
+            Err(e) => fail(e),
+        }
+    }
+
+    /// Opens the vault and pairs every secret binding of the environment's worker with its
+    /// value. The names come from [`Bindings::plan_for`], as the generated code's do.
+    fn secrets(
+        &self,
+        config: &c15t_model::CustomerConfig,
+        vault: Option<&str>,
+    ) -> Result<Vec<(String, Secret)>, ControlError> {
+        let mut vault = match vault {
+            Some(ciphertext) => self.keyring.open(ciphertext)?,
+            None => Vault::default(),
+        };
+        let destinations: Vec<&Destination> = config.destinations_for(&self.environment).collect();
+        let bindings = Bindings::plan_for(config, &destinations);
+        let mut secrets = Vec::with_capacity(bindings.secrets.len());
+        for SecretBinding { name, owner, .. } in bindings.secrets {
+            let key = match owner {
+                BindingOwner::Database => vault_key_database(),
+                BindingOwner::Destination { index, key } => {
+                    vault_key_destination(destinations[index].id.as_str(), key)
+                }
+            };
+            // Each key belongs to one binding, so the value can move out of the vault.
+            let Some(value) = vault.remove(&key) else {
+                return Err(ControlError::NotFound {
+                    resource: format!(
+                        "the value of secret binding `{name}` of customer `{}` (vault entry \
+                         `{key}`); set it again, e.g. with `c15tctl destination edit`",
+                        config.customer.id
+                    ),
+                });
+            };
+            secrets.push((name, value));
+        }
+        Ok(secrets)
+    }
+}
+
+/// Counts worker threads down; the async side waits until all have finished, without
+/// blocking its runtime thread.
+struct Latch(Arc<Mutex<LatchState>>);
+
+struct LatchState {
+    running: usize,
+    waker: Option<Waker>,
+}
+
+/// Held by a worker thread; counts down when dropped, also when the thread panics.
+struct LatchGuard(Arc<Mutex<LatchState>>);
+
+impl Latch {
+    fn new(running: usize) -> Self {
+        Self(Arc::new(Mutex::new(LatchState {
+            running,
+            waker: None,
+        })))
+    }
+
+    fn guard(&self) -> LatchGuard {
+        LatchGuard(Arc::clone(&self.0))
+    }
+
+    fn wait(&self) -> LatchWait<'_> {
+        LatchWait(&self.0)
+    }
+}
+
+impl Drop for LatchGuard {
+    fn drop(&mut self) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.running -= 1;
+        if state.running == 0
+            && let Some(waker) = state.waker.take()
+        {
+            waker.wake();
+        }
+    }
+}
+
+struct LatchWait<'a>(&'a Mutex<LatchState>);
+
+impl Future for LatchWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.running == 0 {
+            Poll::Ready(())
+        } else {
+            state.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use c15t_codegen::TargetProfile;
+    use c15t_model::{CustomerSpec, DatabaseSpec, DestinationSpec, Environment, RawValue};
+    use c15t_secrets::{Keyring, Secret, Vault};
+    use c15t_store::{ConfigChange, SeaStore};
+
+    use crate::{Control, ControlError, KeySource, SystemClock, vault_key_database};
+
+    fn spec(id: &str, environments: &[&str]) -> CustomerSpec {
+        CustomerSpec {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            environments: Some(environments.iter().map(|e| (*e).to_owned()).collect()),
+            trusted_origins: vec!["https://example.com".to_owned()],
+            log_level: None,
+            database: DatabaseSpec {
+                provider: "turso".to_owned(),
+                url: format!("libsql://{id}.turso.io"),
+                auth_token: RawValue::Text(String::new()),
+            },
+            destinations: Vec::new(),
+        }
+    }
+
+    fn meta(id: &str) -> DestinationSpec {
+        DestinationSpec {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            kind: "meta-pixel".to_owned(),
+            enabled: true,
+            environment: None,
+            category: None,
+            settings: [("pixelId".to_owned(), RawValue::Text("123456".to_owned()))].into(),
+        }
+    }
+
+    async fn control() -> (Control, Arc<Keyring>) {
+        let store = SeaStore::connect("sqlite::memory:").await.unwrap();
+        let keyring = Arc::new(Keyring::generate());
+        let keys = KeySource {
+            path: "unused".into(),
+            keyring: Some(Arc::clone(&keyring)),
+        };
+        let control = Control::new(Arc::new(store), keys, Arc::new(SystemClock));
+        (control, keyring)
+    }
+
+    #[tokio::test]
+    async fn prepares_every_worker_with_its_secret_values() {
+        let (control, keyring) = control().await;
+        for id in ["beta", "alpha"] {
+            control
+                .customer_add(
+                    "t",
+                    spec(id, &["production"]),
+                    Secret::from(format!("db-{id}")),
+                )
+                .await
+                .unwrap();
+            for d in ["eu", "us"] {
+                let secrets =
+                    BTreeMap::from([("accessToken".to_owned(), Secret::from(format!("{id}-{d}")))]);
+                let customer = id.parse().unwrap();
+                control
+                    .destination_add("t", &customer, meta(d), secrets, None)
+                    .await
+                    .unwrap();
+            }
+        }
+        control
+            .customer_add("t", spec("gamma", &["staging"]), Secret::from("db-gamma"))
+            .await
+            .unwrap();
+        // A customer whose vault lost the token its config refers to.
+        let mut broken = spec("delta", &["production"]);
+        broken.database.auth_token = RawValue::Secret(c15t_model::SecretRef::Stored(
+            "hmac-sha256:00000000000000000000000000000000".to_owned(),
+        ));
+        let empty = keyring.seal(&Vault::new()).unwrap();
+        control
+            .store()
+            .config_put(ConfigChange {
+                actor: "t",
+                action: "customer.create",
+                resource: "customer/delta",
+                spec: &broken,
+                vault: Some(&empty),
+                expected_revision: None,
+                now: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+
+        let plan = control
+            .fleet_prepare(&Environment::production(), &TargetProfile::default())
+            .await
+            .unwrap();
+
+        let ids: Vec<&str> = plan.workers.iter().map(|w| w.customer.as_str()).collect();
+        assert_eq!(ids, ["alpha", "beta"]);
+        let alpha = &plan.workers[0];
+        assert_eq!(alpha.worker_name, "c15t-alpha");
+        assert_eq!(alpha.revision, 3);
+        let generated = control
+            .generate(
+                &alpha.customer,
+                &Environment::production(),
+                &TargetProfile::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(alpha.content_hash, generated.content_hash);
+        let secrets: Vec<(&str, &str)> = alpha
+            .secrets
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.expose()))
+            .collect();
+        assert_eq!(
+            secrets,
+            [
+                ("TURSO_AUTH_TOKEN", "db-alpha"),
+                ("META_PIXEL_ACCESS_TOKEN_EU", "alpha-eu"),
+                ("META_PIXEL_ACCESS_TOKEN_US", "alpha-us"),
+            ]
+        );
+        let skipped: Vec<&str> = plan.skipped.iter().map(|c| c.as_str()).collect();
+        assert_eq!(skipped, ["gamma"]);
+        assert_eq!(plan.failures.len(), 1);
+        let failure = &plan.failures[0];
+        assert_eq!(failure.customer, "delta");
+        assert!(matches!(failure.error, ControlError::NotFound { .. }));
+        let message = failure.error.to_string();
+        assert!(message.contains("`TURSO_AUTH_TOKEN`"), "{message}");
+        assert!(message.contains("customer `delta`"), "{message}");
+        assert!(message.contains(&vault_key_database()), "{message}");
+    }
+
+    #[tokio::test]
+    async fn needs_the_key_file() {
+        let store = SeaStore::connect("sqlite::memory:").await.unwrap();
+        let keys = KeySource {
+            path: "missing-keys.txt".into(),
+            keyring: None,
+        };
+        let control = Control::new(Arc::new(store), keys, Arc::new(SystemClock));
+        let err = control
+            .fleet_prepare(&Environment::production(), &TargetProfile::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("keys init"), "{err}");
+    }
+}

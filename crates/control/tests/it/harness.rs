@@ -1,0 +1,181 @@
+//! Test environments: a key file and a database (a SQLite file, or a fresh PostgreSQL database
+//! dropped when the test ends) in a temporary directory, and `Control`s wired to them.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, RandomState};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use c15t_control::{Clock, Control, KeySource, Secret};
+use c15t_model::{CustomerId, CustomerSpec};
+use c15t_secrets::{Keyring, Vault};
+use c15t_store::SeaStore;
+use chrono::{DateTime, TimeZone, Utc};
+use sea_orm::{ConnectionTrait, Database};
+
+/// A clock that always says 2026-01-01 12:00:00 UTC.
+#[derive(Debug)]
+pub struct FixedClock;
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
+    }
+}
+
+/// The PostgreSQL server's maintenance database; override with `C15T_TEST_POSTGRES_URL`.
+fn postgres_admin_url() -> String {
+    std::env::var("C15T_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A database name no other test (or test process) uses.
+fn unique_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let random = RandomState::new().hash_one(std::process::id()) & 0xffff_ffff;
+    format!(
+        "c15t_ctl_test_{}_{random:x}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh PostgreSQL database, dropped (best effort) on drop, panicking or not.
+#[derive(Debug)]
+struct PostgresDb {
+    name: String,
+}
+
+impl Drop for PostgresDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // A runtime of its own: the test's runtime may be gone or unwinding.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                if let Ok(conn) = Database::connect(postgres_admin_url().as_str()).await {
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = conn.execute_unprepared(&drop).await;
+                    let _ = conn.close().await;
+                }
+            });
+            Ok::<_, std::io::Error>(())
+        })
+        .join();
+    }
+}
+
+/// A key file and a database, kept alive for one test.
+#[derive(Debug)]
+pub struct TestEnv {
+    dir: tempfile::TempDir,
+    pub url: String,
+    _postgres: Option<PostgresDb>,
+}
+
+impl TestEnv {
+    /// A SQLite file and a new key file in a temporary directory.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("c15t.db").display());
+        c15t_control::keys_init(&dir.path().join("c15t.key")).unwrap();
+        Self {
+            dir,
+            url,
+            _postgres: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database and a new key file.
+    pub async fn postgres() -> Self {
+        let admin = postgres_admin_url();
+        let name = unique_name();
+        let conn = Database::connect(admin.as_str()).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL at {admin} is needed by these tests (start it first): {e}")
+        });
+        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        let url = format!("{base}/{name}");
+        let dir = tempfile::tempdir().unwrap();
+        c15t_control::keys_init(&dir.path().join("c15t.key")).unwrap();
+        Self {
+            dir,
+            url,
+            _postgres: Some(PostgresDb { name }),
+        }
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.path().join("c15t.key")
+    }
+
+    /// A new store connection.
+    pub async fn store(&self) -> SeaStore {
+        SeaStore::connect(&self.url).await.unwrap()
+    }
+
+    /// A `Control` on its own connection, with the key file as it is now.
+    pub async fn control(&self) -> Control {
+        Control::new(
+            Arc::new(self.store().await),
+            KeySource::load(self.key_path()).unwrap(),
+            Arc::new(FixedClock),
+        )
+    }
+
+    /// The key file as it is now.
+    pub fn keyring(&self) -> Keyring {
+        Keyring::load(&self.key_path()).unwrap()
+    }
+
+    /// A customer's vault, opened with the key file as it is now, as plain key/value pairs.
+    pub async fn vault(&self, control: &Control, id: &CustomerId) -> BTreeMap<String, String> {
+        let stored = control.store().customer_get(id).await.unwrap().unwrap();
+        let ciphertext = stored.vault.expect("the customer has a vault");
+        plain(&self.keyring().open(&ciphertext).unwrap())
+    }
+}
+
+/// A vault's entries with their values exposed, for comparisons.
+pub fn plain(vault: &Vault) -> BTreeMap<String, String> {
+    vault
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.expose().to_owned()))
+        .collect()
+}
+
+pub fn example_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cust_abc123.toml")
+}
+
+/// The design document's example customer file, parsed.
+pub fn example() -> CustomerSpec {
+    toml::from_str(&std::fs::read_to_string(example_path()).unwrap()).unwrap()
+}
+
+pub fn id(text: &str) -> CustomerId {
+    CustomerId::new(text).unwrap()
+}
+
+/// Values for the example's `{ env = "VAR" }` references, made unique by `tag`.
+pub fn secrets(tag: &str) -> BTreeMap<String, String> {
+    [
+        "TURSO_AUTH_TOKEN",
+        "META_PIXEL_ACCESS_TOKEN",
+        "GA4_API_SECRET",
+    ]
+    .into_iter()
+    .map(|var| (var.to_owned(), format!("{var}-value-{tag}")))
+    .collect()
+}
+
+/// A resolver reading from `values` (what the CLI reads from the environment).
+pub fn resolver(values: &BTreeMap<String, String>) -> impl Fn(&str) -> Option<Secret> + '_ {
+    |var| values.get(var).map(|v| Secret::new(v.clone()))
+}
