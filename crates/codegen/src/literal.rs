@@ -138,8 +138,11 @@ fn starts_like_pragma(text: &str) -> bool {
     if !first.is_alphanumeric() {
         return true;
     }
-    let head: String = text.chars().take(20).flat_map(char::to_lowercase).collect();
-    PRAGMA_STARTS.iter().any(|p| head.starts_with(p))
+    PRAGMA_STARTS.iter().any(|p| {
+        text.as_bytes()
+            .get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
+    })
 }
 
 /// Appends the comment text of `value` to `out` (see [`comment_text`]).
