@@ -69,42 +69,84 @@ pub struct DestinationPatch {
     pub secrets: BTreeMap<String, Secret>,
 }
 
-/// A customer's config being changed: the spec, the opened vault, and what it was based on.
+/// A customer's config being changed: the spec, its vault, and the revision it is based on.
+///
+/// The vault is decrypted only when a change needs its values (a secret set or removed), so
+/// that edits which do not touch secrets never decrypt them.
 pub(crate) struct Draft {
     pub(crate) spec: CustomerSpec,
-    pub(crate) vault: Vault,
+    /// The stored ciphertext, if any.
+    sealed: Option<String>,
+    /// The opened vault, once a change needed it.
+    vault: Option<Vault>,
     pub(crate) revision: Option<Revision>,
-    pub(crate) vault_changed: bool,
+    vault_changed: bool,
 }
 
 impl Draft {
+    /// A draft for a customer that does not exist yet (empty vault).
+    pub(crate) fn new_customer(spec: CustomerSpec) -> Self {
+        Self {
+            spec,
+            sealed: None,
+            vault: Some(Vault::default()),
+            revision: None,
+            vault_changed: true,
+        }
+    }
+
+    /// The vault, decrypted on first use.
+    pub(crate) fn vault(&mut self, keyring: &Keyring) -> Result<&mut Vault, ControlError> {
+        if self.vault.is_none() {
+            let opened = match &self.sealed {
+                Some(ciphertext) => keyring.open(ciphertext)?,
+                None => Vault::default(),
+            };
+            self.vault = Some(opened);
+        }
+        Ok(self.vault.get_or_insert_with(Vault::default))
+    }
+
+    /// Replaces the whole vault.
+    pub(crate) fn replace_vault(&mut self, vault: Vault) {
+        self.vault = Some(vault);
+        self.vault_changed = true;
+    }
+
     /// Stores `value` in the vault under `key` and returns the reference for the spec.
-    pub(crate) fn put_secret(&mut self, keyring: &Keyring, key: String, value: Secret) -> RawValue {
+    pub(crate) fn put_secret(
+        &mut self,
+        keyring: &Keyring,
+        key: String,
+        value: Secret,
+    ) -> Result<RawValue, ControlError> {
         let fingerprint = keyring.fingerprint(&value);
-        let unchanged = self
-            .vault
+        let vault = self.vault(keyring)?;
+        let unchanged = vault
             .get(&key)
             .is_some_and(|old| old.expose() == value.expose());
         if !unchanged {
-            self.vault.insert(key, value);
+            vault.insert(key, value);
             self.vault_changed = true;
         }
-        RawValue::Secret(SecretRef::Stored(fingerprint.to_string()))
+        Ok(RawValue::Secret(SecretRef::Stored(fingerprint.to_string())))
     }
 
-    /// Drops every vault entry of a destination.
-    fn forget_destination(&mut self, destination: &str) {
-        let prefix = format!("destination/{destination}/");
-        let keys: Vec<String> = self
-            .vault
-            .iter()
-            .map(|(k, _)| k.to_owned())
-            .filter(|k| k.starts_with(&prefix))
-            .collect();
-        for key in keys {
-            self.vault.remove(&key);
-            self.vault_changed = true;
+    /// Removes vault entries (opening the vault only if there is something to remove).
+    fn forget(&mut self, keyring: Option<&Keyring>, keys: &[String]) -> Result<(), ControlError> {
+        if keys.is_empty() {
+            return Ok(());
         }
+        let keyring = keyring.ok_or_else(|| {
+            ControlError::BadRequest("removing a secret needs the key file".to_owned())
+        })?;
+        let vault = self.vault(keyring)?;
+        let mut removed = false;
+        for key in keys {
+            removed |= vault.remove(key).is_some();
+        }
+        self.vault_changed |= removed;
+        Ok(())
     }
 
     fn destination_mut(&mut self, id: &str) -> Result<&mut DestinationSpec, ControlError> {
@@ -117,6 +159,16 @@ impl Draft {
                 resource: format!("destination `{id}` of customer `{customer}`"),
             })
     }
+}
+
+/// Vault keys of a destination's stored secret settings.
+fn stored_secret_keys(destination: &DestinationSpec) -> Vec<String> {
+    destination
+        .settings
+        .iter()
+        .filter(|(_, v)| matches!(v, RawValue::Secret(SecretRef::Stored(_))))
+        .map(|(k, _)| vault_key_destination(&destination.id, k))
+        .collect()
 }
 
 fn not_found(id: &CustomerId) -> ControlError {
@@ -153,14 +205,9 @@ impl Control {
     ) -> Result<Revision, ControlError> {
         let keyring = self.keys.keyring()?;
         spec.destinations.clear();
-        let mut draft = Draft {
-            spec,
-            vault: Vault::default(),
-            revision: None,
-            vault_changed: true,
-        };
+        let mut draft = Draft::new_customer(spec);
         draft.spec.database.auth_token =
-            draft.put_secret(keyring, vault_key_database(), database_token);
+            draft.put_secret(keyring, vault_key_database(), database_token)?;
         let resource = format!("customer/{}", draft.spec.id);
         self.commit(actor, "customer.create", &resource, draft, None)
             .await
@@ -200,7 +247,8 @@ impl Control {
         }
         if let Some(token) = database_token {
             let keyring = self.keys.keyring()?;
-            draft.spec.database.auth_token = draft.put_secret(keyring, vault_key_database(), token);
+            draft.spec.database.auth_token =
+                draft.put_secret(keyring, vault_key_database(), token)?;
         }
         self.commit(
             actor,
@@ -278,7 +326,7 @@ impl Control {
             let keyring = self.keys.keyring()?;
             for (key, value) in secrets {
                 let vault_key = vault_key_destination(&destination.id, &key);
-                let reference = draft.put_secret(keyring, vault_key, value);
+                let reference = draft.put_secret(keyring, vault_key, value)?;
                 destination.settings.insert(key, reference);
             }
         }
@@ -317,7 +365,8 @@ impl Control {
         if !secrets.is_empty() {
             let keyring = self.keys.keyring()?;
             for (key, value) in secrets {
-                let reference = draft.put_secret(keyring, vault_key_destination(id, &key), value);
+                let reference =
+                    draft.put_secret(keyring, vault_key_destination(id, &key), value)?;
                 references.push((key, reference));
             }
         }
@@ -340,7 +389,8 @@ impl Control {
                 d.settings.insert(key, value);
             }
             for key in unset {
-                if d.settings.remove(&key).is_some() {
+                // Only secret settings have vault entries.
+                if let Some(RawValue::Secret(SecretRef::Stored(_))) = d.settings.remove(&key) {
                     forgotten.push(vault_key_destination(id, &key));
                 }
             }
@@ -348,11 +398,7 @@ impl Control {
                 d.settings.insert(key, reference);
             }
         }
-        for key in forgotten {
-            if draft.vault.remove(&key).is_some() {
-                draft.vault_changed = true;
-            }
-        }
+        draft.forget(self.keys.keyring.as_deref(), &forgotten)?;
         let resource = format!("customer/{customer}/destination/{id}");
         self.commit(
             actor,
@@ -373,9 +419,9 @@ impl Control {
         expected_revision: Option<Revision>,
     ) -> Result<Revision, ControlError> {
         let mut draft = self.draft(customer).await?;
-        draft.destination_mut(id)?;
+        let removed = draft.destination_mut(id)?.clone();
         draft.spec.destinations.retain(|d| d.id != id);
-        draft.forget_destination(id);
+        draft.forget(self.keys.keyring.as_deref(), &stored_secret_keys(&removed))?;
         let resource = format!("customer/{customer}/destination/{id}");
         self.commit(
             actor,
@@ -421,20 +467,17 @@ impl Control {
         Ok(stored.spec.validate(&self.catalogue)?)
     }
 
-    /// Loads a customer's config and opens its vault.
+    /// Loads a customer's config (the vault stays sealed until a change needs it).
     pub(crate) async fn draft(&self, id: &CustomerId) -> Result<Draft, ControlError> {
         let stored = self
             .store
             .customer_get(id)
             .await?
             .ok_or_else(|| not_found(id))?;
-        let vault = match &stored.vault {
-            Some(ciphertext) => self.keys.keyring()?.open(ciphertext)?,
-            None => Vault::default(),
-        };
         Ok(Draft {
             spec: stored.spec,
-            vault,
+            sealed: stored.vault,
+            vault: None,
             revision: Some(stored.revision),
             vault_changed: false,
         })
@@ -450,8 +493,8 @@ impl Control {
         expected_revision: Option<Revision>,
     ) -> Result<Revision, ControlError> {
         draft.spec.validate(&self.catalogue)?;
-        let sealed = if draft.vault_changed {
-            Some(self.keys.keyring()?.seal(&draft.vault)?)
+        let sealed = if let (true, Some(vault)) = (draft.vault_changed, &draft.vault) {
+            Some(self.keys.keyring()?.seal(vault)?)
         } else {
             None
         };

@@ -60,16 +60,13 @@ impl Control {
         let existing = self.store.customer_get(&id).await?;
         let mut draft = match &existing {
             Some(_) => self.draft(&id).await?,
-            None => Draft {
-                spec: spec.clone(),
-                vault: Vault::default(),
-                revision: None,
-                vault_changed: false,
-            },
+            None => Draft::new_customer(spec.clone()),
         };
-        let old_vault = draft.vault.clone();
         let keyring = self.keys.keyring()?;
 
+        // The new vault holds exactly the file's secrets. Values come from the resolver; a
+        // `{ stored = ... }` reference carries over the value the vault already holds (this
+        // is the only case that decrypts the old vault).
         let mut fresh = Vault::default();
         let mut resolve = |path: String,
                            key: String,
@@ -84,14 +81,16 @@ impl Control {
                                 path,
                                 var: var.clone(),
                             })?;
-                    fresh.insert(key.clone(), value.clone());
-                    *raw = draft.put_secret(keyring, key, value);
+                    *raw = RawValue::Secret(SecretRef::Stored(
+                        keyring.fingerprint(&value).to_string(),
+                    ));
+                    fresh.insert(key, value);
                 }
                 RawValue::Secret(SecretRef::Stored(fingerprint)) => {
-                    // A stored reference must name a value this customer's vault holds.
-                    match old_vault.get(&key) {
-                        Some(value) if keyring.fingerprint(value).to_string() == *fingerprint => {
-                            fresh.insert(key, value.clone());
+                    let old = draft.vault(keyring)?.get(&key).cloned();
+                    match old {
+                        Some(value) if keyring.fingerprint(&value).to_string() == *fingerprint => {
+                            fresh.insert(key, value);
                         }
                         _ => {
                             return Err(ControlError::BadRequest(format!(
@@ -117,16 +116,14 @@ impl Control {
             }
         }
 
-        // The vault holds exactly the file's secrets: entries of removed settings go.
-        let stale = old_vault.iter().any(|(k, _)| fresh.get(k).is_none());
-        draft.vault_changed |= stale || existing.is_none();
-        draft.vault = fresh;
-        let unchanged = existing.as_ref().is_some_and(|e| e.spec == spec) && !draft.vault_changed;
-        if let (true, Some(existing)) = (unchanged, &existing) {
+        // Equal specs mean equal fingerprints for the same keys, hence the same secret values:
+        // nothing to write.
+        if let Some(existing) = existing.as_ref().filter(|e| e.spec == spec) {
             return Ok(ImportOutcome::Unchanged {
                 revision: existing.revision,
             });
         }
+        draft.replace_vault(fresh);
         draft.spec = spec;
         let revision = self
             .commit(

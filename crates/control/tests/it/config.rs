@@ -138,3 +138,54 @@ async fn missing_customer_and_destination_are_not_found() {
         "destination `nope` of customer `cust_abc123` does not exist"
     );
 }
+
+#[tokio::test]
+async fn edits_that_touch_no_secret_never_decrypt_the_vault() {
+    let env = TestEnv::sqlite();
+    let control = env.control().await;
+    let cust = id("cust_abc123");
+    let values = secrets("lazy");
+    control
+        .import("ops", example(), &resolver(&values))
+        .await
+        .unwrap();
+
+    // Without the key file nothing can be decrypted; these edits must still go through.
+    let keyless = c15t_control::Control::new(
+        std::sync::Arc::new(env.store().await),
+        c15t_control::KeySource {
+            path: env.key_path(),
+            keyring: None,
+        },
+        std::sync::Arc::new(crate::harness::FixedClock),
+    );
+    let patch = DestinationPatch {
+        name: Some("Renamed".into()),
+        enabled: Some(false),
+        set: BTreeMap::from([("pixelId".to_owned(), RawValue::Text("9876543210".into()))]),
+        ..DestinationPatch::default()
+    };
+    assert_eq!(
+        keyless
+            .destination_edit("ops", &cust, "meta-prod", patch, None)
+            .await
+            .unwrap(),
+        2
+    );
+    // Removing a destination without secrets needs no key either; one with secrets does.
+    assert_eq!(
+        keyless
+            .destination_remove("ops", &cust, "posthog", None)
+            .await
+            .unwrap(),
+        3
+    );
+    assert!(
+        keyless
+            .destination_remove("ops", &cust, "ga4-prod", None)
+            .await
+            .is_err()
+    );
+    // The vault is untouched: every secret still opens with the real key.
+    assert_eq!(env.vault(&control, &cust).await.len(), 3);
+}
