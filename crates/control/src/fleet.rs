@@ -23,8 +23,11 @@ use c15t_store::{Revision, StoredConfig};
 
 use crate::{Control, ControlError, vault_key_database, vault_key_destination};
 
-/// Customers read from the store per query page.
+/// Customers read from the store per query page, at most.
 const PAGE: u64 = 1000;
+/// The first page's size; each next page doubles up to [`PAGE`]. The worker threads idle until
+/// the first page has arrived, so it is kept small.
+const FIRST_PAGE: u64 = 100;
 /// Customers handed to a worker thread at a time: small enough to keep both cores busy to the
 /// end, large enough that the channel is not the cost.
 const BATCH: usize = 50;
@@ -179,8 +182,9 @@ impl Control {
     ) -> Result<(), ControlError> {
         let mut after: Option<CustomerId> = None;
         let mut index = 0;
+        let mut limit = FIRST_PAGE;
         loop {
-            let page = self.store.customer_configs(after.as_ref(), PAGE).await?;
+            let page = self.store.customer_configs(after.as_ref(), limit).await?;
             let Some(last) = page.last() else {
                 return Ok(());
             };
@@ -189,7 +193,8 @@ impl Control {
                     what: format!("customer id `{}`: {e}", last.spec.id),
                 })
             })?;
-            let full = page.len() as u64 == PAGE;
+            let full = page.len() as u64 == limit;
+            limit = (limit * 2).min(PAGE);
             let mut rest = page.into_iter();
             loop {
                 let batch: Vec<StoredConfig> = rest.by_ref().take(BATCH).collect();

@@ -212,20 +212,37 @@ impl Keyring {
     ///
     /// Binary (unarmored) age is accepted too.
     pub fn open(&self, armored: &str) -> Result<Vault, SecretsError> {
-        let decryptor = decryptor(armored)?;
+        // The plaintext is shorter than the ciphertext, so this buffer never reallocates (which
+        // would leave an unzeroed copy of the plaintext behind).
+        let mut plaintext = Zeroizing::new(Vec::with_capacity(armored.len()));
+        // Fast path: well-formed armor (as `seal` writes it) is decoded in one go and the
+        // binary age file handed to age, which skips age's line-by-line armor reader. Anything
+        // else (binary age, unusual armor, damage) takes age's own reader, which decides what
+        // is valid and reports the error.
+        if let Some(binary) = dearmor(armored) {
+            self.decrypt_into(&binary[..], &mut plaintext)?;
+        } else {
+            self.decrypt_into(ArmoredReader::new(armored.as_bytes()), &mut plaintext)?;
+        }
+        Vault::from_plaintext(&plaintext)
+    }
+
+    fn decrypt_into<R: std::io::BufRead>(
+        &self,
+        input: R,
+        plaintext: &mut Vec<u8>,
+    ) -> Result<(), SecretsError> {
+        let decryptor = Decryptor::new_buffered(input).map_err(decrypt_error)?;
         let identities = self
             .identities
             .iter()
             .rev()
             .map(|identity| identity as &dyn age::Identity);
         let mut reader = decryptor.decrypt(identities).map_err(decrypt_error)?;
-        // The plaintext is shorter than the ciphertext, so this buffer never reallocates (which
-        // would leave an unzeroed copy of the plaintext behind).
-        let mut plaintext = Zeroizing::new(Vec::with_capacity(armored.len()));
         reader
-            .read_to_end(&mut plaintext)
+            .read_to_end(plaintext)
             .map_err(|e| decrypt_error(DecryptError::Io(e)))?;
-        Vault::from_plaintext(&plaintext)
+        Ok(())
     }
 
     /// Whether the primary identity alone can decrypt this vault, i.e. whether the vault no
@@ -254,6 +271,41 @@ impl fmt::Debug for Keyring {
 
 fn decryptor(armored: &str) -> Result<Decryptor<ArmoredReader<BufReader<&[u8]>>>, SecretsError> {
     Decryptor::new_buffered(ArmoredReader::new(armored.as_bytes())).map_err(decrypt_error)
+}
+
+const ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+const ARMOR_END: &str = "-----END AGE ENCRYPTED FILE-----";
+const ARMOR_COLUMNS: usize = 64;
+
+/// Decodes strictly canonical armor (LF line ends, full 64-column lines but the last, padded
+/// base64, nothing after the end line but one newline): the binary age file. `None` for
+/// anything else, which age's `ArmoredReader` then judges, so this accepts nothing age would
+/// reject. The ciphertext is not secret, so the buffer need not be zeroed.
+fn dearmor(armored: &str) -> Option<Vec<u8>> {
+    let body = armored.strip_prefix(ARMOR_BEGIN)?.strip_prefix('\n')?;
+    let body = body.strip_suffix('\n').unwrap_or(body);
+    let body = body.strip_suffix(ARMOR_END)?.strip_suffix('\n')?;
+    let lines = body.len().div_ceil(ARMOR_COLUMNS + 1);
+    let mut base64 = Vec::with_capacity(lines * ARMOR_COLUMNS);
+    let mut rest = body.as_bytes();
+    loop {
+        if rest.len() <= ARMOR_COLUMNS {
+            // The last line: 4 to 64 columns.
+            if rest.is_empty() || rest.contains(&b'\n') {
+                return None;
+            }
+            base64.extend_from_slice(rest);
+            break;
+        }
+        let (line, tail) = rest.split_at(ARMOR_COLUMNS);
+        let tail = tail.strip_prefix(b"\n")?;
+        if line.contains(&b'\n') {
+            return None;
+        }
+        base64.extend_from_slice(line);
+        rest = tail;
+    }
+    BASE64.decode(&base64).ok()
 }
 
 fn decrypt_error(error: DecryptError) -> SecretsError {
@@ -301,6 +353,34 @@ mod tests {
         assert!(!sealed.contains("plaintext"));
         assert_eq!(keyring.open(&sealed).unwrap(), vault());
         assert!(keyring.sealed_to_primary(&sealed).unwrap());
+    }
+
+    #[test]
+    fn canonical_armor_takes_the_fast_path_and_other_armor_still_opens() {
+        let keyring = Keyring::generate();
+        let sealed = keyring.seal(&vault()).unwrap();
+        let binary = dearmor(&sealed).expect("seal writes canonical armor");
+        let mut reader = ArmoredReader::new(sealed.as_bytes());
+        let mut expected = Vec::new();
+        reader.read_to_end(&mut expected).unwrap();
+        assert_eq!(binary, expected);
+        // Without the final newline (which age allows too) and with CRLF line ends, which
+        // only age's reader accepts.
+        let crlf = sealed.replace('\n', "\r\n");
+        assert!(dearmor(&crlf).is_none());
+        for variant in [sealed.trim_end(), &crlf] {
+            assert_eq!(keyring.open(variant).unwrap(), vault());
+        }
+        // A body line of the wrong width is left to age, which rejects it.
+        let mut lines: Vec<&str> = sealed.lines().collect();
+        let joined = format!("{}{}", lines[1], lines[2]);
+        lines.splice(1..3, [joined.as_str()]);
+        let wide = lines.join("\n") + "\n";
+        assert!(dearmor(&wide).is_none());
+        assert!(matches!(
+            keyring.open(&wide),
+            Err(SecretsError::VaultCorrupt { .. })
+        ));
     }
 
     #[test]

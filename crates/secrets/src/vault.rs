@@ -82,12 +82,12 @@ impl Vault {
     ///
     /// TODO-correctness: serde_json's scratch buffer for strings with escapes is not zeroed.
     pub(crate) fn from_plaintext(plaintext: &[u8]) -> Result<Self, SecretsError> {
-        let map: BTreeMap<String, PlainValue> =
+        let PlainVault(map) =
             serde_json::from_slice(plaintext).map_err(|e| SecretsError::VaultFormat {
                 line: e.line(),
                 column: e.column(),
             })?;
-        Ok(Self(map.into_iter().map(|(k, v)| (k, v.0)).collect()))
+        Ok(Self(map))
     }
 }
 
@@ -154,6 +154,39 @@ struct PlainValue(Secret);
 impl<'de> Deserialize<'de> for PlainValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer).map(|s| Self(Secret::new(s)))
+    }
+}
+
+/// Deserializes a plaintext straight into the vault's map (no intermediate map); a repeated
+/// key keeps its last value, as a map deserialization does.
+struct PlainVault(BTreeMap<String, Secret>);
+
+impl<'de> Deserialize<'de> for PlainVault {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PlainVault;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of strings")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<PlainVault, A::Error> {
+                let mut map = BTreeMap::new();
+                while let Some((key, PlainValue(value))) =
+                    access.next_entry::<String, PlainValue>()?
+                {
+                    map.insert(key, value);
+                }
+                Ok(PlainVault(map))
+            }
+        }
+
+        deserializer.deserialize_map(Visitor)
     }
 }
 

@@ -12,7 +12,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use c15t_model::{CustomerId, CustomerSpec, DatabaseSpec, DestinationSpec, Environment, RawValue};
+use c15t_model::{
+    CustomerId, CustomerSpec, DatabaseSpec, DestinationSpec, Environment, RawValue, SecretRef,
+};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -274,6 +276,48 @@ fn customer_spec(
     row: &customer::Model,
     destinations: Vec<destination::Model>,
 ) -> Result<CustomerSpec, StoreError> {
+    let destinations = destinations
+        .into_iter()
+        .map(destination_spec)
+        .collect::<Result<_, _>>()?;
+    customer_spec_with(row, destinations)
+}
+
+/// The columns `customer_configs` reads of a destination: customer id, id, name, kind,
+/// enabled, environment, category, settings.
+type DestinationRow = (
+    String,
+    String,
+    String,
+    String,
+    bool,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+fn destination_spec_from_row(row: DestinationRow) -> Result<DestinationSpec, StoreError> {
+    let (customer_id, id, name, kind, enabled, environment, category, settings) = row;
+    let settings = raw_settings(&settings).map_err(|e| {
+        StoreError::corrupt(format!(
+            "settings of destination `{id}` of customer `{customer_id}`: {e}"
+        ))
+    })?;
+    Ok(DestinationSpec {
+        settings,
+        id,
+        name,
+        kind,
+        enabled,
+        environment,
+        category,
+    })
+}
+
+fn customer_spec_with(
+    row: &customer::Model,
+    destinations: Vec<DestinationSpec>,
+) -> Result<CustomerSpec, StoreError> {
     let what = |field: &str| format!("{field} of customer `{}`", row.id);
     Ok(CustomerSpec {
         id: row.id.clone(),
@@ -288,13 +332,98 @@ fn customer_spec(
         database: DatabaseSpec {
             provider: row.database_provider.clone(),
             url: row.database_url.clone(),
-            auth_token: json_from(&what("database.auth_token"), &row.database_token_ref)?,
+            auth_token: serde_json::from_str::<FastRaw>(&row.database_token_ref)
+                .map(|v| v.0)
+                .map_err(|e| {
+                    StoreError::corrupt(format!("{}: {e}", what("database.auth_token")))
+                })?,
         },
-        destinations: destinations
-            .into_iter()
-            .map(destination_spec)
-            .collect::<Result<_, _>>()?,
+        destinations,
     })
+}
+
+/// A destination's settings JSON, decoded as `BTreeMap<String, RawValue>` would be but
+/// without serde's buffering of untagged enums (see [`FastRaw`]).
+fn raw_settings(text: &str) -> Result<BTreeMap<String, RawValue>, serde_json::Error> {
+    let map: BTreeMap<String, FastRaw> = serde_json::from_str(text)?;
+    Ok(map.into_iter().map(|(k, v)| (k, v.0)).collect())
+}
+
+/// Decodes a [`RawValue`] directly, with the result of its derived (untagged) `Deserialize`:
+/// the first variant that fits, in declaration order. So an integer that fits `i64` is an
+/// `Integer`, other numbers `Float`; an object with exactly one entry `env` or `stored` whose
+/// value is a string is a `Secret`, any other object a `Table`; `null` is an error.
+struct FastRaw(RawValue);
+
+impl<'de> serde::Deserialize<'de> for FastRaw {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(FastRawVisitor).map(FastRaw)
+    }
+}
+
+struct FastRawVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FastRawVisitor {
+    type Value = RawValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a setting value (boolean, number, string, table or array)")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<RawValue, E> {
+        Ok(RawValue::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<RawValue, E> {
+        Ok(RawValue::Integer(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<RawValue, E> {
+        #[allow(clippy::cast_precision_loss, reason = "as the derived decoding does")]
+        Ok(i64::try_from(v).map_or(RawValue::Float(v as f64), RawValue::Integer))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<RawValue, E> {
+        Ok(RawValue::Float(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<RawValue, E> {
+        Ok(RawValue::Text(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<RawValue, E> {
+        Ok(RawValue::Text(v))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawValue, A::Error> {
+        let mut items = Vec::new();
+        while let Some(FastRaw(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(RawValue::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawValue, A::Error> {
+        let mut table = BTreeMap::new();
+        while let Some((key, FastRaw(value))) = map.next_entry::<String, FastRaw>()? {
+            table.insert(key, value);
+        }
+        if table.len() == 1
+            && let Some((key, RawValue::Text(_))) = table.first_key_value()
+            && (key == "env" || key == "stored")
+        {
+            let Some((key, RawValue::Text(text))) = table.pop_first() else {
+                unreachable!("checked above");
+            };
+            let reference = if key == "env" {
+                SecretRef::Env(text)
+            } else {
+                SecretRef::Stored(text)
+            };
+            return Ok(RawValue::Secret(reference));
+        }
+        Ok(RawValue::Table(table))
+    }
 }
 
 fn token_record(row: api_token::Model) -> Result<ApiTokenRecord, StoreError> {
@@ -580,10 +709,23 @@ impl Store for SeaStore {
         // range scan each (three queries per page, however many customers it holds; no
         // parameter list that grows with the page).
         let (first, last) = (first.id.as_str(), last.id.as_str());
-        let destination_rows = destination::Entity::find()
+        // Only the columns a spec needs, decoded by position (no per-row column-name lookups).
+        let destination_rows: Vec<DestinationRow> = destination::Entity::find()
+            .select_only()
+            .columns([
+                destination::Column::CustomerId,
+                destination::Column::Id,
+                destination::Column::Name,
+                destination::Column::Kind,
+                destination::Column::Enabled,
+                destination::Column::Environment,
+                destination::Column::Category,
+                destination::Column::Settings,
+            ])
             .filter(destination::Column::CustomerId.between(first, last))
             .order_by_asc(destination::Column::CustomerId)
             .order_by_asc(destination::Column::Position)
+            .into_tuple()
             .all(&txn)
             .await
             .map_err(db(OP))?;
@@ -592,29 +734,35 @@ impl Store for SeaStore {
             .column(vault::Column::CustomerId)
             .column(vault::Column::Ciphertext)
             .filter(vault::Column::CustomerId.between(first, last))
+            .order_by_asc(vault::Column::CustomerId)
             .into_tuple()
             .all(&txn)
             .await
             .map_err(db(OP))?;
         txn.commit().await.map_err(db(OP))?;
 
-        let mut destinations: HashMap<String, Vec<destination::Model>> =
-            HashMap::with_capacity(rows.len());
-        for row in destination_rows {
-            destinations
-                .entry(row.customer_id.clone())
-                .or_default()
-                .push(row);
-        }
-        let mut vaults: HashMap<String, String> = vault_rows.into_iter().collect();
+        // Both lists are in customer id order, as are the customers: merge, no lookups.
+        let mut destination_rows = destination_rows.into_iter().peekable();
+        let mut vault_rows = vault_rows.into_iter().peekable();
         rows.into_iter()
             .map(|row| {
-                let own = destinations.remove(&row.id).unwrap_or_default();
-                let spec = customer_spec(&row, own)?;
+                let mut own = Vec::new();
+                while let Some(d) = destination_rows.next_if(|d| d.0 <= row.id) {
+                    if d.0 == row.id {
+                        own.push(destination_spec_from_row(d)?);
+                    }
+                }
+                let mut vault = None;
+                while let Some((id, ciphertext)) = vault_rows.next_if(|v| v.0 <= row.id) {
+                    if id == row.id {
+                        vault = Some(ciphertext);
+                    }
+                }
+                let spec = customer_spec_with(&row, own)?;
                 Ok(StoredConfig {
                     spec,
                     revision: from_i64("revision", row.revision)?,
-                    vault: vaults.remove(&row.id),
+                    vault,
                     created_at: row.created_at,
                     updated_at: row.updated_at,
                 })
@@ -1352,5 +1500,33 @@ impl Store for SeaStore {
             }
         }
         Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_settings_decoding_matches_the_derived_one() {
+        let text = r#"{"a": true, "b": -3, "c": 18446744073709551615, "d": 1.5, "e": "x\"y",
+            "f": {"stored": "hmac-sha256:00"}, "g": {"env": "TOKEN"}, "h": {"env": 5},
+            "i": {"env": "A", "stored": "B"}, "j": {"other": "x"}, "k": [1, "two", {"env": "E"}],
+            "l": {}, "m": [], "n": 9223372036854775807}"#;
+        let derived: BTreeMap<String, RawValue> = serde_json::from_str(text).unwrap();
+        assert_eq!(raw_settings(text).unwrap(), derived);
+        assert!(matches!(
+            derived["f"],
+            RawValue::Secret(SecretRef::Stored(_))
+        ));
+        for bad in [r#"{"a": null}"#, "[1]", r#"{"a": 1"#] {
+            assert!(raw_settings(bad).is_err(), "{bad}");
+            assert!(serde_json::from_str::<BTreeMap<String, RawValue>>(bad).is_err());
+        }
+        let token = r#"{"stored": "hmac-sha256:ab"}"#;
+        assert_eq!(
+            serde_json::from_str::<FastRaw>(token).unwrap().0,
+            serde_json::from_str::<RawValue>(token).unwrap()
+        );
     }
 }
