@@ -93,11 +93,10 @@ fn check_biome(case: &Case, dir: &Path) {
     );
 }
 
-fn check_wrangler_bundle(case: &Case, dir: &Path) {
+/// Aliases the unpublished `@c15t/destinations` to the fixture implementation in this copy's
+/// wrangler config (the CLI's `--alias` is not applied by `deploy` in the pinned wrangler).
+fn alias_destinations(dir: &Path) {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/c15t-destinations");
-    let outdir = dir.join("dist");
-    // Alias the unpublished package in this copy's wrangler config (the CLI's `--alias` is not
-    // applied by `deploy` in the pinned wrangler).
     let config_path = dir.join("wrangler.jsonc");
     let text = std::fs::read_to_string(&config_path).expect("wrangler.jsonc");
     let json: String = text
@@ -109,6 +108,11 @@ fn check_wrangler_bundle(case: &Case, dir: &Path) {
         serde_json::from_str(&json).expect("wrangler.jsonc is JSON");
     config["alias"] = serde_json::json!({ "@c15t/destinations": fixture.join("index.js") });
     std::fs::write(&config_path, config.to_string()).expect("write wrangler.jsonc");
+}
+
+fn check_wrangler_bundle(case: &Case, dir: &Path) {
+    let outdir = dir.join("dist");
+    alias_destinations(dir);
     run(
         "wrangler deploy --dry-run",
         &case.name,
@@ -249,17 +253,7 @@ fn destinations_really_run_in_workerd() {
         .expect("seed example");
     let project = case.generate();
     let dir = write(&project, &toolchain_dir(&case));
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/c15t-destinations");
-    let config_path = dir.path().join("wrangler.jsonc");
-    let text = std::fs::read_to_string(&config_path).expect("wrangler.jsonc");
-    let json: String = text
-        .lines()
-        .filter(|l| !l.starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut config: serde_json::Value = serde_json::from_str(&json).expect("JSON");
-    config["alias"] = serde_json::json!({ "@c15t/destinations": fixture.join("index.js") });
-    std::fs::write(&config_path, config.to_string()).expect("write config");
+    alias_destinations(dir.path());
     let canary = "EAAcanary0123456789";
     std::fs::write(
         dir.path().join(".dev.vars"),
