@@ -21,7 +21,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     AccessMode, ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    EntityTrait, IsolationLevel, Order, QueryFilter, QueryOrder, QuerySelect,
+    EntityTrait, FromQueryResult, IsolationLevel, Order, QueryFilter, QueryOrder, QuerySelect,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
@@ -283,35 +283,143 @@ fn customer_spec(
     customer_spec_with(row, destinations)
 }
 
-/// The columns `customer_configs` reads of a destination: customer id, id, name, kind,
-/// enabled, environment, category, settings.
-type DestinationRow = (
-    String,
-    String,
-    String,
-    String,
-    bool,
-    Option<String>,
-    Option<String>,
-    String,
-);
+/// The customer columns `customer_configs` reads (all of [`customer::Model`]).
+macro_rules! config_columns {
+    () => {
+        "c.id, c.display_name, c.environments, c.trusted_origins, c.log_level, \
+         c.database_provider, c.database_url, c.database_token_ref, c.revision, c.created_at, \
+         c.updated_at"
+    };
+}
 
-fn destination_spec_from_row(row: DestinationRow) -> Result<DestinationSpec, StoreError> {
-    let (customer_id, id, name, kind, enabled, environment, category, settings) = row;
-    let settings = raw_settings(&settings).map_err(|e| {
-        StoreError::corrupt(format!(
-            "settings of destination `{id}` of customer `{customer_id}`: {e}"
-        ))
-    })?;
-    Ok(DestinationSpec {
-        settings,
-        id,
-        name,
-        kind,
-        enabled,
-        environment,
-        category,
-    })
+/// A page of customers with their destinations (a JSON array of `[id, name, kind, enabled,
+/// environment, category, settings]` in position order; SQLite's `json_group_array` keeps the
+/// order of its input rows) and vault ciphertext. `_AFTER` takes the last id seen, then the limit.
+macro_rules! sqlite_configs {
+    ($filter:literal) => {
+        concat!(
+            "SELECT ",
+            config_columns!(),
+            ", (SELECT json_group_array(json_array(d.id, d.name, d.kind, d.enabled, \
+             d.environment, d.category, json(d.settings))) \
+             FROM (SELECT * FROM destinations WHERE customer_id = c.id ORDER BY position) AS d) \
+             AS destinations, v.ciphertext AS vault \
+             FROM (SELECT * FROM customers ",
+            $filter,
+            " ORDER BY id LIMIT ?) AS c LEFT JOIN vaults AS v ON v.customer_id = c.id \
+             ORDER BY c.id"
+        )
+    };
+}
+
+/// As [`sqlite_configs`] on PostgreSQL (`json_agg` is NULL for a customer without destinations).
+macro_rules! pg_configs {
+    ($filter:literal, $limit:literal) => {
+        concat!(
+            "SELECT ",
+            config_columns!(),
+            ", (SELECT json_agg(json_build_array(d.id, d.name, d.kind, d.enabled, \
+             d.environment, d.category, d.settings::json) ORDER BY d.position)::text \
+             FROM destinations AS d WHERE d.customer_id = c.id) AS destinations, \
+             v.ciphertext AS vault \
+             FROM (SELECT * FROM customers ",
+            $filter,
+            " ORDER BY id LIMIT ",
+            $limit,
+            ") AS c LEFT JOIN vaults AS v ON v.customer_id = c.id ORDER BY c.id"
+        )
+    };
+}
+
+const SQLITE_CONFIGS: &str = sqlite_configs!("");
+const SQLITE_CONFIGS_AFTER: &str = sqlite_configs!("WHERE id > ?");
+const PG_CONFIGS: &str = pg_configs!("", "$1");
+const PG_CONFIGS_AFTER: &str = pg_configs!("WHERE id > $1", "$2");
+
+/// One element of the destinations array `customer_configs` reads: `[id, name, kind, enabled,
+/// environment, category, settings]`, `enabled` a boolean (PostgreSQL) or 0/1 (SQLite).
+struct JsonDestination(DestinationSpec);
+
+impl<'de> serde::Deserialize<'de> for JsonDestination {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(JsonDestinationVisitor)
+    }
+}
+
+struct JsonDestinationVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonDestinationVisitor {
+    type Value = JsonDestination;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[id, name, kind, enabled, environment, category, settings]")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<JsonDestination, A::Error> {
+        use serde::de::Error;
+        let missing = |i: usize| A::Error::invalid_length(i, &"7 elements");
+        let id: String = seq.next_element()?.ok_or_else(|| missing(0))?;
+        let name: String = seq.next_element()?.ok_or_else(|| missing(1))?;
+        let kind: String = seq.next_element()?.ok_or_else(|| missing(2))?;
+        let JsonBool(enabled) = seq.next_element()?.ok_or_else(|| missing(3))?;
+        let environment: Option<String> = seq.next_element()?.ok_or_else(|| missing(4))?;
+        let category: Option<String> = seq.next_element()?.ok_or_else(|| missing(5))?;
+        let settings: BTreeMap<String, FastRaw> = seq.next_element()?.ok_or_else(|| missing(6))?;
+        if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            return Err(A::Error::invalid_length(8, &"7 elements"));
+        }
+        Ok(JsonDestination(DestinationSpec {
+            settings: settings.into_iter().map(|(k, v)| (k, v.0)).collect(),
+            id,
+            name,
+            kind,
+            enabled,
+            environment,
+            category,
+        }))
+    }
+}
+
+/// A boolean as JSON `true`/`false` or SQLite's `0`/`1`.
+struct JsonBool(bool);
+
+impl<'de> serde::Deserialize<'de> for JsonBool {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonBoolVisitor).map(JsonBool)
+    }
+}
+
+struct JsonBoolVisitor;
+
+impl serde::de::Visitor<'_> for JsonBoolVisitor {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a boolean, 0 or 1")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<bool, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<bool, E> {
+        match v {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(E::invalid_value(serde::de::Unexpected::Unsigned(v), &self)),
+        }
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<bool, E> {
+        match v {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(E::invalid_value(serde::de::Unexpected::Signed(v), &self)),
+        }
+    }
 }
 
 fn customer_spec_with(
@@ -344,6 +452,7 @@ fn customer_spec_with(
 
 /// A destination's settings JSON, decoded as `BTreeMap<String, RawValue>` would be but
 /// without serde's buffering of untagged enums (see [`FastRaw`]).
+#[cfg(test)]
 fn raw_settings(text: &str) -> Result<BTreeMap<String, RawValue>, serde_json::Error> {
     let map: BTreeMap<String, FastRaw> = serde_json::from_str(text)?;
     Ok(map.into_iter().map(|(k, v)| (k, v.0)).collect())
@@ -690,74 +799,52 @@ impl Store for SeaStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let txn = self.begin_read(OP).await?;
-        let mut query = customer::Entity::find();
-        if let Some(after) = after {
-            query = query.filter(customer::Column::Id.gt(after.as_str()));
-        }
-        let rows = query
-            .order_by_asc(customer::Column::Id)
-            .limit(limit)
-            .all(&txn)
-            .await
-            .map_err(db(OP))?;
-        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-            txn.commit().await.map_err(db(OP))?;
-            return Ok(Vec::new());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // One query per page, one row per customer: its destinations come aggregated as a
+        // JSON array (in position order) and its vault ciphertext joined, so the driver hands
+        // over a row per customer instead of one per customer, destination and vault.
+        let sql = match (self.backend, after.is_some()) {
+            (DbBackend::Postgres, true) => PG_CONFIGS_AFTER,
+            (DbBackend::Postgres, false) => PG_CONFIGS,
+            (_, true) => SQLITE_CONFIGS_AFTER,
+            (_, false) => SQLITE_CONFIGS,
         };
-        // The page is a contiguous id range, so its destinations and vaults are one primary-key
-        // range scan each (three queries per page, however many customers it holds; no
-        // parameter list that grows with the page).
-        let (first, last) = (first.id.as_str(), last.id.as_str());
-        // Only the columns a spec needs, decoded by position (no per-row column-name lookups).
-        let destination_rows: Vec<DestinationRow> = destination::Entity::find()
-            .select_only()
-            .columns([
-                destination::Column::CustomerId,
-                destination::Column::Id,
-                destination::Column::Name,
-                destination::Column::Kind,
-                destination::Column::Enabled,
-                destination::Column::Environment,
-                destination::Column::Category,
-                destination::Column::Settings,
-            ])
-            .filter(destination::Column::CustomerId.between(first, last))
-            .order_by_asc(destination::Column::CustomerId)
-            .order_by_asc(destination::Column::Position)
-            .into_tuple()
-            .all(&txn)
-            .await
-            .map_err(db(OP))?;
-        let vault_rows: Vec<(String, String)> = vault::Entity::find()
-            .select_only()
-            .column(vault::Column::CustomerId)
-            .column(vault::Column::Ciphertext)
-            .filter(vault::Column::CustomerId.between(first, last))
-            .order_by_asc(vault::Column::CustomerId)
-            .into_tuple()
-            .all(&txn)
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(2);
+        if let Some(after) = after {
+            values.push(after.as_str().into());
+        }
+        values.push(limit.into());
+        let txn = self.begin_read(OP).await?;
+        if self.backend == DbBackend::Postgres {
+            // The planner's estimate for the per-customer aggregate, on tables not yet analysed,
+            // can pass the JIT thresholds; compiling then costs far more than the query itself.
+            txn.execute_unprepared("SET LOCAL jit = off")
+                .await
+                .map_err(db(OP))?;
+        }
+        let rows = txn
+            .query_all_raw(Statement::from_sql_and_values(self.backend, sql, values))
             .await
             .map_err(db(OP))?;
         txn.commit().await.map_err(db(OP))?;
-
-        // Both lists are in customer id order, as are the customers: merge, no lookups.
-        let mut destination_rows = destination_rows.into_iter().peekable();
-        let mut vault_rows = vault_rows.into_iter().peekable();
-        rows.into_iter()
-            .map(|row| {
-                let mut own = Vec::new();
-                while let Some(d) = destination_rows.next_if(|d| d.0 <= row.id) {
-                    if d.0 == row.id {
-                        own.push(destination_spec_from_row(d)?);
-                    }
-                }
-                let mut vault = None;
-                while let Some((id, ciphertext)) = vault_rows.next_if(|v| v.0 <= row.id) {
-                    if id == row.id {
-                        vault = Some(ciphertext);
-                    }
-                }
+        rows.iter()
+            .map(|r| {
+                let row = customer::Model::from_query_result(r, "").map_err(db(OP))?;
+                let destinations: Option<String> = r.try_get("", "destinations").map_err(db(OP))?;
+                let vault: Option<String> = r.try_get("", "vault").map_err(db(OP))?;
+                let own = match destinations.as_deref() {
+                    None => Vec::new(),
+                    Some(text) => serde_json::from_str::<Vec<JsonDestination>>(text)
+                        .map_err(|e| {
+                            StoreError::corrupt(format!(
+                                "destinations of customer `{}`: {e}",
+                                row.id
+                            ))
+                        })?
+                        .into_iter()
+                        .map(|d| d.0)
+                        .collect(),
+                };
                 let spec = customer_spec_with(&row, own)?;
                 Ok(StoredConfig {
                     spec,

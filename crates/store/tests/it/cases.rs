@@ -1055,3 +1055,78 @@ pub async fn unstorable_input_is_refused(store: &dyn Store) {
     assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
     assert!(store.customer_get(&cust()).await.unwrap().is_none());
 }
+
+/// The page loader decodes destinations from an aggregated JSON array: every kind of setting
+/// value (floats that look like integers, numbers past `i64`, escapes, nested tables, objects
+/// that are almost secrets) and every flag must come back exactly as `customer_get` reads it.
+pub async fn customer_configs_round_trip_every_setting_kind(store: &dyn Store) {
+    let mut spec = example_spec();
+    let mut d = spec.destinations[0].clone();
+    d.id = "tricky".to_owned();
+    d.name = "Tricky \"quoted\" \\ name \u{e9}\u{1f600}\n".to_owned();
+    d.enabled = false;
+    d.environment = Some("staging".to_owned());
+    d.category = Some("marketing".to_owned());
+    let table = |pairs: &[(&str, RawValue)]| {
+        RawValue::Table(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        )
+    };
+    d.settings = [
+        ("float_one", RawValue::Float(1.0)),
+        ("float_small", RawValue::Float(0.1)),
+        ("float_big", RawValue::Float(1e300)),
+        ("float_neg", RawValue::Float(-2.5e-10)),
+        ("int_max", RawValue::Integer(i64::MAX)),
+        ("int_min", RawValue::Integer(i64::MIN)),
+        ("zero", RawValue::Integer(0)),
+        ("bool", RawValue::Bool(true)),
+        (
+            "text",
+            RawValue::Text("a\u{0}b\t\"c\"\\ \u{2028} \u{e9}".to_owned()),
+        ),
+        ("empty", RawValue::Text(String::new())),
+        (
+            "array",
+            RawValue::Array(vec![
+                RawValue::Integer(1),
+                RawValue::Float(2.0),
+                RawValue::Array(Vec::new()),
+            ]),
+        ),
+        ("empty_table", table(&[])),
+        (
+            "almost_secret",
+            table(&[
+                ("env", RawValue::Text("X".to_owned())),
+                ("other", RawValue::Bool(false)),
+            ]),
+        ),
+        ("env_not_text", table(&[("env", RawValue::Integer(3))])),
+        (
+            "secret",
+            RawValue::Secret(SecretRef::Env("TOKEN".to_owned())),
+        ),
+        (
+            "stored",
+            RawValue::Secret(SecretRef::Stored("hmac".to_owned())),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    spec.destinations.insert(1, d);
+    create(store, &spec).await;
+    let page = store.customer_configs(None, 10).await.unwrap();
+    assert_eq!(page.len(), 1);
+    let one = store.customer_get(&cust()).await.unwrap().unwrap();
+    assert_eq!(page[0], one);
+    assert_eq!(page[0].spec, spec);
+    let RawValue::Float(f) = page[0].spec.destinations[1].settings["float_one"] else {
+        panic!("1.0 must stay a float");
+    };
+    assert_eq!(f.to_bits(), 1.0f64.to_bits());
+}

@@ -42,6 +42,7 @@ macro_rules! conformance {
 conformance!(
     customer_round_trip,
     customer_configs_pages_in_id_order,
+    customer_configs_round_trip_every_setting_kind,
     config_put_bumps_revision_and_replaces_destinations,
     stale_revision_conflicts_and_writes_nothing,
     concurrent_writers_one_wins,
