@@ -7,6 +7,18 @@ mod workspace;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The files `generate` writes for a project.
+pub const PROJECT_FILES: [&str; 8] = [
+    "src/index.ts",
+    "types/c15t-destinations.d.ts",
+    "wrangler.jsonc",
+    "package.json",
+    "tsconfig.json",
+    ".dev.vars.example",
+    ".gitignore",
+    "README.md",
+];
+
 fn c15tctl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_c15tctl"))
         .args(args)
@@ -38,16 +50,7 @@ fn generate_writes_the_seed_example_project() {
         stdout.starts_with("generated c15t-cust_abc123 (8 files, sha256:"),
         "{stdout}"
     );
-    for file in [
-        "src/index.ts",
-        "types/c15t-destinations.d.ts",
-        "wrangler.jsonc",
-        "package.json",
-        "tsconfig.json",
-        ".dev.vars.example",
-        ".gitignore",
-        "README.md",
-    ] {
+    for file in PROJECT_FILES {
         assert!(out.path().join(file).is_file(), "{file} missing");
     }
     let index = std::fs::read_to_string(out.path().join("src/index.ts")).unwrap();

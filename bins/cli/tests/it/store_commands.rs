@@ -336,16 +336,7 @@ fn generate_customer_writes_the_stored_project() {
         stdout.starts_with("generated c15t-cust_abc123 (8 files, sha256:"),
         "{stdout}"
     );
-    for file in [
-        "src/index.ts",
-        "types/c15t-destinations.d.ts",
-        "wrangler.jsonc",
-        "package.json",
-        "tsconfig.json",
-        ".dev.vars.example",
-        ".gitignore",
-        "README.md",
-    ] {
+    for file in crate::PROJECT_FILES {
         assert!(out.join(file).is_file(), "{file} missing");
     }
     let index = std::fs::read_to_string(out.join("src/index.ts")).unwrap();
