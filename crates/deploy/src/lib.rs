@@ -16,11 +16,14 @@
 //! the names `.dev.vars.example` lists.
 
 mod archive;
+pub mod cloudflare;
 mod deployer;
 mod error;
 mod file;
 mod path;
 mod release;
+pub mod runtime;
+pub mod webhook;
 
 pub use archive::{ArchiveFormat, archive};
 pub use deployer::{DeployOutcome, Deployer, DeployerConfig};

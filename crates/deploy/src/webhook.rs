@@ -1,0 +1,1 @@
+//! The Standard Webhooks notifier (being written).

@@ -1,0 +1,1 @@
+//! The fake Cloudflare Workers API (being written).

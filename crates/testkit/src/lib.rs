@@ -1,0 +1,13 @@
+//! Faithful fakes of the outside services the c15t control plane talks to, for tests only.
+//!
+//! Every fake is a real HTTP server on `127.0.0.1` with an ephemeral port, started by the test
+//! that uses it and stopped when its handle drops. Tests point the code under test at the
+//! fake's base URL exactly as an operator points it at the real service; nothing of our own
+//! code is replaced.
+//!
+//! - [`cloudflare`]: the Cloudflare Workers API (scripts, versions, deployments, secrets,
+//!   subdomains), with rate limiting and fault injection.
+//! - [`webhook`]: a webhook receiver that records and verifies Standard Webhooks deliveries.
+
+pub mod cloudflare;
+pub mod webhook;

@@ -1,0 +1,1 @@
+//! The webhook receiver (being written).
