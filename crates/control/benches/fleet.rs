@@ -187,7 +187,10 @@ async fn seed(store: Arc<dyn Store>, fleet: Arc<Vec<(CustomerSpec, String)>>) {
                             action: "customer.import",
                             resource: &resource,
                             spec,
-                            vault: Some(vault),
+                            vault: Some(c15t_store::VaultSwap {
+                                old: None,
+                                new: vault,
+                            }),
                             expected_revision: None,
                             now,
                         })

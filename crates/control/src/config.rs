@@ -8,7 +8,7 @@ use c15t_model::{
     CustomerConfig, CustomerId, CustomerSpec, DestinationSpec, Environment, RawValue, SecretRef,
 };
 use c15t_secrets::{Keyring, Secret, Vault};
-use c15t_store::{ConfigChange, Revision, StoredConfig};
+use c15t_store::{ConfigChange, Revision, StoredConfig, VaultSwap};
 use serde::Serialize;
 
 use crate::{Control, ControlError};
@@ -506,7 +506,10 @@ impl Control {
                 action,
                 resource,
                 spec: &draft.spec,
-                vault: sealed.as_deref(),
+                vault: sealed.as_deref().map(|new| VaultSwap {
+                    old: draft.sealed.as_deref(),
+                    new,
+                }),
                 expected_revision: expected,
                 now: self.clock.now(),
             })

@@ -35,6 +35,12 @@ pub enum ControlError {
         /// The current revision.
         actual: u64,
     },
+    /// Someone else changed the customer's secrets since this change read them.
+    #[error("the secrets of {resource} changed meanwhile; reload and apply your change again")]
+    SecretsChanged {
+        /// The customer as the store names it.
+        resource: String,
+    },
     /// A secret referenced from a declarative file could not be resolved.
     #[error("{path}: environment variable `{var}` is not set; export it or change the reference")]
     MissingSecret {
@@ -75,6 +81,7 @@ impl From<c15t_store::StoreError> for ControlError {
                 expected,
                 actual,
             },
+            S::VaultChanged { resource } => Self::SecretsChanged { resource },
             other => Self::Store(other),
         }
     }

@@ -485,7 +485,10 @@ mod tests {
                 action: "customer.create",
                 resource: "customer/delta",
                 spec: &broken,
-                vault: Some(&empty),
+                vault: Some(c15t_store::VaultSwap {
+                    old: None,
+                    new: &empty,
+                }),
                 expected_revision: None,
                 now: chrono::Utc::now(),
             })

@@ -4,6 +4,7 @@
 pub mod bindings;
 pub mod catalogue;
 mod customer;
+pub mod delivery;
 mod destination;
 mod ids;
 mod pattern;
@@ -12,6 +13,7 @@ mod spec;
 
 pub use bindings::{Bindings, SecretBinding};
 pub use catalogue::{Catalogue, ConsentCategory, FieldSpec, FieldType, KindSpec, Pattern};
+pub use delivery::{Delivery, DeployTarget, Strategy, WebhookEndpoint};
 pub use customer::{Customer, DatabaseBinding, LogLevel, TrustedOrigin};
 pub use destination::{Destination, EnvironmentScope, SecretRef, SettingValue};
 pub use ids::{

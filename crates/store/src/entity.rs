@@ -124,6 +124,9 @@ pub mod deployment {
         pub started_at: Option<DateTimeUtc>,
         pub finished_at: Option<DateTimeUtc>,
         pub updated_at: DateTimeUtc,
+        pub job_id: Option<i64>,
+        /// JSON object: secret binding name to fingerprint.
+        pub secret_fingerprints: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -177,6 +180,78 @@ pub mod job {
         pub last_error: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod delivery {
+    //! `deliveries`: a customer's delivery settings as JSON (`c15t_model::Delivery`).
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub customer_id: String,
+        pub settings: String,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod webhook_delivery {
+    //! `webhook_deliveries`: one row per delivery attempt of a webhook message.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub customer_id: String,
+        pub message_id: String,
+        pub event_type: String,
+        pub attempt: i32,
+        pub status_code: Option<i32>,
+        pub outcome: String,
+        pub error: Option<String>,
+        pub duration_ms: i64,
+        pub at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod health_check {
+    //! `health_checks`: the latest probe of each live deployment.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "health_checks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub deployment_id: i64,
+        pub customer_id: String,
+        pub environment: String,
+        pub url: String,
+        pub up: bool,
+        pub status_code: Option<i32>,
+        pub latency_ms: Option<i64>,
+        pub error: Option<String>,
+        pub consecutive_failures: i32,
+        pub checks: i64,
+        pub checked_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -33,6 +33,13 @@ pub enum StoreError {
         /// The revision found.
         actual: Revision,
     },
+    /// A customer's secret vault changed since it was read (another change sealed a new one);
+    /// nothing was written.
+    #[error("the secrets of {resource} changed meanwhile; reload and apply your change again")]
+    VaultChanged {
+        /// The customer, e.g. ``customer `cust_abc123` ``.
+        resource: String,
+    },
     /// The input cannot be stored as given (for example a number that is not finite).
     #[error("{what} cannot be stored")]
     Invalid {

@@ -15,9 +15,10 @@ mod types;
 pub use error::StoreError;
 pub use sea::{SeaStore, default_database_url};
 pub use types::{
-    ApiTokenRecord, AuditRecord, ConfigChange, CustomerSummary, DeploymentRecord, DeploymentStatus,
-    DeploymentUpdate, JobCounts, JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment,
-    NewJob, Revision, StoredConfig,
+    ApiTokenRecord, AuditRecord, ConfigChange, CustomerSummary, DeliveryChange, DeliveryRecord,
+    DeploymentRecord, DeploymentStatus, DeploymentUpdate, HealthProbe, HealthRecord, JobCounts,
+    JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment, NewJob, NewWebhookDelivery,
+    Revision, StoredConfig, VaultSwap, WebhookDeliveryRecord,
 };
 
 use std::time::Duration;
@@ -122,6 +123,46 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<DeploymentRecord>, StoreError>;
     /// The generated files of a deployment (`NotFound` if there is no such deployment).
     async fn deployment_files(&self, id: i64) -> Result<Vec<(String, String)>, StoreError>;
+    /// The newest deployment made by job `job_id`, if any (a job retried after its runner
+    /// died finds the deployment its first attempt recorded).
+    async fn deployment_for_job(&self, job_id: i64)
+    -> Result<Option<DeploymentRecord>, StoreError>;
+    /// The live deployment of every customer and environment (the newest `Succeeded` one of
+    /// each), ordered by customer and environment; of one customer when given.
+    async fn deployment_live(
+        &self,
+        customer: Option<&CustomerId>,
+    ) -> Result<Vec<DeploymentRecord>, StoreError>;
+
+    /// A customer's delivery settings, `None` if never set.
+    async fn delivery_get(&self, customer: &CustomerId)
+    -> Result<Option<DeliveryRecord>, StoreError>;
+    /// Replaces a customer's delivery settings (and, with [`VaultSwap`], its vault, if the
+    /// vault is still the one read: else [`StoreError::Conflict`]) in one transaction with an
+    /// audit entry. The config revision does not move: delivery settings change no generated
+    /// file.
+    async fn delivery_put(&self, change: DeliveryChange<'_>) -> Result<(), StoreError>;
+
+    /// Appends one webhook delivery attempt to the delivery log.
+    async fn webhook_delivery_append(
+        &self,
+        attempt: NewWebhookDelivery,
+    ) -> Result<WebhookDeliveryRecord, StoreError>;
+    /// A customer's delivery log, newest first, at most `limit`.
+    async fn webhook_delivery_list(
+        &self,
+        customer: &CustomerId,
+        limit: u64,
+    ) -> Result<Vec<WebhookDeliveryRecord>, StoreError>;
+
+    /// Records a health probe of a deployment (replacing its previous one, counting failures in
+    /// a row).
+    async fn health_record(&self, probe: HealthProbe) -> Result<HealthRecord, StoreError>;
+    /// The latest health of deployments, of one customer when given, by deployment id.
+    async fn health_list(
+        &self,
+        customer: Option<&CustomerId>,
+    ) -> Result<Vec<HealthRecord>, StoreError>;
 
     /// Audit entries, newest first, at most `limit`, optionally of one customer.
     async fn audit_list(
@@ -170,6 +211,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Graceful shutdown: every job `worker` holds goes back to `Pending`, due now, and the
     /// interrupted attempt is not counted. Returns how many.
     async fn job_release(&self, worker: &str, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Gives up on jobs whose runner died once too often: a `Running` job whose lease expired
+    /// with no attempts left becomes `Failed`. Returns those jobs, so their owners can record
+    /// the failure (for example on the deployment the job was making).
+    async fn job_reap(&self, now: DateTime<Utc>) -> Result<Vec<JobRecord>, StoreError>;
     /// One job.
     async fn job_get(&self, id: i64) -> Result<Option<JobRecord>, StoreError>;
     /// Jobs by status, for metrics.

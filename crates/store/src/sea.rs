@@ -26,13 +26,17 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
-use crate::entity::{api_token, audit, customer, deployment, destination, job, vault};
+use crate::entity::{
+    api_token, audit, customer, delivery, deployment, destination, health_check, job, vault,
+    webhook_delivery,
+};
 use crate::error::{db, db_error};
 use crate::migration::Migrator;
 use crate::{
-    ApiTokenRecord, AuditRecord, ConfigChange, CustomerSummary, DeploymentRecord, DeploymentStatus,
-    DeploymentUpdate, JobCounts, JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment,
-    NewJob, Revision, Store, StoreError, StoredConfig,
+    ApiTokenRecord, AuditRecord, ConfigChange, CustomerSummary, DeliveryChange, DeliveryRecord,
+    DeploymentRecord, DeploymentStatus, DeploymentUpdate, HealthProbe, HealthRecord, JobCounts,
+    JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment, NewJob, NewWebhookDelivery,
+    Revision, Store, StoreError, StoredConfig, VaultSwap, WebhookDeliveryRecord,
 };
 
 /// The embedded default: `c15t.db` in the working directory, created on first use.
@@ -566,6 +570,11 @@ fn deployment_record(row: deployment::Model) -> Result<DeploymentRecord, StoreEr
         error: row.error,
         remote_version: row.remote_version,
         rollback_of: row.rollback_of,
+        job_id: row.job_id,
+        secret_fingerprints: match row.secret_fingerprints.as_deref() {
+            None | Some("") => BTreeMap::new(),
+            Some(json) => json_from(&what("secret fingerprints"), json)?,
+        },
         created_at: row.created_at,
         started_at: row.started_at,
         finished_at: row.finished_at,
@@ -611,6 +620,54 @@ fn job_record(row: job::Model) -> Result<JobRecord, StoreError> {
         last_error: row.last_error,
         created_at: row.created_at,
         updated_at: row.updated_at,
+    })
+}
+
+fn webhook_delivery_record(
+    row: webhook_delivery::Model,
+) -> Result<WebhookDeliveryRecord, StoreError> {
+    let what = |field: &str| format!("{field} of webhook delivery {}", row.id);
+    Ok(WebhookDeliveryRecord {
+        id: row.id,
+        attempt: NewWebhookDelivery {
+            customer: parse_id(&what("customer"), &row.customer_id)?,
+            attempt: from_i32(&what("attempt"), row.attempt)?,
+            status_code: row
+                .status_code
+                .map(|c| u16::try_from(c).map_err(|_| StoreError::corrupt(what("status code"))))
+                .transpose()?,
+            duration_ms: from_i64(&what("duration"), row.duration_ms)?,
+            message_id: row.message_id,
+            event_type: row.event_type,
+            outcome: row.outcome,
+            error: row.error,
+            at: row.at,
+        },
+    })
+}
+
+fn health_record(row: health_check::Model) -> Result<HealthRecord, StoreError> {
+    let what = |field: &str| format!("{field} of the health of deployment {}", row.deployment_id);
+    Ok(HealthRecord {
+        consecutive_failures: from_i32(&what("consecutive failures"), row.consecutive_failures)?,
+        checks: from_i64(&what("checks"), row.checks)?,
+        probe: HealthProbe {
+            deployment_id: row.deployment_id,
+            customer: parse_id(&what("customer"), &row.customer_id)?,
+            environment: parse_id(&what("environment"), &row.environment)?,
+            status_code: row
+                .status_code
+                .map(|c| u16::try_from(c).map_err(|_| StoreError::corrupt(what("status code"))))
+                .transpose()?,
+            latency_ms: row
+                .latency_ms
+                .map(|l| from_i64(&what("latency"), l))
+                .transpose()?,
+            url: row.url,
+            up: row.up,
+            error: row.error,
+            checked_at: row.checked_at,
+        },
     })
 }
 
@@ -715,6 +772,54 @@ fn spec_value(spec: &CustomerSpec) -> Result<serde_json::Value, StoreError> {
     })
 }
 
+/// Replaces a customer's vault if it is still `swap.old` (creates it when `old` is `None` and
+/// there is none yet); [`StoreError::VaultChanged`] otherwise.
+async fn swap_vault(
+    txn: &DatabaseTransaction,
+    customer: &CustomerId,
+    swap: VaultSwap<'_>,
+    now: DateTime<Utc>,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    let changed = || StoreError::VaultChanged {
+        resource: customer_resource(customer.as_str()),
+    };
+    match swap.old {
+        Some(old) => {
+            let swapped = vault::Entity::update_many()
+                .col_expr(vault::Column::Ciphertext, Expr::value(swap.new))
+                .col_expr(vault::Column::UpdatedAt, Expr::value(now))
+                .filter(vault::Column::CustomerId.eq(customer.as_str()))
+                .filter(vault::Column::Ciphertext.eq(old))
+                .exec(txn)
+                .await
+                .map_err(db(op))?;
+            if swapped.rows_affected == 0 {
+                return Err(changed());
+            }
+        }
+        None => {
+            let inserted = vault::Entity::insert(vault::ActiveModel {
+                customer_id: Set(customer.to_string()),
+                ciphertext: Set(swap.new.to_owned()),
+                updated_at: Set(now),
+            })
+            .on_conflict(
+                OnConflict::column(vault::Column::CustomerId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await
+            .map_err(db(op))?;
+            if inserted == 0 {
+                return Err(changed());
+            }
+        }
+    }
+    Ok(())
+}
+
 fn due_condition(kinds: &[&str], now: DateTime<Utc>) -> Condition {
     let due = Condition::any()
         .add(
@@ -725,7 +830,8 @@ fn due_condition(kinds: &[&str], now: DateTime<Utc>) -> Condition {
         .add(
             Condition::all()
                 .add(job::Column::Status.eq(JobStatus::Running.as_str()))
-                .add(job::Column::LeaseExpiresAt.lte(now)),
+                .add(job::Column::LeaseExpiresAt.lte(now))
+                .add(Expr::col(job::Column::Attempts).lt(Expr::col(job::Column::MaxAttempts))),
         );
     let mut cond = Condition::all().add(due);
     if !kinds.is_empty() {
@@ -912,20 +1018,8 @@ impl Store for SeaStore {
                 .await
                 .map_err(db(OP))?;
         }
-        if let Some(ciphertext) = change.vault {
-            vault::Entity::insert(vault::ActiveModel {
-                customer_id: Set(id.to_string()),
-                ciphertext: Set(ciphertext.to_owned()),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::column(vault::Column::CustomerId)
-                    .update_columns([vault::Column::Ciphertext, vault::Column::UpdatedAt])
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await
-            .map_err(db(OP))?;
+        if let Some(swap) = change.vault {
+            swap_vault(&txn, &id, swap, now, OP).await?;
         }
         let entry = NewAudit {
             actor: change.actor,
@@ -1161,6 +1255,11 @@ impl Store for SeaStore {
             error: Set(None),
             remote_version: Set(None),
             rollback_of: Set(d.rollback_of),
+            job_id: Set(d.job_id),
+            secret_fingerprints: Set(Some(json_to(
+                "secret fingerprints",
+                &d.secret_fingerprints,
+            )?)),
             created_at: Set(now),
             started_at: Set(None),
             finished_at: Set(None),
@@ -1253,6 +1352,8 @@ impl Store for SeaStore {
             deployment::Column::StartedAt,
             deployment::Column::FinishedAt,
             deployment::Column::UpdatedAt,
+            deployment::Column::JobId,
+            deployment::Column::SecretFingerprints,
         ];
         query
             .select_only()
@@ -1389,8 +1490,6 @@ impl Store for SeaStore {
                 Expr::col(job::Column::Attempts).add(1),
             )
             .col_expr(job::Column::UpdatedAt, Expr::value(now));
-        // TODO-correctness: a job whose worker keeps dying is reclaimed after every lease
-        // expiry even past `max_attempts`; give up on it once attempts run out.
         let claimed = if self.backend == DbBackend::Postgres {
             let txn = self.begin_write(OP).await?;
             let candidate = job::Entity::find()
@@ -1587,6 +1686,247 @@ impl Store for SeaStore {
             }
         }
         Ok(counts)
+    }
+
+    async fn job_reap(&self, now: DateTime<Utc>) -> Result<Vec<JobRecord>, StoreError> {
+        const OP: &str = "reaping abandoned jobs";
+        let now = ts(now);
+        let rows = job::Entity::update_many()
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Failed.as_str()))
+            .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+            .col_expr(
+                job::Column::LastError,
+                Expr::value("the runner holding the job stopped before finishing it, on every attempt"),
+            )
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .filter(job::Column::Status.eq(JobStatus::Running.as_str()))
+            .filter(job::Column::LeaseExpiresAt.lte(now))
+            .filter(Expr::col(job::Column::Attempts).gte(Expr::col(job::Column::MaxAttempts)))
+            .exec_with_returning(&self.db)
+            .await
+            .map_err(db(OP))?;
+        rows.into_iter().map(job_record).collect()
+    }
+
+    async fn deployment_for_job(
+        &self,
+        job_id: i64,
+    ) -> Result<Option<DeploymentRecord>, StoreError> {
+        const OP: &str = "finding a job's deployment";
+        deployment::Entity::find()
+            .filter(deployment::Column::JobId.eq(job_id))
+            .order_by_desc(deployment::Column::Id)
+            .one(&self.db)
+            .await
+            .map_err(db(OP))?
+            .map(deployment_record)
+            .transpose()
+    }
+
+    async fn deployment_live(
+        &self,
+        customer: Option<&CustomerId>,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        const OP: &str = "listing live deployments";
+        // The newest succeeded deployment of each (customer, environment).
+        let newest = Query::select()
+            .expr(Expr::col(deployment::Column::Id).max())
+            .from(deployment::Entity)
+            .and_where(deployment::Column::Status.eq(DeploymentStatus::Succeeded.as_str()))
+            .and_where_option(customer.map(|c| deployment::Column::CustomerId.eq(c.as_str())))
+            .group_by_columns([deployment::Column::CustomerId, deployment::Column::Environment])
+            .to_owned();
+        deployment::Entity::find()
+            .filter(deployment::Column::Id.in_subquery(newest))
+            .order_by_asc(deployment::Column::CustomerId)
+            .order_by_asc(deployment::Column::Environment)
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .map(deployment_record)
+            .collect()
+    }
+
+    async fn delivery_get(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        const OP: &str = "reading delivery settings";
+        delivery::Entity::find_by_id(customer.as_str())
+            .one(&self.db)
+            .await
+            .map_err(db(OP))?
+            .map(|row| {
+                Ok(DeliveryRecord {
+                    delivery: json_from(&format!("delivery settings of {customer}"), &row.settings)?,
+                    updated_at: row.updated_at,
+                })
+            })
+            .transpose()
+    }
+
+    async fn delivery_put(&self, change: DeliveryChange<'_>) -> Result<(), StoreError> {
+        const OP: &str = "saving delivery settings";
+        let now = ts(change.now);
+        let id = change.customer;
+        let settings = json_to("delivery settings", change.delivery)?;
+        let txn = self.begin_write(OP).await?;
+        if customer::Entity::find_by_id(id.as_str())
+            .one(&txn)
+            .await
+            .map_err(db(OP))?
+            .is_none()
+        {
+            return Err(StoreError::not_found(customer_resource(id.as_str())));
+        }
+        let before = delivery::Entity::find_by_id(id.as_str())
+            .one(&txn)
+            .await
+            .map_err(db(OP))?
+            .map(|row| json_from::<serde_json::Value>("delivery settings", &row.settings))
+            .transpose()?;
+        if let Some(swap) = change.vault {
+            swap_vault(&txn, id, swap, now, OP).await?;
+        }
+        delivery::Entity::insert(delivery::ActiveModel {
+            customer_id: Set(id.to_string()),
+            settings: Set(settings),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(delivery::Column::CustomerId)
+                .update_columns([delivery::Column::Settings, delivery::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db(OP))?;
+        let resource = format!("customer/{id}/delivery");
+        let after = serde_json::to_value(change.delivery).map_err(|e| StoreError::Invalid {
+            what: format!("delivery settings ({e})"),
+        })?;
+        let entry = NewAudit {
+            actor: change.actor,
+            action: change.action,
+            resource: &resource,
+            customer: Some(id),
+            before,
+            after: Some(after),
+        };
+        insert_audit(&txn, entry, now, OP).await?;
+        txn.commit().await.map_err(db(OP))
+    }
+
+    async fn webhook_delivery_append(
+        &self,
+        attempt: NewWebhookDelivery,
+    ) -> Result<WebhookDeliveryRecord, StoreError> {
+        const OP: &str = "logging a webhook delivery";
+        let row = webhook_delivery::ActiveModel {
+            id: NotSet,
+            customer_id: Set(attempt.customer.to_string()),
+            message_id: Set(attempt.message_id.clone()),
+            event_type: Set(attempt.event_type.clone()),
+            attempt: Set(to_i32("attempt", attempt.attempt)?),
+            status_code: Set(attempt.status_code.map(i32::from)),
+            outcome: Set(attempt.outcome.clone()),
+            error: Set(attempt.error.clone()),
+            duration_ms: Set(to_i64("duration", attempt.duration_ms)?),
+            at: Set(ts(attempt.at)),
+        }
+        .insert(&self.db)
+        .await
+        .map_err(db(OP))?;
+        webhook_delivery_record(row)
+    }
+
+    async fn webhook_delivery_list(
+        &self,
+        customer: &CustomerId,
+        limit: u64,
+    ) -> Result<Vec<WebhookDeliveryRecord>, StoreError> {
+        const OP: &str = "listing webhook deliveries";
+        webhook_delivery::Entity::find()
+            .filter(webhook_delivery::Column::CustomerId.eq(customer.as_str()))
+            .order_by_desc(webhook_delivery::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .map(webhook_delivery_record)
+            .collect()
+    }
+
+    async fn health_record(&self, probe: HealthProbe) -> Result<HealthRecord, StoreError> {
+        const OP: &str = "recording a health probe";
+        let txn = self.begin_write(OP).await?;
+        let previous = health_check::Entity::find_by_id(probe.deployment_id)
+            .one(&txn)
+            .await
+            .map_err(db(OP))?;
+        let (failures, checks) = match &previous {
+            Some(p) => (p.consecutive_failures, p.checks),
+            None => (0, 0),
+        };
+        let failures = if probe.up { 0 } else { failures.saturating_add(1) };
+        let row = health_check::ActiveModel {
+            deployment_id: Set(probe.deployment_id),
+            customer_id: Set(probe.customer.to_string()),
+            environment: Set(probe.environment.to_string()),
+            url: Set(probe.url.clone()),
+            up: Set(probe.up),
+            status_code: Set(probe.status_code.map(i32::from)),
+            latency_ms: Set(probe.latency_ms.map(|l| to_i64("latency", l)).transpose()?),
+            error: Set(probe.error.clone()),
+            consecutive_failures: Set(failures),
+            checks: Set(checks.saturating_add(1)),
+            checked_at: Set(ts(probe.checked_at)),
+        };
+        health_check::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(health_check::Column::DeploymentId)
+                    .update_columns([
+                        health_check::Column::Url,
+                        health_check::Column::Up,
+                        health_check::Column::StatusCode,
+                        health_check::Column::LatencyMs,
+                        health_check::Column::Error,
+                        health_check::Column::ConsecutiveFailures,
+                        health_check::Column::Checks,
+                        health_check::Column::CheckedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db(OP))?;
+        txn.commit().await.map_err(db(OP))?;
+        Ok(HealthRecord {
+            probe,
+            consecutive_failures: from_i32("consecutive failures", failures)?,
+            checks: from_i64("checks", checks.saturating_add(1))?,
+        })
+    }
+
+    async fn health_list(
+        &self,
+        customer: Option<&CustomerId>,
+    ) -> Result<Vec<HealthRecord>, StoreError> {
+        const OP: &str = "listing worker health";
+        let mut query = health_check::Entity::find();
+        if let Some(c) = customer {
+            query = query.filter(health_check::Column::CustomerId.eq(c.as_str()));
+        }
+        query
+            .order_by_asc(health_check::Column::DeploymentId)
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .map(health_record)
+            .collect()
     }
 }
 

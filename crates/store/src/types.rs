@@ -1,9 +1,10 @@
 //! The records the store returns and the inputs it takes.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use c15t_model::{CustomerId, CustomerSpec, Environment};
+use c15t_model::{CustomerId, CustomerSpec, Delivery, Environment};
 use chrono::{DateTime, Utc};
 
 /// A customer's config revision: 1 on creation, +1 on every change.
@@ -50,8 +51,9 @@ pub struct ConfigChange<'a> {
     pub resource: &'a str,
     /// The whole new config; its `id` names the customer.
     pub spec: &'a CustomerSpec,
-    /// The new vault ciphertext; `None` keeps the stored one.
-    pub vault: Option<&'a str>,
+    /// The new vault, if it changed, with the ciphertext it replaces; `None` keeps the stored
+    /// one.
+    pub vault: Option<VaultSwap<'a>>,
     /// The revision the change is based on; `None` creates the customer.
     pub expected_revision: Option<Revision>,
     /// When.
@@ -180,6 +182,10 @@ pub struct NewDeployment {
     pub files: Vec<(String, String)>,
     /// The deployment this one rolls back to, if it is a rollback.
     pub rollback_of: Option<i64>,
+    /// The job that made this deployment, if a job did.
+    pub job_id: Option<i64>,
+    /// Secret binding name to the fingerprint of the value deployed (never a value).
+    pub secret_fingerprints: BTreeMap<String, String>,
 }
 
 /// A change of a deployment's status; `None` fields keep their stored value.
@@ -220,6 +226,10 @@ pub struct DeploymentRecord {
     pub remote_version: Option<String>,
     /// The deployment this one rolled back to.
     pub rollback_of: Option<i64>,
+    /// The job that made this deployment.
+    pub job_id: Option<i64>,
+    /// Secret binding name to the fingerprint of the value deployed.
+    pub secret_fingerprints: BTreeMap<String, String>,
     /// Recorded at.
     pub created_at: DateTime<Utc>,
     /// Started running at.
@@ -325,4 +335,106 @@ pub struct JobCounts {
     pub done: u64,
     /// Given up.
     pub failed: u64,
+}
+
+/// A customer's stored delivery settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// The settings.
+    pub delivery: Delivery,
+    /// When they last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A change of a customer's vault that must not race another: the ciphertext read and the one
+/// to store.
+#[derive(Debug, Clone, Copy)]
+pub struct VaultSwap<'a> {
+    /// The ciphertext the change was based on (`None`: the customer had no vault).
+    pub old: Option<&'a str>,
+    /// The new ciphertext.
+    pub new: &'a str,
+}
+
+/// A change of a customer's delivery settings (see [`crate::Store::delivery_put`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryChange<'a> {
+    /// Who (for the audit log).
+    pub actor: &'a str,
+    /// What was done, e.g. `delivery.update`.
+    pub action: &'a str,
+    /// Whose settings.
+    pub customer: &'a CustomerId,
+    /// The whole new settings.
+    pub delivery: &'a Delivery,
+    /// A vault change made together with the settings (a new API token or webhook secret).
+    pub vault: Option<VaultSwap<'a>>,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+/// One delivery attempt of a webhook message, for the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWebhookDelivery {
+    /// Whose endpoint.
+    pub customer: CustomerId,
+    /// The message's `webhook-id` (the same on every attempt).
+    pub message_id: String,
+    /// The event type, e.g. `deployment.succeeded`.
+    pub event_type: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The HTTP status answered, if any.
+    pub status_code: Option<u16>,
+    /// `delivered`, `retry`, `gone`, `failed` or `refused`.
+    pub outcome: String,
+    /// What went wrong (never a secret).
+    pub error: Option<String>,
+    /// How long the attempt took.
+    pub duration_ms: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A logged webhook delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDeliveryRecord {
+    /// Log entry id (increasing).
+    pub id: i64,
+    /// The attempt.
+    pub attempt: NewWebhookDelivery,
+}
+
+/// The result of one health probe of a live deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthProbe {
+    /// The deployment probed.
+    pub deployment_id: i64,
+    /// Its customer.
+    pub customer: CustomerId,
+    /// Its environment.
+    pub environment: Environment,
+    /// The URL probed.
+    pub url: String,
+    /// Whether the worker answered healthy.
+    pub up: bool,
+    /// The HTTP status, if it answered.
+    pub status_code: Option<u16>,
+    /// How long the answer took, if it answered.
+    pub latency_ms: Option<u64>,
+    /// Why it is down.
+    pub error: Option<String>,
+    /// When.
+    pub checked_at: DateTime<Utc>,
+}
+
+/// The latest health of a deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthRecord {
+    /// The latest probe.
+    pub probe: HealthProbe,
+    /// Failed probes in a row (0 when up).
+    pub consecutive_failures: u32,
+    /// Probes so far.
+    pub checks: u64,
 }

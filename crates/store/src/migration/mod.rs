@@ -6,6 +6,7 @@
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20261127_000001_initial;
+mod m20261127_000002_delivery;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -13,6 +14,9 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_initial::Migration)]
+        vec![
+            Box::new(m20261127_000001_initial::Migration),
+            Box::new(m20261127_000002_delivery::Migration),
+        ]
     }
 }

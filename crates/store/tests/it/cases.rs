@@ -4,10 +4,13 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use c15t_model::{CustomerId, CustomerSpec, Environment, RawValue, SecretRef};
+use c15t_model::{
+    CustomerId, CustomerSpec, Delivery, DeployTarget, Environment, RawValue, SecretRef, Strategy,
+};
 use c15t_store::{
-    ConfigChange, DeploymentStatus, DeploymentUpdate, JobStatus, NewApiToken, NewAudit,
-    NewDeployment, NewJob, Revision, Store, StoreError,
+    ConfigChange, DeliveryChange, DeploymentStatus, DeploymentUpdate, HealthProbe, JobStatus,
+    NewApiToken, NewAudit, NewDeployment, NewJob, NewWebhookDelivery, Revision, Store, StoreError,
+    VaultSwap,
 };
 use serde_json::json;
 
@@ -59,9 +62,27 @@ fn change<'a>(
         },
         resource: "customer/cust_abc123",
         spec,
-        vault,
+        // A new customer's vault replaces none; for an update see `change_vault`.
+        vault: vault.map(|new| VaultSwap { old: None, new }),
         expected_revision: expected,
         now: t(at),
+    }
+}
+
+/// An update that replaces the vault `old` with `new`.
+fn change_vault<'a>(
+    spec: &'a CustomerSpec,
+    old: &'a str,
+    new: &'a str,
+    expected: Revision,
+    at: i64,
+) -> ConfigChange<'a> {
+    ConfigChange {
+        vault: Some(VaultSwap {
+            old: Some(old),
+            new,
+        }),
+        ..change(spec, None, Some(expected), at)
     }
 }
 
@@ -199,7 +220,7 @@ pub async fn config_put_bumps_revision_and_replaces_destinations(store: &dyn Sto
 
     // Back to the original order; a new vault replaces the old one.
     let rev = store
-        .config_put(change(&spec, Some("vault-v2"), Some(2), 20))
+        .config_put(change_vault(&spec, "vault-v1", "vault-v2", 2, 20))
         .await
         .unwrap();
     assert_eq!(rev, 3);
@@ -221,7 +242,7 @@ pub async fn stale_revision_conflicts_and_writes_nothing(store: &dyn Store) {
     let mut stale = spec.clone();
     stale.name = "lost update".to_owned();
     let err = store
-        .config_put(change(&stale, Some("vault-stale"), Some(1), 20))
+        .config_put(change_vault(&stale, "vault-v1", "vault-stale", 1, 20))
         .await
         .unwrap_err();
     match &err {
@@ -261,8 +282,8 @@ pub async fn concurrent_writers_one_wins(store: &dyn Store) {
     a.destinations.truncate(1);
     let b = edited(&spec);
     let (ra, rb) = tokio::join!(
-        store.config_put(change(&a, Some("vault-a"), Some(1), 10)),
-        store.config_put(change(&b, Some("vault-b"), Some(1), 10)),
+        store.config_put(change_vault(&a, "vault-v1", "vault-a", 1, 10)),
+        store.config_put(change_vault(&b, "vault-v1", "vault-b", 1, 10)),
     );
     let (winner, vault) = match (&ra, &rb) {
         (Ok(2), Err(StoreError::Conflict { actual: 2, .. })) => (&a, "vault-a"),
@@ -366,7 +387,7 @@ pub async fn audit_records_before_after_without_plaintext(store: &dyn Store) {
         .config_put(ConfigChange {
             action: "destination.update",
             resource: "customer/cust_abc123/destination/meta-staging",
-            ..change(&next, Some(&vault), Some(1), 10)
+            ..change_vault(&next, &vault, &vault, 1, 10)
         })
         .await
         .unwrap();
@@ -615,6 +636,12 @@ fn new_deployment(env: &str, revision: Revision) -> NewDeployment {
             ),
         ],
         rollback_of: None,
+        job_id: None,
+        secret_fingerprints: [(
+            "META_PIXEL_ACCESS_TOKEN".to_owned(),
+            format!("hmac-sha256:{revision:032}"),
+        )]
+        .into(),
     }
 }
 
@@ -1129,4 +1156,232 @@ pub async fn customer_configs_round_trip_every_setting_kind(store: &dyn Store) {
         panic!("1.0 must stay a float");
     };
     assert_eq!(f.to_bits(), 1.0f64.to_bits());
+}
+
+pub async fn delivery_settings_round_trip_with_vault_swap(store: &dyn Store) {
+    let spec = example_spec();
+    create(store, &spec).await;
+    assert_eq!(store.delivery_get(&cust()).await.unwrap(), None);
+
+    let delivery = Delivery {
+        strategy: Strategy::Automatic,
+        target: DeployTarget::Cloudflare {
+            account_id: "0123456789abcdef0123456789abcdef".to_owned(),
+        },
+        webhook: None,
+    };
+    let change = |delivery, vault, at| DeliveryChange {
+        actor: "alice@example.com",
+        action: "delivery.update",
+        customer: &CUST,
+        delivery,
+        vault,
+        now: t(at),
+    };
+    static CUST: std::sync::LazyLock<CustomerId> = std::sync::LazyLock::new(cust);
+    store
+        .delivery_put(change(
+            &delivery,
+            Some(VaultSwap {
+                old: Some("vault-v1"),
+                new: "vault-with-token",
+            }),
+            10,
+        ))
+        .await
+        .unwrap();
+    let got = store.delivery_get(&cust()).await.unwrap().unwrap();
+    assert_eq!((got.delivery, got.updated_at), (delivery.clone(), t(10)));
+    let stored = store.customer_get(&cust()).await.unwrap().unwrap();
+    assert_eq!(stored.vault.as_deref(), Some("vault-with-token"));
+    assert_eq!(stored.revision, 1, "delivery settings do not move the config revision");
+
+    // A vault swap based on a stale vault writes nothing, settings included.
+    let manual = Delivery {
+        strategy: Strategy::Manual,
+        ..delivery.clone()
+    };
+    let err = store
+        .delivery_put(change(
+            &manual,
+            Some(VaultSwap {
+                old: Some("vault-v1"),
+                new: "vault-stale",
+            }),
+            20,
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::VaultChanged { .. }), "{err:?}");
+    assert_eq!(
+        store.delivery_get(&cust()).await.unwrap().unwrap().delivery,
+        delivery
+    );
+    // So does a config change sealed from the vault as it was before the token was added.
+    let err = store
+        .config_put(change_vault(&edited(&spec), "vault-v1", "vault-lost-token", 1, 25))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::VaultChanged { .. }), "{err:?}");
+    assert_eq!(store.customer_get(&cust()).await.unwrap().unwrap().revision, 1);
+
+    // Without a vault change the settings are simply replaced; both changes are audited.
+    store.delivery_put(change(&manual, None, 30)).await.unwrap();
+    assert_eq!(
+        store.delivery_get(&cust()).await.unwrap().unwrap().delivery,
+        manual
+    );
+    let audit = store.audit_list(Some(&cust()), 10).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(&actions[..2], ["delivery.update", "delivery.update"]);
+    assert_eq!(audit[0].before.as_ref().unwrap()["strategy"], "automatic");
+    assert_eq!(audit[0].after.as_ref().unwrap()["strategy"], "manual");
+
+    // Unknown customers are refused; deleting a customer deletes its settings.
+    let ghost = CustomerId::new("ghost").unwrap();
+    let err = store
+        .delivery_put(DeliveryChange {
+            customer: &ghost,
+            ..change(&manual, None, 40)
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    store.customer_delete("a", &cust(), 1, t(50)).await.unwrap();
+    assert_eq!(store.delivery_get(&cust()).await.unwrap(), None);
+}
+
+pub async fn deployments_by_job_and_live(store: &dyn Store) {
+    let mut first = new_deployment("production", 1);
+    first.job_id = Some(41);
+    let first = store.deployment_create(first, t(0)).await.unwrap();
+    assert_eq!(first.job_id, Some(41));
+    assert_eq!(
+        first.secret_fingerprints["META_PIXEL_ACCESS_TOKEN"],
+        format!("hmac-sha256:{:032}", 1)
+    );
+    assert_eq!(store.deployment_for_job(41).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.deployment_for_job(42).await.unwrap(), None);
+    assert!(store.deployment_live(None).await.unwrap().is_empty());
+
+    let done = |status| DeploymentUpdate {
+        status,
+        url: Some("https://c15t-cust-abc123.acme.workers.dev".to_owned()),
+        error: None,
+        remote_version: None,
+    };
+    store
+        .deployment_update(first.id, done(DeploymentStatus::Succeeded), t(1))
+        .await
+        .unwrap();
+    let second = store
+        .deployment_create(new_deployment("production", 2), t(2))
+        .await
+        .unwrap();
+    store
+        .deployment_update(second.id, done(DeploymentStatus::Failed), t(3))
+        .await
+        .unwrap();
+    let staging = store
+        .deployment_create(new_deployment("staging", 2), t(4))
+        .await
+        .unwrap();
+    store
+        .deployment_update(staging.id, done(DeploymentStatus::Succeeded), t(5))
+        .await
+        .unwrap();
+
+    // The newest succeeded deployment per environment: a failed attempt is not live.
+    let live = store.deployment_live(Some(&cust())).await.unwrap();
+    let ids: Vec<(i64, &str)> = live.iter().map(|d| (d.id, d.environment.as_str())).collect();
+    assert_eq!(ids, [(first.id, "production"), (staging.id, "staging")]);
+    // Listings carry the new columns too.
+    let listed = store.deployment_list(&cust(), None, 10).await.unwrap();
+    assert_eq!(listed.last().unwrap().job_id, Some(41));
+    assert_eq!(listed.last().unwrap().secret_fingerprints, first.secret_fingerprints);
+    let other = CustomerId::new("other").unwrap();
+    assert!(store.deployment_live(Some(&other)).await.unwrap().is_empty());
+    assert_eq!(store.deployment_live(None).await.unwrap().len(), 2);
+}
+
+pub async fn webhook_delivery_log(store: &dyn Store) {
+    let attempt = |n: u32, outcome: &str, status: Option<u16>| NewWebhookDelivery {
+        customer: cust(),
+        message_id: "msg_1".to_owned(),
+        event_type: "deployment.succeeded".to_owned(),
+        attempt: n,
+        status_code: status,
+        outcome: outcome.to_owned(),
+        error: (outcome != "delivered").then(|| "answered 500".to_owned()),
+        duration_ms: 12,
+        at: t(i64::from(n)),
+    };
+    store
+        .webhook_delivery_append(attempt(1, "retry", Some(500)))
+        .await
+        .unwrap();
+    store
+        .webhook_delivery_append(attempt(2, "delivered", Some(200)))
+        .await
+        .unwrap();
+    let log = store.webhook_delivery_list(&cust(), 10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(log[0].id > log[1].id, "newest first");
+    assert_eq!(log[0].attempt, attempt(2, "delivered", Some(200)));
+    assert_eq!(log[1].attempt, attempt(1, "retry", Some(500)));
+    assert_eq!(store.webhook_delivery_list(&cust(), 1).await.unwrap().len(), 1);
+}
+
+pub async fn health_counts_failures_in_a_row(store: &dyn Store) {
+    let probe = |up: bool, at: i64| HealthProbe {
+        deployment_id: 7,
+        customer: cust(),
+        environment: Environment::new("production").unwrap(),
+        url: "https://c15t-cust-abc123.acme.workers.dev/status".to_owned(),
+        up,
+        status_code: up.then_some(200),
+        latency_ms: up.then_some(31),
+        error: (!up).then(|| "connection refused".to_owned()),
+        checked_at: t(at),
+    };
+    let r = store.health_record(probe(false, 1)).await.unwrap();
+    assert_eq!((r.consecutive_failures, r.checks), (1, 1));
+    let r = store.health_record(probe(false, 2)).await.unwrap();
+    assert_eq!((r.consecutive_failures, r.checks), (2, 2));
+    let r = store.health_record(probe(true, 3)).await.unwrap();
+    assert_eq!((r.consecutive_failures, r.checks), (0, 3));
+    let listed = store.health_list(Some(&cust())).await.unwrap();
+    assert_eq!(listed, vec![r]);
+    let other = CustomerId::new("other").unwrap();
+    assert!(store.health_list(Some(&other)).await.unwrap().is_empty());
+    assert_eq!(store.health_list(None).await.unwrap().len(), 1);
+}
+
+pub async fn jobs_abandoned_too_often_are_reaped(store: &dyn Store) {
+    let job = store
+        .job_enqueue(
+            NewJob {
+                kind: "deploy".to_owned(),
+                payload: json!({"customer": "cust_abc123"}),
+                dedupe_key: None,
+                run_at: t(0),
+                max_attempts: 2,
+            },
+            t(0),
+        )
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(10);
+    // Two runners die holding it.
+    assert!(store.job_claim("w1", &[], lease, t(1)).await.unwrap().is_some());
+    assert!(store.job_claim("w2", &[], lease, t(20)).await.unwrap().is_some());
+    // Its attempts are used up: nobody may claim it again, and reaping fails it.
+    assert!(store.job_claim("w3", &[], lease, t(40)).await.unwrap().is_none());
+    assert!(store.job_reap(t(25)).await.unwrap().is_empty(), "lease still held");
+    let reaped = store.job_reap(t(40)).await.unwrap();
+    assert_eq!(reaped.len(), 1);
+    assert_eq!((reaped[0].id, reaped[0].status), (job.id, JobStatus::Failed));
+    assert!(reaped[0].last_error.as_deref().unwrap().contains("stopped before finishing"));
+    assert!(store.job_reap(t(50)).await.unwrap().is_empty(), "reaped once");
+    assert_eq!(store.job_counts().await.unwrap().failed, 1);
 }

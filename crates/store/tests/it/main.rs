@@ -60,4 +60,9 @@ conformance!(
     jobs_release_returns_held_jobs,
     jobs_concurrent_claimers_take_each_job_once,
     unstorable_input_is_refused,
+    delivery_settings_round_trip_with_vault_swap,
+    deployments_by_job_and_live,
+    webhook_delivery_log,
+    health_counts_failures_in_a_row,
+    jobs_abandoned_too_often_are_reaped,
 );
