@@ -127,6 +127,10 @@ pub mod deployment {
         pub job_id: Option<i64>,
         /// JSON object: secret binding name to fingerprint.
         pub secret_fingerprints: Option<String>,
+        /// The generated JavaScript entry module uploaded (managed deploys).
+        pub entry_module: Option<String>,
+        /// The name of the runtime module uploaded beside it.
+        pub runtime_module: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

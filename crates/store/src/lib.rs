@@ -123,6 +123,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<DeploymentRecord>, StoreError>;
     /// The generated files of a deployment (`NotFound` if there is no such deployment).
     async fn deployment_files(&self, id: i64) -> Result<Vec<(String, String)>, StoreError>;
+    /// The JavaScript entry module a deployment uploaded, if it uploaded one (`NotFound` if
+    /// there is no such deployment).
+    async fn deployment_entry(&self, id: i64) -> Result<Option<String>, StoreError>;
     /// The newest deployment made by job `job_id`, if any (a job retried after its runner
     /// died finds the deployment its first attempt recorded).
     async fn deployment_for_job(&self, job_id: i64)
@@ -135,8 +138,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<DeploymentRecord>, StoreError>;
 
     /// A customer's delivery settings, `None` if never set.
-    async fn delivery_get(&self, customer: &CustomerId)
-    -> Result<Option<DeliveryRecord>, StoreError>;
+    async fn delivery_get(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<DeliveryRecord>, StoreError>;
     /// Replaces a customer's delivery settings (and, with [`VaultSwap`], its vault, if the
     /// vault is still the one read: else [`StoreError::Conflict`]) in one transaction with an
     /// audit entry. The config revision does not move: delivery settings change no generated

@@ -22,7 +22,7 @@ use sea_orm::{
     AccessMode, ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     EntityTrait, FromQueryResult, IsolationLevel, Order, QueryFilter, QueryOrder, QuerySelect,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -575,6 +575,7 @@ fn deployment_record(row: deployment::Model) -> Result<DeploymentRecord, StoreEr
             None | Some("") => BTreeMap::new(),
             Some(json) => json_from(&what("secret fingerprints"), json)?,
         },
+        runtime_module: row.runtime_module,
         created_at: row.created_at,
         started_at: row.started_at,
         finished_at: row.finished_at,
@@ -818,6 +819,35 @@ async fn swap_vault(
         }
     }
     Ok(())
+}
+
+/// Selects every deployment column but the release (`files`, `entry_module`), which can be
+/// large: stand-ins keep the row type.
+fn without_release(query: Select<deployment::Entity>) -> Select<deployment::Entity> {
+    query
+        .select_only()
+        .columns([
+            deployment::Column::Id,
+            deployment::Column::CustomerId,
+            deployment::Column::Environment,
+            deployment::Column::Target,
+            deployment::Column::ConfigRevision,
+            deployment::Column::ContentHash,
+            deployment::Column::Status,
+            deployment::Column::Url,
+            deployment::Column::Error,
+            deployment::Column::RemoteVersion,
+            deployment::Column::RollbackOf,
+            deployment::Column::CreatedAt,
+            deployment::Column::StartedAt,
+            deployment::Column::FinishedAt,
+            deployment::Column::UpdatedAt,
+            deployment::Column::JobId,
+            deployment::Column::SecretFingerprints,
+            deployment::Column::RuntimeModule,
+        ])
+        .column_as(Expr::value(""), "files")
+        .column_as(Expr::value(Option::<String>::None), "entry_module")
 }
 
 fn due_condition(kinds: &[&str], now: DateTime<Utc>) -> Condition {
@@ -1260,6 +1290,8 @@ impl Store for SeaStore {
                 "secret fingerprints",
                 &d.secret_fingerprints,
             )?)),
+            entry_module: Set(d.entry_module),
+            runtime_module: Set(d.runtime_module),
             created_at: Set(now),
             started_at: Set(None),
             finished_at: Set(None),
@@ -1335,30 +1367,7 @@ impl Store for SeaStore {
         if let Some(env) = environment {
             query = query.filter(deployment::Column::Environment.eq(env.as_str()));
         }
-        // Every column but `files`, which can be large; an empty string stands in for it.
-        let columns = [
-            deployment::Column::Id,
-            deployment::Column::CustomerId,
-            deployment::Column::Environment,
-            deployment::Column::Target,
-            deployment::Column::ConfigRevision,
-            deployment::Column::ContentHash,
-            deployment::Column::Status,
-            deployment::Column::Url,
-            deployment::Column::Error,
-            deployment::Column::RemoteVersion,
-            deployment::Column::RollbackOf,
-            deployment::Column::CreatedAt,
-            deployment::Column::StartedAt,
-            deployment::Column::FinishedAt,
-            deployment::Column::UpdatedAt,
-            deployment::Column::JobId,
-            deployment::Column::SecretFingerprints,
-        ];
-        query
-            .select_only()
-            .columns(columns)
-            .column_as(Expr::value(""), "files")
+        without_release(query)
             .order_by_desc(deployment::Column::Id)
             .limit(limit)
             .all(&self.db)
@@ -1696,7 +1705,9 @@ impl Store for SeaStore {
             .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
             .col_expr(
                 job::Column::LastError,
-                Expr::value("the runner holding the job stopped before finishing it, on every attempt"),
+                Expr::value(
+                    "the runner holding the job stopped before finishing it, on every attempt",
+                ),
             )
             .col_expr(job::Column::UpdatedAt, Expr::value(now))
             .filter(job::Column::Status.eq(JobStatus::Running.as_str()))
@@ -1706,6 +1717,18 @@ impl Store for SeaStore {
             .await
             .map_err(db(OP))?;
         rows.into_iter().map(job_record).collect()
+    }
+
+    async fn deployment_entry(&self, id: i64) -> Result<Option<String>, StoreError> {
+        const OP: &str = "reading a deployment's entry module";
+        let entry: Option<Option<String>> = deployment::Entity::find_by_id(id)
+            .select_only()
+            .column(deployment::Column::EntryModule)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(db(OP))?;
+        entry.ok_or_else(|| StoreError::not_found(format!("deployment {id}")))
     }
 
     async fn deployment_for_job(
@@ -1734,9 +1757,12 @@ impl Store for SeaStore {
             .from(deployment::Entity)
             .and_where(deployment::Column::Status.eq(DeploymentStatus::Succeeded.as_str()))
             .and_where_option(customer.map(|c| deployment::Column::CustomerId.eq(c.as_str())))
-            .group_by_columns([deployment::Column::CustomerId, deployment::Column::Environment])
+            .group_by_columns([
+                deployment::Column::CustomerId,
+                deployment::Column::Environment,
+            ])
             .to_owned();
-        deployment::Entity::find()
+        without_release(deployment::Entity::find())
             .filter(deployment::Column::Id.in_subquery(newest))
             .order_by_asc(deployment::Column::CustomerId)
             .order_by_asc(deployment::Column::Environment)
@@ -1759,7 +1785,10 @@ impl Store for SeaStore {
             .map_err(db(OP))?
             .map(|row| {
                 Ok(DeliveryRecord {
-                    delivery: json_from(&format!("delivery settings of {customer}"), &row.settings)?,
+                    delivery: json_from(
+                        &format!("delivery settings of {customer}"),
+                        &row.settings,
+                    )?,
                     updated_at: row.updated_at,
                 })
             })
@@ -1870,7 +1899,11 @@ impl Store for SeaStore {
             Some(p) => (p.consecutive_failures, p.checks),
             None => (0, 0),
         };
-        let failures = if probe.up { 0 } else { failures.saturating_add(1) };
+        let failures = if probe.up {
+            0
+        } else {
+            failures.saturating_add(1)
+        };
         let row = health_check::ActiveModel {
             deployment_id: Set(probe.deployment_id),
             customer_id: Set(probe.customer.to_string()),

@@ -186,6 +186,11 @@ pub struct NewDeployment {
     pub job_id: Option<i64>,
     /// Secret binding name to the fingerprint of the value deployed (never a value).
     pub secret_fingerprints: BTreeMap<String, String>,
+    /// The JavaScript entry module a managed deploy uploads (kept so a rollback can upload
+    /// the same release again; see [`crate::Store::deployment_entry`]).
+    pub entry_module: Option<String>,
+    /// The content-addressed name of the runtime module uploaded beside the entry.
+    pub runtime_module: Option<String>,
 }
 
 /// A change of a deployment's status; `None` fields keep their stored value.
@@ -230,6 +235,8 @@ pub struct DeploymentRecord {
     pub job_id: Option<i64>,
     /// Secret binding name to the fingerprint of the value deployed.
     pub secret_fingerprints: BTreeMap<String, String>,
+    /// The runtime module's name, for managed deploys.
+    pub runtime_module: Option<String>,
     /// Recorded at.
     pub created_at: DateTime<Utc>,
     /// Started running at.

@@ -1,11 +1,12 @@
 //! Delivery: per-customer delivery settings, the webhook delivery log, worker health, and the
 //! deployment columns deploy tracking needs (the job that made a deployment, the fingerprints
-//! of the secrets it was deployed with).
+//! of the secrets it was deployed with, the JavaScript entry module it uploaded and the name of
+//! the runtime module beside it, so that a rollback can upload the same release again).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_integer_null, big_pk_auto, boolean, integer, integer_null, string, text,
-    text_null, timestamp_with_time_zone,
+    big_integer, big_integer_null, big_pk_auto, boolean, integer, integer_null, string,
+    string_null, text, text_null, timestamp_with_time_zone,
 };
 
 #[derive(DeriveMigrationName)]
@@ -33,7 +34,12 @@ impl MigrationTrait for Migration {
             .await?;
 
         // SQLite adds one column per statement.
-        for column in [big_integer_null("job_id"), text_null("secret_fingerprints")] {
+        for column in [
+            big_integer_null("job_id"),
+            text_null("secret_fingerprints"),
+            text_null("entry_module"),
+            string_null("runtime_module"),
+        ] {
             manager
                 .alter_table(
                     Table::alter()
@@ -126,7 +132,12 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for column in ["secret_fingerprints", "job_id"] {
+        for column in [
+            "runtime_module",
+            "entry_module",
+            "secret_fingerprints",
+            "job_id",
+        ] {
             manager
                 .alter_table(
                     Table::alter()

@@ -642,6 +642,8 @@ fn new_deployment(env: &str, revision: Revision) -> NewDeployment {
             format!("hmac-sha256:{revision:032}"),
         )]
         .into(),
+        entry_module: Some(format!("export default {{ rev: {revision} }};\n")),
+        runtime_module: Some("c15t-runtime-0123456789abcdef.js".to_owned()),
     }
 }
 
@@ -1194,7 +1196,10 @@ pub async fn delivery_settings_round_trip_with_vault_swap(store: &dyn Store) {
     assert_eq!((got.delivery, got.updated_at), (delivery.clone(), t(10)));
     let stored = store.customer_get(&cust()).await.unwrap().unwrap();
     assert_eq!(stored.vault.as_deref(), Some("vault-with-token"));
-    assert_eq!(stored.revision, 1, "delivery settings do not move the config revision");
+    assert_eq!(
+        stored.revision, 1,
+        "delivery settings do not move the config revision"
+    );
 
     // A vault swap based on a stale vault writes nothing, settings included.
     let manual = Delivery {
@@ -1219,11 +1224,20 @@ pub async fn delivery_settings_round_trip_with_vault_swap(store: &dyn Store) {
     );
     // So does a config change sealed from the vault as it was before the token was added.
     let err = store
-        .config_put(change_vault(&edited(&spec), "vault-v1", "vault-lost-token", 1, 25))
+        .config_put(change_vault(
+            &edited(&spec),
+            "vault-v1",
+            "vault-lost-token",
+            1,
+            25,
+        ))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::VaultChanged { .. }), "{err:?}");
-    assert_eq!(store.customer_get(&cust()).await.unwrap().unwrap().revision, 1);
+    assert_eq!(
+        store.customer_get(&cust()).await.unwrap().unwrap().revision,
+        1
+    );
 
     // Without a vault change the settings are simply replaced; both changes are audited.
     store.delivery_put(change(&manual, None, 30)).await.unwrap();
@@ -1260,8 +1274,23 @@ pub async fn deployments_by_job_and_live(store: &dyn Store) {
         first.secret_fingerprints["META_PIXEL_ACCESS_TOKEN"],
         format!("hmac-sha256:{:032}", 1)
     );
-    assert_eq!(store.deployment_for_job(41).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        store.deployment_for_job(41).await.unwrap(),
+        Some(first.clone())
+    );
     assert_eq!(store.deployment_for_job(42).await.unwrap(), None);
+    assert_eq!(
+        first.runtime_module.as_deref(),
+        Some("c15t-runtime-0123456789abcdef.js")
+    );
+    assert_eq!(
+        store.deployment_entry(first.id).await.unwrap().as_deref(),
+        Some("export default { rev: 1 };\n")
+    );
+    assert!(matches!(
+        store.deployment_entry(first.id + 100).await,
+        Err(StoreError::NotFound { .. })
+    ));
     assert!(store.deployment_live(None).await.unwrap().is_empty());
 
     let done = |status| DeploymentUpdate {
@@ -1293,14 +1322,26 @@ pub async fn deployments_by_job_and_live(store: &dyn Store) {
 
     // The newest succeeded deployment per environment: a failed attempt is not live.
     let live = store.deployment_live(Some(&cust())).await.unwrap();
-    let ids: Vec<(i64, &str)> = live.iter().map(|d| (d.id, d.environment.as_str())).collect();
+    let ids: Vec<(i64, &str)> = live
+        .iter()
+        .map(|d| (d.id, d.environment.as_str()))
+        .collect();
     assert_eq!(ids, [(first.id, "production"), (staging.id, "staging")]);
     // Listings carry the new columns too.
     let listed = store.deployment_list(&cust(), None, 10).await.unwrap();
     assert_eq!(listed.last().unwrap().job_id, Some(41));
-    assert_eq!(listed.last().unwrap().secret_fingerprints, first.secret_fingerprints);
+    assert_eq!(
+        listed.last().unwrap().secret_fingerprints,
+        first.secret_fingerprints
+    );
     let other = CustomerId::new("other").unwrap();
-    assert!(store.deployment_live(Some(&other)).await.unwrap().is_empty());
+    assert!(
+        store
+            .deployment_live(Some(&other))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.deployment_live(None).await.unwrap().len(), 2);
 }
 
@@ -1329,7 +1370,10 @@ pub async fn webhook_delivery_log(store: &dyn Store) {
     assert!(log[0].id > log[1].id, "newest first");
     assert_eq!(log[0].attempt, attempt(2, "delivered", Some(200)));
     assert_eq!(log[1].attempt, attempt(1, "retry", Some(500)));
-    assert_eq!(store.webhook_delivery_list(&cust(), 1).await.unwrap().len(), 1);
+    assert_eq!(
+        store.webhook_delivery_list(&cust(), 1).await.unwrap().len(),
+        1
+    );
 }
 
 pub async fn health_counts_failures_in_a_row(store: &dyn Store) {
@@ -1373,15 +1417,48 @@ pub async fn jobs_abandoned_too_often_are_reaped(store: &dyn Store) {
         .unwrap();
     let lease = Duration::from_secs(10);
     // Two runners die holding it.
-    assert!(store.job_claim("w1", &[], lease, t(1)).await.unwrap().is_some());
-    assert!(store.job_claim("w2", &[], lease, t(20)).await.unwrap().is_some());
+    assert!(
+        store
+            .job_claim("w1", &[], lease, t(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .job_claim("w2", &[], lease, t(20))
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Its attempts are used up: nobody may claim it again, and reaping fails it.
-    assert!(store.job_claim("w3", &[], lease, t(40)).await.unwrap().is_none());
-    assert!(store.job_reap(t(25)).await.unwrap().is_empty(), "lease still held");
+    assert!(
+        store
+            .job_claim("w3", &[], lease, t(40))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store.job_reap(t(25)).await.unwrap().is_empty(),
+        "lease still held"
+    );
     let reaped = store.job_reap(t(40)).await.unwrap();
     assert_eq!(reaped.len(), 1);
-    assert_eq!((reaped[0].id, reaped[0].status), (job.id, JobStatus::Failed));
-    assert!(reaped[0].last_error.as_deref().unwrap().contains("stopped before finishing"));
-    assert!(store.job_reap(t(50)).await.unwrap().is_empty(), "reaped once");
+    assert_eq!(
+        (reaped[0].id, reaped[0].status),
+        (job.id, JobStatus::Failed)
+    );
+    assert!(
+        reaped[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("stopped before finishing")
+    );
+    assert!(
+        store.job_reap(t(50)).await.unwrap().is_empty(),
+        "reaped once"
+    );
     assert_eq!(store.job_counts().await.unwrap().failed, 1);
 }
