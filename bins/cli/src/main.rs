@@ -2,7 +2,9 @@
 //! secrets, calls `c15t-control` (or the pure `c15t-model`/`c15t-codegen` for file-based
 //! commands), writes what they return, and prints.
 
+mod ops;
 mod output;
+mod runtime;
 mod secret_input;
 
 use std::collections::BTreeMap;
@@ -57,6 +59,8 @@ struct Cli {
     /// Who is acting, for the audit log.
     #[arg(long, global = true, env = "C15T_ACTOR")]
     actor: Option<String>,
+    #[command(flatten)]
+    delivery: ops::DeliveryFlags,
     #[command(subcommand)]
     command: Command,
 }
@@ -101,6 +105,76 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The c15t runtime module uploaded next to every managed worker.
+    #[command(subcommand)]
+    Runtime(runtime::RuntimeCommand),
+    /// Compare what each environment's config generates with what is live.
+    Plan {
+        #[command(flatten)]
+        scope: ops::Scope,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deploy environments now (all out-of-sync ones of the fleet without --customer).
+    Deploy {
+        #[command(flatten)]
+        scope: ops::Scope,
+        /// Deploys at a time.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an earlier successful deployment live again.
+    Rollback {
+        /// The customer.
+        #[arg(long)]
+        customer: String,
+        /// The deployment to restore.
+        #[arg(long)]
+        to: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A customer's deployments, newest first.
+    Deployments {
+        /// The customer.
+        #[arg(long)]
+        customer: String,
+        /// Only this environment.
+        #[arg(long = "env")]
+        environment: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What happens after a customer's config changes.
+    #[command(subcommand)]
+    Strategy(ops::StrategyCommand),
+    /// Where a customer's deploys go and where its webhooks are sent.
+    #[command(subcommand)]
+    Delivery(ops::DeliveryCommand),
+    /// Health of live workers.
+    Health {
+        /// Only this customer.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Probe now instead of showing the last probes.
+        #[arg(long)]
+        check: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The durable job queue.
+    #[command(subcommand)]
+    Jobs(ops::JobsCommand),
     /// The audit log, newest first.
     Audit {
         /// Only this customer's entries.
@@ -460,6 +534,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Runtime(command) => runtime::run(command),
         Command::Keys(KeysCommand::Init) => {
             let recipient = c15t_control::keys_init(&cli.key_file)?;
             print(&format!(
@@ -469,7 +544,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         command => {
-            let control = connect(&cli.database_url, &cli.key_file).await?;
+            let control = connect(&cli.database_url, &cli.key_file)
+                .await?
+                .with_delivery(cli.delivery.options()?);
             online(&control, &actor, command).await
         }
     }
@@ -506,6 +583,29 @@ async fn online(control: &Control, actor: &str, command: Command) -> Result<(), 
             Ok(())
         }
         Command::Customer(c) => customer(control, actor, c).await,
+        Command::Plan { scope, json } => ops::plan(control, scope, json).await,
+        Command::Deploy {
+            scope,
+            concurrency,
+            json,
+        } => ops::deploy(control, actor, scope, concurrency, json).await,
+        Command::Rollback { customer, to, json } => {
+            ops::rollback(control, actor, &customer, to, json).await
+        }
+        Command::Deployments {
+            customer,
+            environment,
+            limit,
+            json,
+        } => ops::deployments(control, &customer, environment.as_deref(), limit, json).await,
+        Command::Strategy(c) => ops::strategy(control, actor, c).await,
+        Command::Delivery(c) => ops::delivery(control, actor, c).await,
+        Command::Health {
+            customer,
+            check,
+            json,
+        } => ops::health(control, customer.as_deref(), check, json).await,
+        Command::Jobs(c) => ops::jobs(control, c).await,
         Command::Destination(d) => destination(control, actor, d).await,
         Command::Import { config, json } => {
             let text = std::fs::read_to_string(&config)
@@ -548,6 +648,7 @@ async fn online(control: &Control, actor: &str, command: Command) -> Result<(), 
         Command::Validate { .. }
         | Command::Catalogue { .. }
         | Command::Targets
+        | Command::Runtime(_)
         | Command::Keys(KeysCommand::Init) => {
             unreachable!("handled without a database")
         }

@@ -1,10 +1,12 @@
-//! Generation speed: `src/index.ts` of a 3-destination customer (the seed example) and a
+//! Generation speed: `src/index.ts` (and its JavaScript flavour) of a 3-destination customer (the seed example) and a
 //! 20-destination customer (every catalogue kind), and the whole project of the latter.
 
 use std::hint::black_box;
 use std::path::Path;
 
-use c15t_codegen::{Input, TargetProfile, generate, generate_worker_source};
+use c15t_codegen::{
+    Input, TargetProfile, generate, generate_worker_module, generate_worker_source,
+};
 use c15t_model::{Catalogue, CustomerConfig, CustomerSpec, Environment};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -35,6 +37,12 @@ fn bench(c: &mut Criterion) {
         };
         c.bench_function(name, |b| {
             b.iter(|| generate_worker_source(black_box(&input)).expect("generates"))
+        });
+        c.bench_function(&name.replace("index_ts", "index_js"), |b| {
+            b.iter(|| {
+                generate_worker_module(black_box(&input), "./c15t-runtime-0123456789abcdef.js")
+                    .expect("generates")
+            })
         });
     }
     let config = load("every-kind");

@@ -5,6 +5,9 @@
 //! placed where it is used) and renders the import block in Biome's layout: single quotes,
 //! bracket spacing, one import per module sorted by module, and the member list broken one per
 //! line when the statement exceeds the line width.
+//!
+//! The same language prints the worker's JavaScript flavour: [`Config::import_from`] maps every
+//! import to one module (the prebuilt c15t runtime) and drops type-only imports.
 
 use core::fmt::Write as _;
 use std::rc::Rc;
@@ -24,6 +27,11 @@ pub struct Config {
     /// The comment block printed before the imports (the "generated, do not edit" header):
     /// `// line` and a line break per line, each line already safe as a `//` comment.
     pub header: String,
+    /// When set, the file is JavaScript importing everything from this one module: every
+    /// import is rendered from it (in one statement, names sorted) and type-only imports are
+    /// dropped. The generated worker's JavaScript flavour maps its imports to the prebuilt
+    /// c15t runtime module this way.
+    pub import_from: Option<String>,
 }
 
 /// TypeScript tokens.
@@ -54,9 +62,13 @@ genco::impl_lang! {
             let mut imports: Vec<(&str, bool, &str)> = tokens
                 .iter_lang()
                 .filter_map(|item| match item.kind() {
-                    AnyKind::Import(import) => {
-                        Some((import.module.as_ref(), import.type_only, import.name.as_ref()))
-                    }
+                    AnyKind::Import(import) => match &config.import_from {
+                        None => {
+                            Some((import.module.as_ref(), import.type_only, import.name.as_ref()))
+                        }
+                        Some(_) if import.type_only => None,
+                        Some(module) => Some((module.as_str(), false, import.name.as_ref())),
+                    },
                     AnyKind::Text(_) => None,
                 })
                 .collect();

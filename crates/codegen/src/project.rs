@@ -25,11 +25,23 @@ pub(crate) fn format_ts(tokens: &Tokens, header: Vec<String>) -> String {
 /// Renders TypeScript tokens as a file after `header` (a block of `//` comment lines), into a
 /// buffer of `capacity` bytes to start with.
 pub(crate) fn format_ts_sized(tokens: &Tokens, header: String, capacity: usize) -> String {
-    let config = Config { header };
+    format_sized(
+        tokens,
+        &Config {
+            header,
+            import_from: None,
+        },
+        capacity,
+    )
+}
+
+/// Renders tokens as a file with `config` (header, import mapping), into a buffer of
+/// `capacity` bytes to start with.
+pub(crate) fn format_sized(tokens: &Tokens, config: &Config, capacity: usize) -> String {
     let fmt_config = genco::fmt::Config::from_lang::<TypeScript>();
     let mut w = genco::fmt::FmtWriter::new(String::with_capacity(capacity));
     tokens
-        .format_file(&mut w.as_formatter(&fmt_config), &config)
+        .format_file(&mut w.as_formatter(&fmt_config), config)
         .expect("formatting into a String cannot fail");
     w.into_inner()
 }
@@ -45,7 +57,13 @@ pub(crate) fn files(
     let mut files = vec![
         GeneratedFile {
             path: "src/index.ts",
-            contents: worker::render(input, destinations, bindings, input_hash),
+            contents: worker::render(
+                input,
+                destinations,
+                bindings,
+                input_hash,
+                worker::Flavour::TypeScript,
+            ),
         },
         GeneratedFile {
             path: "types/c15t-destinations.d.ts",

@@ -1,4 +1,8 @@
-//! `src/index.ts`: the customer's worker.
+//! `src/index.ts`: the customer's worker, and its JavaScript flavour uploaded next to the
+//! prebuilt c15t runtime module (plus the source of that module's entry).
+//!
+//! Both flavours come from one genco template: the JavaScript one has no `interface Env`, no
+//! annotations and no `satisfies`, and its imports are mapped to the runtime module.
 //!
 //! The layout is fixed by c15t's Biome settings; where Biome's choice depends on user data
 //! (whether an array or a property fits in 80 columns) the decision is made here with Biome's
@@ -11,19 +15,19 @@ use c15t_model::{Bindings, Destination, KindSpec, SettingValue, bindings};
 use genco::prelude::*;
 use genco::tokens::ItemStr;
 
-use crate::Input;
 use crate::lang::{Config, Format, Import, Text, Tokens, TypeScript, import};
 use crate::literal::{
     INDENT_WIDTH, LINE_WIDTH, push_comment_text, push_string_literal, string_literal, width,
 };
 use crate::target::{DESTINATIONS_MODULE, DestinationsMode};
+use crate::{Input, TargetProfile};
 
 /// Prefix of the paths served by the destinations handler.
 pub(crate) const ANALYTICS_BASE_PATH: &str = "/analytics";
 
 /// The places in the worker template that depend on the input. The template is rendered once
-/// per [`DestinationsMode`] with a marker character at each hole (see [`Template`]); every
-/// render then only fills the holes in.
+/// per [`DestinationsMode`] and [`Flavour`] with a marker character at each hole (see
+/// [`Template`]); every render then only fills the holes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 enum Hole {
@@ -85,19 +89,80 @@ enum Piece {
 /// The worker template rendered once, split at its holes.
 type Template = Vec<Piece>;
 
-static HANDLER_TEMPLATE: LazyLock<Template> = LazyLock::new(|| template(true));
-static OPTION_TEMPLATE: LazyLock<Template> = LazyLock::new(|| template(false));
+/// Which language the worker is rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavour<'a> {
+    /// `src/index.ts`: TypeScript importing the npm packages.
+    TypeScript,
+    /// The uploaded `index.js`: the same worker without types, importing every name from the
+    /// prebuilt runtime module `runtime_module` (a module specifier such as
+    /// `./c15t-runtime-0123456789abcdef.js`).
+    JavaScript {
+        /// The runtime module's specifier.
+        runtime_module: &'a str,
+    },
+}
 
-/// Renders the worker template of one mode with markers at the holes, and splits it.
-fn template(handler_mode: bool) -> Template {
+static HANDLER_TEMPLATE: LazyLock<Template> = LazyLock::new(|| template(true, &TS));
+static OPTION_TEMPLATE: LazyLock<Template> = LazyLock::new(|| template(false, &TS));
+static HANDLER_TEMPLATE_JS: LazyLock<Template> = LazyLock::new(|| template(true, &JS));
+static OPTION_TEMPLATE_JS: LazyLock<Template> = LazyLock::new(|| template(false, &JS));
+
+/// The template of one mode and flavour.
+fn template_for(handler_mode: bool, typescript: bool) -> &'static Template {
+    match (handler_mode, typescript) {
+        (true, true) => &HANDLER_TEMPLATE,
+        (false, true) => &OPTION_TEMPLATE,
+        (true, false) => &HANDLER_TEMPLATE_JS,
+        (false, false) => &OPTION_TEMPLATE_JS,
+    }
+}
+
+/// The text of the template that differs between the flavours: signatures and declarations
+/// with or without their types.
+struct Signatures {
+    typescript: bool,
+    create_handler: &'static str,
+    origins: &'static str,
+    request_fn: &'static str,
+    handle: &'static str,
+    fetch: &'static str,
+    satisfies: &'static str,
+}
+
+const TS: Signatures = Signatures {
+    typescript: true,
+    create_handler: "(env: Env)",
+    origins: "trustedOrigins: string[]",
+    request_fn: "(request: Request): Promise<Response>",
+    handle: "handle: ((request: Request) => Promise<Response>) | undefined",
+    fetch: "(request: Request, env: Env): Promise<Response>",
+    satisfies: " satisfies ExportedHandler<Env>",
+};
+
+const JS: Signatures = Signatures {
+    typescript: false,
+    create_handler: "(env)",
+    origins: "trustedOrigins",
+    request_fn: "(request)",
+    handle: "handle",
+    fetch: "(request, env)",
+    satisfies: "",
+};
+
+/// Renders the worker template of one mode and flavour with markers at the holes, and splits
+/// it.
+fn template(handler_mode: bool, sig: &Signatures) -> Template {
     let url_var = bindings::DATABASE_URL_VAR;
     let token_var = bindings::DATABASE_TOKEN_SECRET;
     let mut t = Tokens::new();
-    quote_in! { t =>
-        $("/** Bindings of this worker: plain vars from wrangler.jsonc, secrets from `wrangler secret put`. */")
-        interface Env {$(Hole::EnvFields.mark())}
-        $['\n']
-    };
+    if sig.typescript {
+        quote_in! { t =>
+            $("/** Bindings of this worker: plain vars from wrangler.jsonc, secrets from `wrangler secret put`. */")
+            interface Env {$(Hole::EnvFields.mark())}
+            $['\n']
+        };
+    }
 
     if handler_mode {
         quote_in! { t =>
@@ -107,9 +172,9 @@ fn template(handler_mode: bool) -> Template {
     }
 
     quote_in! { t =>
-        const createHandler = (env: Env) => {
+        const createHandler = $(sig.create_handler) => {
             $(if handler_mode {
-                const trustedOrigins: string[] = $(Hole::Origins.mark());
+                const $(sig.origins) = $(Hole::Origins.mark());
             })
             const instance = $(Hole::C15tInstance.mark())({
                 adapter: $(Hole::KyselyAdapter.mark())({
@@ -144,7 +209,7 @@ fn template(handler_mode: bool) -> Template {
                 });
             })
             $['\n']
-            return async (request: Request): Promise<Response> => {
+            return async $(sig.request_fn) => {
                 try {
                     $(if handler_mode {
                         const { pathname } = new URL(request.url);
@@ -167,14 +232,14 @@ fn template(handler_mode: bool) -> Template {
         };
         $['\n']
         $("// One handler per isolate: building the c15t instance on every request is wasteful.")
-        let handle: ((request: Request) => Promise<Response>) | undefined;
+        let $(sig.handle);
         $['\n']
         export default {
-            async fetch(request: Request, env: Env): Promise<Response> {
+            async fetch$(sig.fetch) {
                 handle ??= createHandler(env);
                 return await handle(request);
             },
-        } satisfies ExportedHandler<Env>;
+        }$(sig.satisfies);
     };
 
     let fmt_config = genco::fmt::Config::from_lang::<TypeScript>();
@@ -253,21 +318,19 @@ impl Assembly {
     }
 }
 
-/// Renders `src/index.ts`.
+/// Renders `src/index.ts`, or its JavaScript flavour.
 pub(crate) fn render(
     input: &Input<'_>,
     destinations: &[&Destination],
     bindings: &Bindings,
     input_hash: &str,
+    flavour: Flavour<'_>,
 ) -> String {
     let target = input.target;
     let customer = &input.config.customer;
     let handler_mode = target.destinations == DestinationsMode::Handler;
-    let template: &'static Template = if handler_mode {
-        &HANDLER_TEMPLATE
-    } else {
-        &OPTION_TEMPLATE
-    };
+    let typescript = flavour == Flavour::TypeScript;
+    let template = template_for(handler_mode, typescript);
     // Depth (in tabs) of the entries of the destinations array.
     let entry_depth = if handler_mode { 3 } else { 4 };
 
@@ -309,10 +372,10 @@ pub(crate) fn render(
                 origins_array(
                     &mut a.text,
                     input,
-                    if handler_mode {
-                        "\tconst trustedOrigins: string[] = "
-                    } else {
-                        "\t\ttrustedOrigins: "
+                    match (handler_mode, typescript) {
+                        (true, true) => "\tconst trustedOrigins: string[] = ",
+                        (true, false) => "\tconst trustedOrigins = ",
+                        (false, _) => "\t\ttrustedOrigins: ",
                     },
                     if handler_mode { 1 } else { 2 },
                 );
@@ -332,12 +395,13 @@ pub(crate) fn render(
                 destination_entries(&mut a, destinations, bindings, entry_depth);
                 continue;
             }
-            Hole::C15tInstance => import_static(target.backend_module, "c15tInstance"),
-            Hole::KyselyAdapter => import_static(target.adapter_module, "kyselyAdapter"),
-            Hole::Kysely => import_static("kysely", "Kysely"),
-            Hole::LibsqlDialect => import_static("@libsql/kysely-libsql", "LibsqlDialect"),
-            Hole::CreateAnalyticsHandler => {
-                import_static(DESTINATIONS_MODULE, "createAnalyticsHandler")
+            Hole::C15tInstance
+            | Hole::KyselyAdapter
+            | Hole::Kysely
+            | Hole::LibsqlDialect
+            | Hole::CreateAnalyticsHandler => {
+                let (module, name) = hole_import(target, hole).expect("an import hole");
+                import_static(module, name)
             }
         };
         imports += 1;
@@ -356,7 +420,77 @@ pub(crate) fn render(
             Part::Tokens(tokens) => t.append(tokens),
         }
     }
-    crate::project::format_ts_sized(&t, header, size)
+    let config = Config {
+        header,
+        import_from: match flavour {
+            Flavour::TypeScript => None,
+            Flavour::JavaScript { runtime_module } => Some(runtime_module.to_owned()),
+        },
+    };
+    crate::project::format_sized(&t, &config, size)
+}
+
+/// The module and name a hole of the template imports, if it is an import.
+fn hole_import(target: &TargetProfile, hole: Hole) -> Option<(&'static str, &'static str)> {
+    match hole {
+        Hole::C15tInstance => Some((target.backend_module, "c15tInstance")),
+        Hole::KyselyAdapter => Some((target.adapter_module, "kyselyAdapter")),
+        Hole::Kysely => Some(("kysely", "Kysely")),
+        Hole::LibsqlDialect => Some(("@libsql/kysely-libsql", "LibsqlDialect")),
+        Hole::CreateAnalyticsHandler => Some((DESTINATIONS_MODULE, "createAnalyticsHandler")),
+        Hole::EnvFields | Hole::Origins | Hole::Level | Hole::AppName | Hole::Destinations => None,
+    }
+}
+
+/// Every name a worker generated for `target` may import, with its module: the template's
+/// imports, then the factory of every catalogue kind. This is what the runtime module must
+/// export.
+pub(crate) fn runtime_imports(target: &TargetProfile) -> Vec<(&'static str, &'static str)> {
+    let handler_mode = target.destinations == DestinationsMode::Handler;
+    let mut imports: Vec<(&'static str, &'static str)> = template_for(handler_mode, false)
+        .iter()
+        .filter_map(|piece| match piece {
+            Piece::Hole(hole) => hole_import(target, *hole),
+            Piece::Text(_) => None,
+        })
+        .collect();
+    imports.extend(
+        FACTORY_NAMES
+            .iter()
+            .map(|(_, name)| (DESTINATIONS_MODULE, name.as_str())),
+    );
+    imports
+}
+
+/// The JavaScript entry that a bundler turns into the runtime module of `target`: it imports
+/// every name of [`runtime_imports`] from its npm package and exports them all.
+pub(crate) fn render_runtime_entry(target: &TargetProfile) -> String {
+    let imports: Vec<Import> = runtime_imports(target)
+        .into_iter()
+        .map(|(module, name)| import_static(module, name))
+        .collect();
+    let mut t = Tokens::new();
+    quote_in! { t =>
+        export {
+            $(for i in imports join ($['\r']) => $i,)
+        };
+    };
+    let mut header = String::with_capacity(256);
+    header.push_str("// The c15t runtime of target ");
+    header.push_str(target.id);
+    header.push_str(", entry generated by c15t-codegen ");
+    header.push_str(crate::GENERATOR_VERSION);
+    header.push_str(
+        ".\n// It exports every name a generated worker imports; bundled once per target.\n",
+    );
+    crate::project::format_sized(
+        &t,
+        &Config {
+            header,
+            import_from: None,
+        },
+        4096,
+    )
 }
 
 /// The header comment lines of `src/index.ts`, each as `// line\n`.

@@ -171,7 +171,7 @@ fn stored_secret_keys(destination: &DestinationSpec) -> Vec<String> {
         .collect()
 }
 
-fn not_found(id: &CustomerId) -> ControlError {
+pub(crate) fn not_found(id: &CustomerId) -> ControlError {
     ControlError::NotFound {
         resource: format!("customer `{id}`"),
     }
@@ -492,7 +492,7 @@ impl Control {
         draft: Draft,
         expected_revision: Option<Revision>,
     ) -> Result<Revision, ControlError> {
-        draft.spec.validate(&self.catalogue)?;
+        let config = draft.spec.validate(&self.catalogue)?;
         let sealed = if let (true, Some(vault)) = (draft.vault_changed, &draft.vault) {
             Some(self.keys.keyring()?.seal(vault)?)
         } else {
@@ -515,6 +515,15 @@ impl Control {
             })
             .await?;
         tracing::info!(actor, action, resource, revision, "configuration changed");
+        // The change is stored; the strategy's follow-up (a deploy or notification job) runs
+        // after it. Should enqueueing fail, the change stands and the plan shows the
+        // environments out of sync, so it is reported, not undone.
+        if let Err(e) = self
+            .apply_strategy(actor, &config.customer.id, &config.environments)
+            .await
+        {
+            tracing::warn!(actor, resource, error = %crate::deploy::error_chain(&e), "could not apply the deployment strategy after a change");
+        }
         Ok(revision)
     }
 }

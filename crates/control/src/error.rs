@@ -55,6 +55,12 @@ pub enum ControlError {
     /// Encryption, decryption or key-file failure.
     #[error("secret storage failed")]
     Secrets(#[source] c15t_secrets::SecretsError),
+    /// A deployer failed (Cloudflare's error codes and messages included, never a secret).
+    #[error("the deploy failed")]
+    Deploy(#[source] c15t_deploy::DeployError),
+    /// A webhook could not be built or sent.
+    #[error("the webhook failed")]
+    Webhook(#[source] c15t_deploy::webhook::WebhookError),
     /// The database failed.
     #[error("the control plane database failed")]
     Store(#[source] c15t_store::StoreError),
@@ -84,5 +90,17 @@ impl From<c15t_store::StoreError> for ControlError {
             S::VaultChanged { resource } => Self::SecretsChanged { resource },
             other => Self::Store(other),
         }
+    }
+}
+
+impl From<c15t_deploy::DeployError> for ControlError {
+    fn from(e: c15t_deploy::DeployError) -> Self {
+        Self::Deploy(e)
+    }
+}
+
+impl From<c15t_deploy::webhook::WebhookError> for ControlError {
+    fn from(e: c15t_deploy::webhook::WebhookError) -> Self {
+        Self::Webhook(e)
     }
 }

@@ -302,7 +302,7 @@ impl Job {
     }
 
     /// Opens the vault and pairs every secret binding of the environment's worker with its
-    /// value. The names come from [`Bindings::plan_for`], as the generated code's do.
+    /// value.
     fn secrets(
         &self,
         config: &c15t_model::CustomerConfig,
@@ -312,30 +312,40 @@ impl Job {
             Some(ciphertext) => self.keyring.open(ciphertext)?,
             None => Vault::default(),
         };
-        let destinations: Vec<&Destination> = config.destinations_for(&self.environment).collect();
-        let bindings = Bindings::plan_for(config, &destinations);
-        let mut secrets = Vec::with_capacity(bindings.secrets.len());
-        for SecretBinding { name, owner, .. } in bindings.secrets {
-            let key = match owner {
-                BindingOwner::Database => vault_key_database(),
-                BindingOwner::Destination { index, key } => {
-                    vault_key_destination(destinations[index].id.as_str(), key)
-                }
-            };
-            // Each key belongs to one binding, so the value can move out of the vault.
-            let Some(value) = vault.remove(&key) else {
-                return Err(ControlError::NotFound {
-                    resource: format!(
-                        "the value of secret binding `{name}` of customer `{}` (vault entry \
-                         `{key}`); set it again, e.g. with `c15tctl destination edit`",
-                        config.customer.id
-                    ),
-                });
-            };
-            secrets.push((name, value));
-        }
-        Ok(secrets)
+        secret_values(config, &self.environment, &mut vault)
     }
+}
+
+/// Pairs every secret binding of `env`'s worker with its value, taken out of `vault`. The
+/// names come from [`Bindings::plan_for`], as the generated code's do.
+pub(crate) fn secret_values(
+    config: &c15t_model::CustomerConfig,
+    env: &Environment,
+    vault: &mut Vault,
+) -> Result<Vec<(String, Secret)>, ControlError> {
+    let destinations: Vec<&Destination> = config.destinations_for(env).collect();
+    let bindings = Bindings::plan_for(config, &destinations);
+    let mut secrets = Vec::with_capacity(bindings.secrets.len());
+    for SecretBinding { name, owner, .. } in bindings.secrets {
+        let key = match owner {
+            BindingOwner::Database => vault_key_database(),
+            BindingOwner::Destination { index, key } => {
+                vault_key_destination(destinations[index].id.as_str(), key)
+            }
+        };
+        // Each key belongs to one binding, so the value can move out of the vault.
+        let Some(value) = vault.remove(&key) else {
+            return Err(ControlError::NotFound {
+                resource: format!(
+                    "the value of secret binding `{name}` of customer `{}` (vault entry \
+                     `{key}`); set it again, e.g. with `c15tctl destination edit`",
+                    config.customer.id
+                ),
+            });
+        };
+        secrets.push((name, value));
+    }
+    Ok(secrets)
 }
 
 /// Counts worker threads down; the async side waits until all have finished, without

@@ -8,10 +8,15 @@
 //! user and being sealed into the vault, and when a deploy builds a worker's secret bindings.
 
 mod config;
+mod delivery;
+mod deploy;
 mod error;
 mod fleet;
+mod health;
 mod import;
+mod jobs;
 mod keys;
+mod plan;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,10 +31,17 @@ pub use config::{
     CustomerPatch, CustomerView, DestinationPatch, parse_setting, vault_key_database,
     vault_key_destination,
 };
+pub use delivery::{DeliveryChanged, DeliveryOptions, DeliveryPatch, DeliveryView};
+pub use deploy::{DeployFailure, DeployReport, DeploymentView};
 pub use error::ControlError;
 pub use fleet::{FleetFailure, FleetPlan, PhaseTimings, PreparedWorker};
+pub use health::{HealthOptions, HealthReport};
 pub use import::{ImportOutcome, SecretResolver};
+pub use jobs::{JOB_DEPLOY, JOB_NOTIFY, JOB_WEBHOOK, RunnerOptions, RunnerReport};
 pub use keys::{RotationReport, keys_init};
+pub use plan::{
+    Change, DeploymentSummary, EnvironmentPlan, FileChange, HealthSummary, SecretChange, SyncStatus,
+};
 
 /// Source of the current time; tests pass a fixed clock.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -84,6 +96,7 @@ pub struct Control {
     keys: KeySource,
     catalogue: Catalogue,
     clock: Arc<dyn Clock>,
+    delivery: Arc<DeliveryOptions>,
 }
 
 impl Control {
@@ -94,7 +107,19 @@ impl Control {
             keys,
             catalogue: Catalogue::builtin(),
             clock,
+            delivery: Arc::new(DeliveryOptions::default()),
         }
+    }
+
+    /// The same application delivering with `options`.
+    pub fn with_delivery(mut self, options: DeliveryOptions) -> Self {
+        self.delivery = Arc::new(options);
+        self
+    }
+
+    /// The delivery options in force.
+    pub fn delivery_options(&self) -> &DeliveryOptions {
+        &self.delivery
     }
 
     /// The store, for callers that need read access the use cases do not cover.

@@ -1,1 +1,478 @@
-//! The Cloudflare Workers deployer (being written).
+//! The Cloudflare Workers deployer: uploads a release's modules and bindings to one customer's
+//! Cloudflare account, enables its `workers.dev` route, and rolls back.
+//!
+//! # What one deploy does
+//!
+//! 1. Reads what is live: `GET …/scripts/{name}/deployments` (the first deployment serves
+//!    traffic) and `GET …/scripts/{name}/versions/{id}` of its version. If that version's
+//!    `workers/tag` annotation is this release's [tag](CloudflareDeployer::release_tag), the
+//!    release is already live and nothing is uploaded.
+//! 2. Uploads: `PUT /accounts/{account}/workers/scripts/{name}`, multipart form data with a
+//!    `metadata` part (`main_module` = the first module, the target profile's
+//!    `compatibility_date` and `compatibility_flags`, `plain_text` bindings for vars,
+//!    `secret_text` bindings for secrets, and the `annotations`) and one part per module (part
+//!    name = file name = module name, with the module's content type). This is the upload
+//!    wrangler's `createWorkerUploadForm` builds; it creates a version and deploys it to 100%.
+//! 3. `POST …/scripts/{name}/subdomain` `{"enabled": true}`, and (once per deployer)
+//!    `GET /accounts/{account}/workers/subdomain`; the worker answers at
+//!    `https://{name}.{subdomain}.workers.dev`.
+//!
+//! # Never twice
+//!
+//! An upload whose answer is lost (a dropped connection, a timeout, a 5xx from a proxy after
+//! the origin applied it) may have succeeded. So the upload is never retried blindly: every
+//! attempt, the first included, starts with step 1, and a release found live is not uploaded
+//! again. Reads and the subdomain switch are safe to repeat and are simply retried.
+//!
+//! The annotations of every version uploaded here:
+//!
+//! - `workers/tag`: `c15t-<first 32 hex digits of the content hash>-<secrets fingerprint>`,
+//!   the fingerprint being the first 16 hex digits of HMAC-SHA256, keyed by the API token,
+//!   over every secret binding's name and value. The content hash covers the vars (they are
+//!   generated from the config), the fingerprint the secret values, so a secret change alone
+//!   is a new upload, and drift detection compares a live tag with
+//!   [`CloudflareDeployer::release_tag`]. Keyed because anyone who can list versions can read
+//!   the tag; rotating the token costs one re-upload per worker.
+//! - `workers/message`: `c15t <customer> <environment> rev <n> sha256:<hex>`, for people, cut to
+//!   the 100 bytes Cloudflare keeps.
+//!
+//! A request that timed out may still reach Cloudflare after the check that precedes the next
+//! attempt. TODO-correctness: that race can upload a release twice (both versions identical,
+//! the last one live); a request timeout well above Cloudflare's answer times keeps it rare.
+//!
+//! # Rollback and secrets
+//!
+//! Cloudflare keeps every version with the bindings it was uploaded with, secrets included,
+//! and refuses by default to roll back across a secret change. [`CloudflareDeployer::rollback`]
+//! checks first: if the target version's secret fingerprint differs from the live version's,
+//! it changes nothing and returns [`DeployError::RollbackSecretsChanged`]; the caller then
+//! deploys the stored release again, which uploads it with today's secrets.
+//! [`CloudflareDeployer::restore`] does exactly that choice for a caller holding the release.
+//!
+//! # Rate limit and retries
+//!
+//! Every request first takes a slot of its token's limiter ([`CloudflareLimits`], shared by all
+//! deployers of a token), then is retried per the [`RetryPolicy`].
+//!
+//! **Invariant:** the API token is only ever sent in the `Authorization` header (marked
+//! sensitive); no log line, `Debug` or error shows it, and error messages from the API are
+//! scrubbed of it.
+
+mod api;
+mod limits;
+mod retry;
+mod stamp;
+mod upload;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use c15t_secrets::Secret;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use url::Url;
+
+pub use limits::{CLOUDFLARE_LIMIT, CLOUDFLARE_WINDOW, CloudflareLimits};
+pub use retry::RetryPolicy;
+
+use crate::{DeployError, DeployOutcome, Deployer, Release};
+use api::Api;
+use stamp::Stamp;
+
+/// Cloudflare's API base, used unless an account says otherwise.
+pub const DEFAULT_API_BASE: &str = "https://api.cloudflare.com/client/v4";
+
+/// Cloudflare's error code for a script that does not exist.
+const SCRIPT_NOT_FOUND: i64 = 10007;
+
+/// One customer's Cloudflare account, as the deployer needs it.
+///
+/// `Debug` prints the token as `***`.
+#[derive(Debug, Clone)]
+pub struct CloudflareAccount {
+    /// The API base, normally [`DEFAULT_API_BASE`] (a test points it at a fake).
+    pub api_base: Url,
+    /// The account id (32 hex digits on Cloudflare).
+    pub account_id: String,
+    /// An API token with "Workers Scripts Write" on the account.
+    pub api_token: Secret,
+}
+
+impl CloudflareAccount {
+    /// An account on Cloudflare's own API ([`DEFAULT_API_BASE`]).
+    pub fn new(account_id: impl Into<String>, api_token: Secret) -> Self {
+        Self {
+            api_base: Url::parse(DEFAULT_API_BASE).expect("the default API base is a URL"),
+            account_id: account_id.into(),
+            api_token,
+        }
+    }
+}
+
+/// The version serving a worker's traffic, as Cloudflare reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveVersion {
+    /// Cloudflare's version id.
+    pub id: String,
+    /// Its `workers/tag` annotation; equal to [`CloudflareDeployer::release_tag`] of a release
+    /// when the version runs exactly that release (drift detection compares the two).
+    pub tag: Option<String>,
+    /// Its `workers/message` annotation.
+    pub message: Option<String>,
+}
+
+/// Deploys releases to one Cloudflare account (see the [module documentation](self)).
+pub struct CloudflareDeployer {
+    api: Api,
+    account_id: String,
+    /// The account's `workers.dev` subdomain, read once.
+    subdomain: OnceCell<String>,
+}
+
+impl fmt::Debug for CloudflareDeployer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudflareDeployer")
+            .field("account_id", &self.account_id)
+            .field("api", &self.api)
+            .finish_non_exhaustive()
+    }
+}
+
+const OP_DEPLOYMENTS: &str = "list the worker's deployments";
+const OP_VERSION: &str = "read a worker version";
+const OP_UPLOAD: &str = "upload the worker script";
+const OP_ENABLE_SUBDOMAIN: &str = "enable the worker's workers.dev route";
+const OP_ACCOUNT_SUBDOMAIN: &str = "read the account's workers.dev subdomain";
+const OP_CREATE_DEPLOYMENT: &str = "deploy a worker version";
+
+impl CloudflareDeployer {
+    /// A deployer for `account`.
+    ///
+    /// `limits` is the registry shared by every deployer of the process (one limiter per
+    /// token); `http` is shared too, for its connection pool. Fails only if the token cannot
+    /// be sent in a header. Does no I/O.
+    pub fn new(
+        account: CloudflareAccount,
+        limits: &CloudflareLimits,
+        retry: RetryPolicy,
+        http: reqwest::Client,
+    ) -> Result<Self, DeployError> {
+        let limiter = limits.for_token(&account.api_token);
+        let api = Api::new(http, account.api_base, account.api_token, limiter, retry)?;
+        Ok(Self {
+            api,
+            account_id: account.account_id,
+            subdomain: OnceCell::new(),
+        })
+    }
+
+    /// The `workers/tag` a version carries when it runs exactly `release` (same files, same
+    /// secret values) and was uploaded by a deployer of this account's token.
+    pub fn release_tag(&self, release: &Release) -> String {
+        Stamp::of(release, self.api.token()).tag
+    }
+
+    /// The version serving `worker`'s traffic (the version with the largest share of the
+    /// latest deployment), or `None` if the worker does not exist or was never deployed.
+    pub async fn live_version(&self, worker: &str) -> Result<Option<LiveVersion>, DeployError> {
+        let Some(id) = self.live_version_id(worker).await? else {
+            return Ok(None);
+        };
+        self.version(worker, &id).await.map(Some)
+    }
+
+    /// Makes version `version_id` of `worker` serve all traffic again, through the
+    /// deployments API.
+    ///
+    /// Refuses with [`DeployError::RollbackSecretsChanged`] (changing nothing) when the
+    /// version was uploaded with other secret values than the live version: Cloudflare would
+    /// roll the secrets back too. Deploy the stored release instead ([`Deployer::deploy`],
+    /// or [`CloudflareDeployer::restore`]). A version this deployer did not annotate is rolled
+    /// back as Cloudflare allows (it refuses across a secret change itself; we never force).
+    /// Already live: nothing is done.
+    pub async fn rollback(
+        &self,
+        worker: &str,
+        version_id: &str,
+    ) -> Result<DeployOutcome, DeployError> {
+        let target = self.version(worker, version_id).await?;
+        let url = self.api.url(&[
+            "accounts",
+            &self.account_id,
+            "workers",
+            "scripts",
+            worker,
+            "deployments",
+        ]);
+        let body = json!({
+            "strategy": "percentage",
+            "versions": [{ "version_id": version_id, "percentage": 100 }],
+            "annotations": { "workers/message": stamp::rollback_message(version_id) },
+        });
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // Before every attempt: a lost answer may hide a rollback that happened.
+            let live = self.live_version(worker).await?;
+            if let Some(live) = &live {
+                if live.id == version_id {
+                    break;
+                }
+                let live_secrets = live.tag.as_deref().and_then(Stamp::secrets_part);
+                let target_secrets = target.tag.as_deref().and_then(Stamp::secrets_part);
+                if let (Some(live_secrets), Some(target_secrets)) = (live_secrets, target_secrets)
+                    && live_secrets != target_secrets
+                {
+                    return Err(DeployError::RollbackSecretsChanged {
+                        worker: worker.to_owned(),
+                        version_id: version_id.to_owned(),
+                    });
+                }
+            }
+            let request = self.api.request(Method::POST, url.clone()).json(&body);
+            match self.api.once(OP_CREATE_DEPLOYMENT, request).await {
+                Ok(_) => break,
+                Err(failure) => {
+                    self.api
+                        .pause(OP_CREATE_DEPLOYMENT, attempt, failure)
+                        .await?
+                }
+            }
+        }
+        tracing::info!(worker, version_id, "rolled back");
+        Ok(DeployOutcome {
+            url: Some(self.worker_url(worker).await?),
+            remote_version: Some(version_id.to_owned()),
+            ..DeployOutcome::default()
+        })
+    }
+
+    /// Makes `release` live again: by rolling back to `version_id` when that version carries
+    /// exactly this release (its tag is [`CloudflareDeployer::release_tag`], so same files
+    /// and same secret values), otherwise by uploading the release (a new version with the
+    /// release's secrets).
+    pub async fn restore(
+        &self,
+        release: &Release,
+        version_id: Option<&str>,
+    ) -> Result<DeployOutcome, DeployError> {
+        upload::check(release)?;
+        if let Some(version_id) = version_id {
+            let worker = release.worker_name();
+            let version = self.version(worker, version_id).await?;
+            if version.tag.as_deref() == Some(self.release_tag(release).as_str()) {
+                return self.rollback(worker, version_id).await;
+            }
+        }
+        self.deploy(release).await
+    }
+
+    async fn live_version_id(&self, worker: &str) -> Result<Option<String>, DeployError> {
+        let url = self.api.url(&[
+            "accounts",
+            &self.account_id,
+            "workers",
+            "scripts",
+            worker,
+            "deployments",
+        ]);
+        let result = match self
+            .api
+            .call(OP_DEPLOYMENTS, || {
+                self.api.request(Method::GET, url.clone())
+            })
+            .await
+        {
+            Ok(result) => result,
+            Err(DeployError::Cloudflare {
+                status: 404,
+                errors,
+                ..
+            }) if errors.is_empty() || errors.iter().any(|(c, _)| *c == SCRIPT_NOT_FOUND) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(latest) = result
+            .get("deployments")
+            .and_then(Value::as_array)
+            .and_then(|d| d.first())
+        else {
+            return Ok(None);
+        };
+        let versions = latest
+            .get("versions")
+            .and_then(Value::as_array)
+            .ok_or_else(|| protocol(OP_DEPLOYMENTS, "a deployment without `versions`"))?;
+        let top = versions
+            .iter()
+            .filter_map(|v| {
+                let id = v.get("version_id")?.as_str()?;
+                let share = v.get("percentage").and_then(Value::as_f64).unwrap_or(0.0);
+                Some((id, share))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .ok_or_else(|| protocol(OP_DEPLOYMENTS, "a deployment without a version id"))?;
+        Ok(Some(top.0.to_owned()))
+    }
+
+    async fn version(&self, worker: &str, id: &str) -> Result<LiveVersion, DeployError> {
+        let url = self.api.url(&[
+            "accounts",
+            &self.account_id,
+            "workers",
+            "scripts",
+            worker,
+            "versions",
+            id,
+        ]);
+        let result = self
+            .api
+            .call(OP_VERSION, || self.api.request(Method::GET, url.clone()))
+            .await?;
+        let annotation = |key: &str| {
+            result
+                .get("annotations")
+                .and_then(|a| a.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Ok(LiveVersion {
+            id: result
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or(id)
+                .to_owned(),
+            tag: annotation("workers/tag"),
+            message: annotation("workers/message"),
+        })
+    }
+
+    /// Uploads `release` unless it is live already; returns the live version's id.
+    async fn upload(&self, release: &Release) -> Result<String, DeployError> {
+        let profile = upload::check(release)?;
+        let stamp = Stamp::of(release, self.api.token());
+        let worker = release.worker_name();
+        let url = self
+            .api
+            .url(&["accounts", &self.account_id, "workers", "scripts", worker]);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(live) = self.live_version(worker).await?
+                && live.tag.as_deref() == Some(stamp.tag.as_str())
+            {
+                tracing::info!(
+                    worker,
+                    version = %live.id,
+                    tag = %stamp.tag,
+                    "release already live"
+                );
+                return Ok(live.id);
+            }
+            let form = upload::form(release, profile, &stamp)?;
+            let request = self.api.request(Method::PUT, url.clone()).multipart(form);
+            match self.api.once(OP_UPLOAD, request).await {
+                Ok(result) => {
+                    let id = self.uploaded_version_id(worker, &result, &stamp).await?;
+                    tracing::info!(worker, version = %id, tag = %stamp.tag, "uploaded");
+                    return Ok(id);
+                }
+                Err(failure) => self.api.pause(OP_UPLOAD, attempt, failure).await?,
+            }
+        }
+    }
+
+    /// The version an upload created: the answer's `deployment_id` (which, as wrangler
+    /// notes, is the version id), or else what is live if it carries the upload's tag.
+    async fn uploaded_version_id(
+        &self,
+        worker: &str,
+        result: &Value,
+        stamp: &Stamp,
+    ) -> Result<String, DeployError> {
+        if let Some(id) = result.get("deployment_id").and_then(Value::as_str) {
+            return Ok(id.to_owned());
+        }
+        match self.live_version(worker).await? {
+            Some(live) if live.tag.as_deref() == Some(stamp.tag.as_str()) => Ok(live.id),
+            _ => Err(protocol(
+                OP_UPLOAD,
+                "the upload succeeded but its version is not live",
+            )),
+        }
+    }
+
+    async fn enable_subdomain(&self, worker: &str) -> Result<(), DeployError> {
+        let url = self.api.url(&[
+            "accounts",
+            &self.account_id,
+            "workers",
+            "scripts",
+            worker,
+            "subdomain",
+        ]);
+        self.api
+            .call(OP_ENABLE_SUBDOMAIN, || {
+                self.api
+                    .request(Method::POST, url.clone())
+                    .json(&json!({ "enabled": true }))
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// `https://{worker}.{account subdomain}.workers.dev`.
+    async fn worker_url(&self, worker: &str) -> Result<String, DeployError> {
+        let subdomain = self
+            .subdomain
+            .get_or_try_init(|| async {
+                let url = self
+                    .api
+                    .url(&["accounts", &self.account_id, "workers", "subdomain"]);
+                let result = self
+                    .api
+                    .call(OP_ACCOUNT_SUBDOMAIN, || {
+                        self.api.request(Method::GET, url.clone())
+                    })
+                    .await?;
+                result
+                    .get("subdomain")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        protocol(
+                            OP_ACCOUNT_SUBDOMAIN,
+                            "no `subdomain`; register one in the dashboard",
+                        )
+                    })
+            })
+            .await?;
+        Ok(format!("https://{worker}.{subdomain}.workers.dev"))
+    }
+}
+
+#[async_trait]
+impl Deployer for CloudflareDeployer {
+    /// Uploads `release` unless it is live already, enables its `workers.dev` route and
+    /// returns its URL and version id.
+    async fn deploy(&self, release: &Release) -> Result<DeployOutcome, DeployError> {
+        let worker = release.worker_name();
+        let version = self.upload(release).await?;
+        self.enable_subdomain(worker).await?;
+        Ok(DeployOutcome {
+            url: Some(self.worker_url(worker).await?),
+            remote_version: Some(version),
+            ..DeployOutcome::default()
+        })
+    }
+}
+
+fn protocol(operation: &'static str, detail: &str) -> DeployError {
+    DeployError::CloudflareProtocol {
+        operation,
+        detail: detail.to_owned(),
+    }
+}

@@ -1,5 +1,6 @@
 //! [`DeployError`]: why a deploy failed, and whether trying again may help.
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
@@ -58,6 +59,95 @@ pub enum DeployError {
     /// is not live.
     #[error("the deploy was interrupted because the runtime is shutting down; deploy again")]
     Interrupted,
+    /// Announcing a release on the customer's webhook endpoint failed (notify delivery).
+    #[error(transparent)]
+    Webhook(#[from] crate::webhook::WebhookError),
+    /// The release has no JavaScript modules, so there is nothing a managed platform could run.
+    /// This is a bug in whatever built the release (the bundle step did not run).
+    #[error("release of worker `{worker}` has no modules to upload; build its bundle first")]
+    NoModules {
+        /// The worker's name.
+        worker: String,
+    },
+    /// The release names a target profile this build does not know, so its compatibility date
+    /// and flags are unknown.
+    #[error("unknown target profile `{target}`; deploy a release generated for a known target")]
+    UnknownTarget {
+        /// The release's target id.
+        target: String,
+    },
+    /// A module of the release cannot be uploaded as it is (an empty or duplicate name, a
+    /// reserved name, or a content type that is not a MIME type).
+    #[error("cannot upload module `{name}`: {reason}")]
+    InvalidModule {
+        /// The module's name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The configured Cloudflare API token cannot be sent in an HTTP header (it contains
+    /// control characters or non-ASCII text). The token is not shown.
+    #[error("the cloudflare API token is not a valid HTTP header value; check how it was pasted")]
+    InvalidApiToken,
+    /// The configured Cloudflare API base is not an `http` or `https` URL.
+    #[error(
+        "the cloudflare API base `{url}` is not an http(s) URL; use e.g. \
+         `https://api.cloudflare.com/client/v4`"
+    )]
+    InvalidApiBase {
+        /// The configured base.
+        url: String,
+    },
+    /// Cloudflare answered a request with an error (or with a body that is not its envelope).
+    /// `errors` are Cloudflare's own codes and messages; they never contain the API token.
+    #[error(
+        "cloudflare refused to {operation} (HTTP {status}){}",
+        CloudflareErrors(errors)
+    )]
+    Cloudflare {
+        /// What was being done, e.g. `upload the worker script`.
+        operation: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// `errors[].code` and `errors[].message` from Cloudflare's response envelope.
+        errors: Vec<(i64, String)>,
+        /// Whether the same request may succeed later (rate limited, or a server error).
+        retryable: bool,
+    },
+    /// Cloudflare could not be reached, or the connection failed or timed out before a whole
+    /// answer arrived. The request may or may not have been applied.
+    #[error("could not {operation} at cloudflare: {reason}")]
+    CloudflareTransport {
+        /// What was being done.
+        operation: &'static str,
+        /// Why, in words (`the request timed out`, `could not connect`, ...).
+        reason: &'static str,
+        /// The HTTP client's error; it names the URL, never a header.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Cloudflare answered with success but the answer lacks something the deployer needs.
+    #[error("unexpected answer from cloudflare to {operation}: {detail}")]
+    CloudflareProtocol {
+        /// What was being done.
+        operation: &'static str,
+        /// What was missing or malformed.
+        detail: String,
+    },
+    /// A rollback target was uploaded with other secret values than the live version has.
+    /// Cloudflare keeps each version's bindings as uploaded, so rolling back would also roll the
+    /// secrets back. Nothing was changed; deploy the stored release again instead (it is
+    /// uploaded with the current secrets).
+    #[error(
+        "version `{version_id}` of worker `{worker}` was uploaded with other secret values than \
+         are live now; deploy its stored release again instead of rolling back"
+    )]
+    RollbackSecretsChanged {
+        /// The worker's name.
+        worker: String,
+        /// The version asked for.
+        version_id: String,
+    },
 }
 
 impl DeployError {
@@ -73,6 +163,18 @@ impl DeployError {
                     | io::ErrorKind::ResourceBusy
             ),
             Self::Interrupted => true,
+            Self::Webhook(e) => e.is_retryable(),
+            Self::NoModules { .. }
+            | Self::UnknownTarget { .. }
+            | Self::InvalidModule { .. }
+            | Self::InvalidApiToken
+            | Self::InvalidApiBase { .. }
+            | Self::CloudflareProtocol { .. }
+            | Self::RollbackSecretsChanged { .. } => false,
+            Self::Cloudflare { retryable, .. } => *retryable,
+            Self::CloudflareTransport { source, .. } => {
+                !(source.is_builder() || source.is_redirect())
+            }
         }
     }
 
@@ -86,5 +188,18 @@ impl DeployError {
             path,
             source,
         }
+    }
+}
+
+/// Formats Cloudflare's errors as `: [10000] Authentication error; [...] ...`.
+struct CloudflareErrors<'a>(&'a [(i64, String)]);
+
+impl fmt::Display for CloudflareErrors<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (code, message)) in self.0.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            write!(f, "[{code}] {message}")?;
+        }
+        Ok(())
     }
 }

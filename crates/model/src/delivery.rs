@@ -150,22 +150,22 @@ impl Delivery {
     /// webhook URL may be reached (its addresses) is checked when it is used, by the notifier.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut problems = Problems::default();
-        if let DeployTarget::Cloudflare { account_id } = &self.target {
-            if account_id.len() != 32 || !account_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                problems.push(
-                    "target.account_id",
-                    format!(
-                        "{} is not a Cloudflare account id; expected 32 hexadecimal digits (the \
-                         dashboard's Account ID)",
-                        shown(account_id)
-                    ),
-                );
-            }
+        if let DeployTarget::Cloudflare { account_id } = &self.target
+            && (account_id.len() != 32 || !account_id.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            problems.push(
+                "target.account_id",
+                format!(
+                    "{} is not a Cloudflare account id; expected 32 hexadecimal digits (the \
+                     dashboard's Account ID)",
+                    shown(account_id)
+                ),
+            );
         }
-        if let Some(webhook) = &self.webhook {
-            if let Err(message) = check_webhook_url(&webhook.url) {
-                problems.push("webhook.url", message);
-            }
+        if let Some(webhook) = &self.webhook
+            && let Err(message) = check_webhook_url(&webhook.url)
+        {
+            problems.push("webhook.url", message);
         }
         if self.strategy == Strategy::Notify && self.webhook.is_none() {
             problems.push(
@@ -197,7 +197,10 @@ fn check_webhook_url(url: &str) -> Result<(), String> {
         .or_else(|| url.strip_prefix("http://"))
         .ok_or_else(|| format!("{} must start with https://", shown(url)))?;
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("{} contains whitespace or control characters", shown(url)));
+        return Err(format!(
+            "{} contains whitespace or control characters",
+            shown(url)
+        ));
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() {
@@ -255,7 +258,10 @@ mod tests {
                 ..Delivery::default()
             };
             let text = d.validate().unwrap_err().to_string();
-            assert!(text.contains("webhook.url") && text.contains(needle), "{url}: {text}");
+            assert!(
+                text.contains("webhook.url") && text.contains(needle),
+                "{url}: {text}"
+            );
         }
         let ok = Delivery {
             strategy: Strategy::Automatic,
@@ -286,6 +292,9 @@ mod tests {
             r#"{"strategy":"automatic","target":{"type":"cloudflare","account_id":"0123456789abcdef0123456789abcdef"}}"#
         );
         assert_eq!(serde_json::from_str::<Delivery>(&json).unwrap(), d);
-        assert_eq!(serde_json::from_str::<Delivery>("{}").unwrap(), Delivery::default());
+        assert_eq!(
+            serde_json::from_str::<Delivery>("{}").unwrap(),
+            Delivery::default()
+        );
     }
 }

@@ -13,8 +13,8 @@ mod spec;
 
 pub use bindings::{Bindings, SecretBinding};
 pub use catalogue::{Catalogue, ConsentCategory, FieldSpec, FieldType, KindSpec, Pattern};
-pub use delivery::{Delivery, DeployTarget, Strategy, WebhookEndpoint};
 pub use customer::{Customer, DatabaseBinding, LogLevel, TrustedOrigin};
+pub use delivery::{Delivery, DeployTarget, Strategy, WebhookEndpoint};
 pub use destination::{Destination, EnvironmentScope, SecretRef, SettingValue};
 pub use ids::{
     CUSTOMER_ID_MAX, CustomerId, DESTINATION_ID_MAX, DestinationId, ENVIRONMENT_MAX, Environment,

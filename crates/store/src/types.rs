@@ -413,7 +413,7 @@ pub struct WebhookDeliveryRecord {
 }
 
 /// The result of one health probe of a live deployment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HealthProbe {
     /// The deployment probed.
     pub deployment_id: i64,
@@ -436,9 +436,10 @@ pub struct HealthProbe {
 }
 
 /// The latest health of a deployment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HealthRecord {
     /// The latest probe.
+    #[serde(flatten)]
     pub probe: HealthProbe,
     /// Failed probes in a row (0 when up).
     pub consecutive_failures: u32,

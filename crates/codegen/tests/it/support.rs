@@ -41,14 +41,18 @@ pub struct Case {
 }
 
 impl Case {
-    pub fn generate(&self) -> Project {
-        generate(&Input {
+    /// The generator's input for this case.
+    pub fn input(&self) -> Input<'_> {
+        Input {
             config: &self.config,
             environment: &self.environment,
             target: self.target,
             revision: self.revision,
-        })
-        .unwrap_or_else(|e| panic!("{}: {e}", self.name))
+        }
+    }
+
+    pub fn generate(&self) -> Project {
+        generate(&self.input()).unwrap_or_else(|e| panic!("{}: {e}", self.name))
     }
 }
 

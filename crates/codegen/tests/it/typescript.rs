@@ -328,3 +328,37 @@ fn destinations_really_run_in_workerd() {
         "a secret leaked"
     );
 }
+
+#[test]
+fn javascript_flavour_and_runtime_entries_are_biome_formatted() {
+    let dir = tempfile::Builder::new()
+        .prefix("c15t-js-")
+        .tempdir()
+        .expect("temp dir");
+    for case in all_cases() {
+        let module = c15t_codegen::generate_worker_module(
+            &case.input(),
+            "./c15t-runtime-0123456789abcdef.js",
+        )
+        .expect("generates");
+        std::fs::write(dir.path().join(format!("{}.js", case.name)), module).expect("write");
+    }
+    for target in c15t_codegen::TargetProfile::ALL {
+        std::fs::write(
+            dir.path().join(format!("runtime-{}.js", target.id)),
+            c15t_codegen::runtime_entry_source(target),
+        )
+        .expect("write");
+    }
+    let tools = workspace_root().join("tools/ts");
+    run(
+        "biome format (c15t's settings) of the JavaScript flavour",
+        "every case",
+        Command::new(node_modules(&tools).join(".bin/biome"))
+            .arg("format")
+            .arg("--config-path")
+            .arg(&tools)
+            .arg(".")
+            .current_dir(dir.path()),
+    );
+}

@@ -179,3 +179,62 @@ pub fn secrets(tag: &str) -> BTreeMap<String, String> {
 pub fn resolver(values: &BTreeMap<String, String>) -> impl Fn(&str) -> Option<Secret> + '_ {
     |var| values.get(var).map(|v| Secret::new(v.clone()))
 }
+
+/// A runtime module for `target` standing in for the esbuild bundle: it exports every name a
+/// generated entry imports. The fake Cloudflare stores modules, it does not run them (the
+/// deploy crate's runtime test runs the real bundle in workerd).
+pub fn stand_in_runtime(
+    target: &c15t_codegen::TargetProfile,
+) -> c15t_deploy::runtime::RuntimeBundle {
+    let mut js = String::from("// c15t runtime stand-in for tests\n");
+    for name in c15t_codegen::runtime_export_names(target) {
+        js.push_str(&format!("export const {name} = () => {{}};\n"));
+    }
+    c15t_deploy::runtime::RuntimeBundle::from_bytes(target, js.into_bytes()).unwrap()
+}
+
+/// Delivery options for tests: the fake Cloudflare, a stand-in runtime, loopback webhooks
+/// allowed, no debounce, short retries.
+pub fn test_delivery(cloudflare_api: &str) -> c15t_control::DeliveryOptions {
+    use std::time::Duration;
+    let target = &c15t_codegen::target::BACKEND_2;
+    c15t_control::DeliveryOptions {
+        target,
+        cloudflare_api: cloudflare_api.to_owned(),
+        cloudflare_retry: c15t_deploy::cloudflare::RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+            request_timeout: Duration::from_secs(5),
+        },
+        runtimes: vec![Arc::new(stand_in_runtime(target))],
+        ssrf: c15t_deploy::webhook::SsrfPolicy {
+            allow: vec!["127.0.0.1/32".parse().unwrap()],
+            allow_http: true,
+        },
+        webhook_schedule: c15t_deploy::webhook::RetrySchedule {
+            delays: vec![
+                Duration::ZERO,
+                Duration::from_millis(10),
+                Duration::from_millis(10),
+            ],
+            max_retry_after: Duration::from_millis(50),
+        },
+        debounce: Duration::ZERO,
+        deploy_backoff: vec![Duration::from_millis(10)],
+        ..c15t_control::DeliveryOptions::default()
+    }
+}
+
+impl TestEnv {
+    /// A `Control` on the wall clock (jobs become due as time passes) delivering with
+    /// `options`.
+    pub async fn delivering(&self, options: c15t_control::DeliveryOptions) -> Control {
+        Control::new(
+            Arc::new(self.store().await),
+            KeySource::load(self.key_path()).unwrap(),
+            Arc::new(c15t_control::SystemClock),
+        )
+        .with_delivery(options)
+    }
+}

@@ -1,6 +1,9 @@
 //! Integration tests of `c15t-deploy`: releases, the file deployer and archives.
 
 mod archive;
+mod cloudflare;
 mod file;
 mod release;
+mod runtime;
 mod support;
+mod webhook;

@@ -1,0 +1,916 @@
+//! Deploy, rollback and deployment history: the seed's "Deployment Status" made real.
+//!
+//! A deploy generates the environment's project from the current config, resolves its secret
+//! bindings, records a deployment (`pending` → `running` → `succeeded | failed`), hands the
+//! release to the customer's deployer and records what came back; then it audits and, where
+//! the customer has a webhook endpoint, announces the outcome. A release whose content and
+//! secrets are already live is recorded as an unchanged deployment without calling the
+//! deployer.
+//!
+//! A deploy made by a job carries the job's id: when the runner that held the job died, the
+//! next attempt finds the deployment the first one recorded and finishes it, so the customer
+//! sees one deployment, and the deployers' own idempotence (the Cloudflare deployer checks
+//! what is live before uploading) keeps it to one upload.
+
+use std::collections::BTreeMap;
+
+use c15t_codegen::Input;
+use c15t_deploy::runtime::worker_modules;
+use c15t_deploy::webhook::{DeploymentFailed, DeploymentSucceeded, WebhookDeployer, WebhookEvent};
+use c15t_deploy::{
+    DeployError, DeployOutcome, Deployer, FileDeployer, Release, ReleaseFile, ReleaseMeta,
+};
+use c15t_model::{Bindings, CustomerConfig, CustomerId, DeployTarget, Environment};
+use c15t_secrets::{Secret, Vault};
+use c15t_store::{
+    DeploymentRecord, DeploymentStatus, DeploymentUpdate, NewAudit, NewDeployment, StoredConfig,
+};
+use serde::Serialize;
+
+use crate::fleet::secret_values;
+use crate::plan::secret_fingerprints;
+use crate::{Control, ControlError};
+
+/// What a deploy did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployReport {
+    /// The recorded deployment.
+    pub deployment: DeploymentView,
+    /// `true` when the release was already live and the deployer was not called.
+    pub unchanged: bool,
+    /// For rollbacks: secret bindings whose value now differs from the one the restored
+    /// deployment ran with (the current values were deployed; see [`Control::rollback`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets_changed: Vec<String>,
+}
+
+/// A deployment as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentView {
+    /// Deployment id.
+    pub id: i64,
+    /// The customer.
+    pub customer: CustomerId,
+    /// The environment.
+    pub environment: Environment,
+    /// Config revision deployed.
+    pub revision: u64,
+    /// Target profile.
+    pub target: String,
+    /// Content hash of the generated project.
+    pub content_hash: String,
+    /// Where it is.
+    pub status: String,
+    /// The worker's URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// What went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The platform's version id (or the webhook message id of a notify deploy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_version: Option<String>,
+    /// The deployment this one restored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<i64>,
+    /// Secret bindings and the fingerprints of the values deployed.
+    pub secrets: BTreeMap<String, String>,
+    /// Recorded at.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Finished at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<DeploymentRecord> for DeploymentView {
+    fn from(d: DeploymentRecord) -> Self {
+        Self {
+            id: d.id,
+            customer: d.customer,
+            environment: d.environment,
+            revision: d.config_revision,
+            target: d.target,
+            content_hash: d.content_hash,
+            status: d.status.to_string(),
+            url: d.url,
+            error: d.error,
+            remote_version: d.remote_version,
+            rollback_of: d.rollback_of,
+            secrets: d.secret_fingerprints,
+            created_at: d.created_at,
+            finished_at: d.finished_at,
+        }
+    }
+}
+
+/// Why a deploy did not succeed, and whether the job that ran it should try again.
+#[derive(Debug)]
+pub struct DeployFailure {
+    /// What went wrong.
+    pub error: ControlError,
+    /// Whether the same deploy may succeed later.
+    pub retryable: bool,
+}
+
+impl From<ControlError> for DeployFailure {
+    fn from(error: ControlError) -> Self {
+        Self {
+            error,
+            retryable: false,
+        }
+    }
+}
+
+/// How a deploy is being run.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DeployRun {
+    /// The job running it.
+    pub(crate) job_id: Option<i64>,
+    /// Whether a retryable failure ends the deployment (no attempt left, or not a job).
+    pub(crate) last_attempt: bool,
+}
+
+/// The plain vars of a generated project, read back from its `wrangler.jsonc` (whose only
+/// comments are the header lines).
+fn vars_of(files: &[(String, String)]) -> Result<Vec<(String, String)>, ControlError> {
+    let Some((_, wrangler)) = files.iter().find(|(p, _)| p == "wrangler.jsonc") else {
+        return Ok(Vec::new());
+    };
+    let json: String = wrangler
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
+        ControlError::BadRequest(format!("the stored wrangler.jsonc does not parse: {e}"))
+    })?;
+    Ok(value
+        .get("vars")
+        .and_then(|v| v.as_object())
+        .map(|vars| {
+            vars.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+impl Control {
+    /// Deploys a customer's environment now (outside the job queue), e.g. `c15tctl deploy`.
+    pub async fn deploy(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        environment: &Environment,
+    ) -> Result<DeployReport, DeployFailure> {
+        self.deploy_run(
+            actor,
+            customer,
+            environment,
+            DeployRun {
+                job_id: None,
+                last_attempt: true,
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn deploy_run(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        environment: &Environment,
+        run: DeployRun,
+    ) -> Result<DeployReport, DeployFailure> {
+        let stored = self
+            .store
+            .customer_get(customer)
+            .await
+            .map_err(ControlError::from)?
+            .ok_or_else(|| crate::config::not_found(customer))?;
+        let config = self.validated(&stored)?;
+        if !config.has_environment(environment) {
+            return Err(ControlError::NotFound {
+                resource: format!("environment `{environment}` of customer `{customer}`"),
+            }
+            .into());
+        }
+        let delivery = self.delivery_settings(customer).await?;
+        let target = self.target();
+        let input = Input {
+            config: &config,
+            environment,
+            target,
+            revision: stored.revision,
+        };
+        let project = c15t_codegen::generate(&input).map_err(ControlError::from)?;
+        let fingerprints = secret_fingerprints(&config, environment);
+
+        let resumed = match run.job_id {
+            Some(job) => self
+                .store
+                .deployment_for_job(job)
+                .await
+                .map_err(ControlError::from)?
+                .filter(|d| !d.status.is_final()),
+            None => None,
+        };
+        if resumed.is_none() {
+            let live = self
+                .store
+                .deployment_live(Some(customer))
+                .await
+                .map_err(ControlError::from)?
+                .into_iter()
+                .find(|d| &d.environment == environment);
+            if let Some(live) = live.filter(|l| {
+                l.content_hash == project.content_hash && l.secret_fingerprints == fingerprints
+            }) {
+                return self
+                    .record_unchanged(actor, &live, stored.revision, run.job_id)
+                    .await;
+            }
+        }
+
+        let mut vault = self.open_vault(&stored)?;
+        let secrets = secret_values(&config, environment, &mut vault)?;
+        let vars = Bindings::plan(&config, environment).vars;
+        let meta = ReleaseMeta {
+            customer: customer.clone(),
+            environment: environment.clone(),
+            revision: stored.revision,
+            target: target.id.to_owned(),
+        };
+        let mut release = Release::from_project(meta, project, vars, secrets);
+        let mut entry_module = None;
+        let mut runtime_module = None;
+        if matches!(delivery.target, DeployTarget::Cloudflare { .. }) {
+            let runtime = self.delivery.runtime_for(target.id).ok_or_else(|| {
+                ControlError::BadRequest(format!(
+                    "no runtime bundle for target `{}`: build one with `c15tctl runtime build \
+                     --target {}` and pass it to the control plane (--runtime)",
+                    target.id, target.id
+                ))
+            })?;
+            let js = c15t_codegen::generate_worker_module(&input, &runtime.specifier())
+                .map_err(ControlError::from)?;
+            release = release.with_modules(worker_modules(js.clone(), runtime));
+            entry_module = Some(js);
+            runtime_module = Some(runtime.module_name().to_owned());
+        }
+
+        let deployment = match resumed {
+            Some(d) => d,
+            None => self
+                .store
+                .deployment_create(
+                    NewDeployment {
+                        customer: customer.clone(),
+                        environment: environment.clone(),
+                        target: target.id.to_owned(),
+                        config_revision: stored.revision,
+                        content_hash: release.content_hash().to_owned(),
+                        files: release
+                            .files()
+                            .iter()
+                            .map(|f| (f.path.clone(), f.contents.clone()))
+                            .collect(),
+                        rollback_of: None,
+                        job_id: run.job_id,
+                        secret_fingerprints: fingerprints,
+                        entry_module,
+                        runtime_module,
+                    },
+                    self.clock.now(),
+                )
+                .await
+                .map_err(ControlError::from)?,
+        };
+        self.ship(
+            actor,
+            &delivery.target,
+            &vault,
+            deployment,
+            &release,
+            run,
+            "deployment",
+        )
+        .await
+        .map(|deployment| DeployReport {
+            deployment: deployment.into(),
+            unchanged: false,
+            secrets_changed: Vec::new(),
+        })
+    }
+
+    fn open_vault(&self, stored: &StoredConfig) -> Result<Vault, ControlError> {
+        Ok(match &stored.vault {
+            Some(sealed) => self.keys.keyring()?.open(sealed)?,
+            None => Vault::default(),
+        })
+    }
+
+    /// Records that `live` is already what a deploy would ship.
+    async fn record_unchanged(
+        &self,
+        actor: &str,
+        live: &DeploymentRecord,
+        revision: u64,
+        job_id: Option<i64>,
+    ) -> Result<DeployReport, DeployFailure> {
+        let now = self.clock.now();
+        let files = self
+            .store
+            .deployment_files(live.id)
+            .await
+            .map_err(ControlError::from)?;
+        let entry_module = self
+            .store
+            .deployment_entry(live.id)
+            .await
+            .map_err(ControlError::from)?;
+        let created = self
+            .store
+            .deployment_create(
+                NewDeployment {
+                    customer: live.customer.clone(),
+                    environment: live.environment.clone(),
+                    target: live.target.clone(),
+                    config_revision: revision.max(live.config_revision),
+                    content_hash: live.content_hash.clone(),
+                    files,
+                    rollback_of: None,
+                    job_id,
+                    secret_fingerprints: live.secret_fingerprints.clone(),
+                    entry_module,
+                    runtime_module: live.runtime_module.clone(),
+                },
+                now,
+            )
+            .await
+            .map_err(ControlError::from)?;
+        let done = self
+            .store
+            .deployment_update(
+                created.id,
+                DeploymentUpdate {
+                    status: DeploymentStatus::Succeeded,
+                    url: live.url.clone(),
+                    error: None,
+                    remote_version: live.remote_version.clone(),
+                },
+                now,
+            )
+            .await
+            .map_err(ControlError::from)?;
+        self.audit_deployment(actor, "deployment.unchanged", &done, None)
+            .await?;
+        tracing::info!(customer = %done.customer, environment = %done.environment, id = done.id, "already live; recorded as unchanged");
+        Ok(DeployReport {
+            deployment: done.into(),
+            unchanged: true,
+            secrets_changed: Vec::new(),
+        })
+    }
+
+    /// Runs the deployer on `release` for the recorded `deployment` and records the outcome.
+    #[allow(clippy::too_many_arguments)]
+    async fn ship(
+        &self,
+        actor: &str,
+        target: &DeployTarget,
+        vault: &Vault,
+        deployment: DeploymentRecord,
+        release: &Release,
+        run: DeployRun,
+        what: &str,
+    ) -> Result<DeploymentRecord, DeployFailure> {
+        let customer = deployment.customer.clone();
+        let running = self
+            .store
+            .deployment_update(
+                deployment.id,
+                DeploymentUpdate {
+                    status: DeploymentStatus::Running,
+                    url: None,
+                    error: None,
+                    remote_version: None,
+                },
+                self.clock.now(),
+            )
+            .await
+            .map_err(ControlError::from)?;
+        if deployment.status == DeploymentStatus::Pending {
+            self.audit_deployment(actor, &format!("{what}.start"), &running, None)
+                .await?;
+        }
+        let outcome = self
+            .run_deployer(
+                target,
+                vault,
+                &customer,
+                release,
+                deployment.rollback_of,
+                &deployment,
+            )
+            .await;
+        match outcome {
+            Ok(outcome) => {
+                let done = self
+                    .store
+                    .deployment_update(
+                        deployment.id,
+                        DeploymentUpdate {
+                            status: DeploymentStatus::Succeeded,
+                            url: outcome.url.clone(),
+                            error: None,
+                            remote_version: outcome.remote_version.clone().or(outcome.delivery_id),
+                        },
+                        self.clock.now(),
+                    )
+                    .await
+                    .map_err(ControlError::from)?;
+                self.audit_deployment(actor, &format!("{what}.succeed"), &done, None)
+                    .await?;
+                tracing::info!(%customer, environment = %done.environment, id = done.id, url = ?done.url, "deployed");
+                if !matches!(target, DeployTarget::Webhook) {
+                    self.announce(
+                        vault,
+                        &customer,
+                        WebhookEvent::DeploymentSucceeded {
+                            timestamp: self.clock.now().into(),
+                            data: DeploymentSucceeded {
+                                customer: customer.clone(),
+                                environment: done.environment.clone(),
+                                deployment_id: done.id.to_string(),
+                                revision: done.config_revision,
+                                content_hash: done.content_hash.clone(),
+                                url: done.url.clone(),
+                            },
+                        },
+                    )
+                    .await?;
+                }
+                Ok(done)
+            }
+            Err(failure) => {
+                let message = error_chain(&failure.error);
+                if failure.retryable && !run.last_attempt {
+                    // The job tries again; the deployment stays running with the reason.
+                    self.store
+                        .deployment_update(
+                            deployment.id,
+                            DeploymentUpdate {
+                                status: DeploymentStatus::Running,
+                                url: None,
+                                error: Some(format!("attempt failed, retrying: {message}")),
+                                remote_version: None,
+                            },
+                            self.clock.now(),
+                        )
+                        .await
+                        .map_err(ControlError::from)?;
+                    return Err(failure);
+                }
+                self.fail_deployment(actor, deployment.id, &message, what)
+                    .await?;
+                Err(failure)
+            }
+        }
+    }
+
+    /// Records a deployment as failed (audit and webhook included).
+    pub(crate) async fn fail_deployment(
+        &self,
+        actor: &str,
+        id: i64,
+        message: &str,
+        what: &str,
+    ) -> Result<(), ControlError> {
+        let failed = self
+            .store
+            .deployment_update(
+                id,
+                DeploymentUpdate {
+                    status: DeploymentStatus::Failed,
+                    url: None,
+                    error: Some(message.to_owned()),
+                    remote_version: None,
+                },
+                self.clock.now(),
+            )
+            .await?;
+        self.audit_deployment(actor, &format!("{what}.fail"), &failed, Some(message))
+            .await?;
+        tracing::warn!(customer = %failed.customer, environment = %failed.environment, id, error = message, "deploy failed");
+        let customer = failed.customer.clone();
+        if let Some(stored) = self.store.customer_get(&customer).await? {
+            let vault = self.open_vault(&stored).unwrap_or_default();
+            self.announce(
+                &vault,
+                &customer,
+                WebhookEvent::DeploymentFailed {
+                    timestamp: self.clock.now().into(),
+                    data: DeploymentFailed {
+                        customer: customer.clone(),
+                        environment: failed.environment.clone(),
+                        deployment_id: failed.id.to_string(),
+                        revision: failed.config_revision,
+                        content_hash: failed.content_hash.clone(),
+                        error: message.to_owned(),
+                    },
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn run_deployer(
+        &self,
+        target: &DeployTarget,
+        vault: &Vault,
+        customer: &CustomerId,
+        release: &Release,
+        rollback_of: Option<i64>,
+        deployment: &DeploymentRecord,
+    ) -> Result<DeployOutcome, DeployFailure> {
+        let deploy_error = |e: DeployError| DeployFailure {
+            retryable: e.is_retryable(),
+            error: ControlError::Deploy(e),
+        };
+        match target {
+            DeployTarget::None => Err(ControlError::BadRequest(format!(
+                "customer `{customer}` has no deploy target; set one with `c15tctl delivery set \
+                 --customer {customer} --target cloudflare|file|webhook`"
+            ))
+            .into()),
+            DeployTarget::Cloudflare { account_id } => {
+                let deployer = self.cloudflare_deployer(account_id, vault, customer)?;
+                // A rollback restores the earlier version through Cloudflare's deployments API
+                // when it carries exactly this release (same secrets), else uploads it again.
+                let earlier = match rollback_of {
+                    Some(id) => self
+                        .store
+                        .deployment_get(id)
+                        .await
+                        .map_err(ControlError::from)?
+                        .and_then(|d| d.remote_version),
+                    None => None,
+                };
+                let _ = deployment;
+                deployer
+                    .restore(release, earlier.as_deref())
+                    .await
+                    .map_err(deploy_error)
+            }
+            DeployTarget::File => {
+                let root = self.delivery.file_root.clone().ok_or_else(|| {
+                    ControlError::BadRequest(
+                        "customer deploys to files but the control plane has no file deploy \
+                         root; start it with --deploy-root (C15T_DEPLOY_ROOT)"
+                            .to_owned(),
+                    )
+                })?;
+                FileDeployer::new(root)
+                    .deploy(release)
+                    .await
+                    .map_err(deploy_error)
+            }
+            DeployTarget::Webhook => {
+                let delivery = self.delivery_settings(customer).await?;
+                let endpoint = self.webhook_endpoint(&delivery, vault)?.ok_or_else(|| {
+                    ControlError::BadRequest(format!(
+                        "customer `{customer}` is delivered by webhook but its endpoint is not \
+                         set or was disabled; set it with `c15tctl delivery set --webhook-url`"
+                    ))
+                })?;
+                let deployer = WebhookDeployer::new(
+                    self.notifier()?,
+                    endpoint,
+                    &self.delivery.public_base_url,
+                )
+                .map_err(ControlError::from)?;
+                deployer.deploy(release).await.map_err(deploy_error)
+            }
+        }
+    }
+
+    pub(crate) async fn audit_deployment(
+        &self,
+        actor: &str,
+        action: &str,
+        d: &DeploymentRecord,
+        error: Option<&str>,
+    ) -> Result<(), ControlError> {
+        let resource = format!("customer/{}/deployment/{}", d.customer, d.id);
+        let mut after = serde_json::json!({
+            "environment": d.environment,
+            "revision": d.config_revision,
+            "content_hash": d.content_hash,
+            "status": d.status.as_str(),
+            "url": d.url,
+            "remote_version": d.remote_version,
+            "rollback_of": d.rollback_of,
+        });
+        if let Some(error) = error {
+            after["error"] = serde_json::Value::String(error.to_owned());
+        }
+        self.store
+            .audit_append(
+                NewAudit {
+                    actor,
+                    action,
+                    resource: &resource,
+                    customer: Some(&d.customer),
+                    before: None,
+                    after: Some(after),
+                },
+                self.clock.now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A customer's deployments, newest first.
+    pub async fn deployments(
+        &self,
+        customer: &CustomerId,
+        environment: Option<&Environment>,
+        limit: u64,
+    ) -> Result<Vec<DeploymentView>, ControlError> {
+        if self.store.customer_get(customer).await?.is_none()
+            && self
+                .store
+                .deployment_list(customer, environment, 1)
+                .await?
+                .is_empty()
+        {
+            return Err(crate::config::not_found(customer));
+        }
+        Ok(self
+            .store
+            .deployment_list(customer, environment, limit)
+            .await?
+            .into_iter()
+            .map(DeploymentView::from)
+            .collect())
+    }
+
+    /// One deployment of a customer (`NotFound` if it is another customer's).
+    pub async fn deployment(
+        &self,
+        customer: &CustomerId,
+        id: i64,
+    ) -> Result<DeploymentView, ControlError> {
+        self.deployment_record(customer, id).await.map(Into::into)
+    }
+
+    async fn deployment_record(
+        &self,
+        customer: &CustomerId,
+        id: i64,
+    ) -> Result<DeploymentRecord, ControlError> {
+        self.store
+            .deployment_get(id)
+            .await?
+            .filter(|d| &d.customer == customer)
+            .ok_or_else(|| ControlError::NotFound {
+                resource: format!("deployment {id} of customer `{customer}`"),
+            })
+    }
+
+    /// The generated files of one of a customer's deployments.
+    pub async fn deployment_files(
+        &self,
+        customer: &CustomerId,
+        id: i64,
+    ) -> Result<Vec<(String, String)>, ControlError> {
+        self.deployment_record(customer, id).await?;
+        Ok(self.store.deployment_files(id).await?)
+    }
+
+    /// Makes an earlier successful deployment live again, recorded as a new deployment that
+    /// points at the one it restored.
+    ///
+    /// Secrets: a rollback never brings back a secret value that was changed since (a changed
+    /// secret is usually a rotated or revoked one). The restored release runs with the
+    /// customer's current value of each of its secret bindings; the report lists the bindings
+    /// whose value differs from the one the restored deployment ran with. When none differ, a
+    /// Cloudflare rollback reuses the earlier version (Cloudflare's deployments API), so the
+    /// worker serves the earlier upload byte for byte; otherwise the stored release is
+    /// uploaded again with the current secrets. A binding that has no value any more (its
+    /// destination was removed) is taken from the vault if a value with the recorded
+    /// fingerprint is still there, else the rollback is refused before anything changes.
+    pub async fn rollback(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        to: i64,
+    ) -> Result<DeployReport, DeployFailure> {
+        let earlier = self.deployment_record(customer, to).await?;
+        if !matches!(
+            earlier.status,
+            DeploymentStatus::Succeeded | DeploymentStatus::RolledBack
+        ) {
+            return Err(ControlError::BadRequest(format!(
+                "deployment {to} {}; only a deployment that went live can be restored",
+                match earlier.status {
+                    DeploymentStatus::Failed => "failed",
+                    _ => "has not finished",
+                }
+            ))
+            .into());
+        }
+        let env = earlier.environment.clone();
+        let live = self
+            .store
+            .deployment_live(Some(customer))
+            .await
+            .map_err(ControlError::from)?
+            .into_iter()
+            .find(|d| d.environment == env);
+        if live.as_ref().is_some_and(|l| {
+            l.content_hash == earlier.content_hash
+                && l.secret_fingerprints == earlier.secret_fingerprints
+        }) {
+            return Err(ControlError::BadRequest(format!(
+                "deployment {to} is what `{env}` runs already; nothing to roll back"
+            ))
+            .into());
+        }
+        let stored = self
+            .store
+            .customer_get(customer)
+            .await
+            .map_err(ControlError::from)?
+            .ok_or_else(|| crate::config::not_found(customer))?;
+        let config = self.validated(&stored)?;
+        let delivery = self.delivery_settings(customer).await?;
+        let vault = self.open_vault(&stored)?;
+        let (secrets, fingerprints, secrets_changed) =
+            self.rollback_secrets(&config, &env, &earlier, &vault)?;
+        let files = self
+            .store
+            .deployment_files(to)
+            .await
+            .map_err(ControlError::from)?;
+        let vars = vars_of(&files)?;
+        let entry_module = self
+            .store
+            .deployment_entry(to)
+            .await
+            .map_err(ControlError::from)?;
+        let meta = ReleaseMeta {
+            customer: customer.clone(),
+            environment: env.clone(),
+            revision: earlier.config_revision,
+            target: earlier.target.clone(),
+        };
+        let mut release = Release::from_files(
+            meta,
+            c15t_model::worker_name(customer, &env),
+            files
+                .iter()
+                .map(|(path, contents)| ReleaseFile {
+                    path: path.clone(),
+                    contents: contents.clone(),
+                })
+                .collect(),
+            vars,
+            secrets,
+        );
+        if matches!(delivery.target, DeployTarget::Cloudflare { .. }) {
+            let (Some(entry), Some(name)) = (&entry_module, &earlier.runtime_module) else {
+                return Err(ControlError::BadRequest(format!(
+                    "deployment {to} was not a Cloudflare deployment (it has no uploaded \
+                     modules), so it cannot be restored on Cloudflare; deploy instead"
+                ))
+                .into());
+            };
+            let runtime = self.delivery.runtime_named(name).ok_or_else(|| {
+                ControlError::BadRequest(format!(
+                    "deployment {to} ran with runtime module `{name}`, which this control plane \
+                     was not given; pass it with --runtime to restore that deployment"
+                ))
+            })?;
+            release = release.with_modules(worker_modules(entry.clone(), runtime));
+        }
+        let deployment = self
+            .store
+            .deployment_create(
+                NewDeployment {
+                    customer: customer.clone(),
+                    environment: env.clone(),
+                    target: earlier.target.clone(),
+                    config_revision: earlier.config_revision,
+                    content_hash: release.content_hash().to_owned(),
+                    files,
+                    rollback_of: Some(to),
+                    job_id: None,
+                    secret_fingerprints: fingerprints,
+                    entry_module,
+                    runtime_module: earlier.runtime_module.clone(),
+                },
+                self.clock.now(),
+            )
+            .await
+            .map_err(ControlError::from)?;
+        let run = DeployRun {
+            job_id: None,
+            last_attempt: true,
+        };
+        let done = self
+            .ship(
+                actor,
+                &delivery.target,
+                &vault,
+                deployment,
+                &release,
+                run,
+                "rollback",
+            )
+            .await?;
+        if let Some(previous) = live {
+            self.store
+                .deployment_update(
+                    previous.id,
+                    DeploymentUpdate {
+                        status: DeploymentStatus::RolledBack,
+                        url: None,
+                        error: None,
+                        remote_version: None,
+                    },
+                    self.clock.now(),
+                )
+                .await
+                .map_err(ControlError::from)?;
+        }
+        Ok(DeployReport {
+            deployment: done.into(),
+            unchanged: false,
+            secrets_changed,
+        })
+    }
+
+    /// The secret values a rollback to `earlier` deploys (see [`Control::rollback`]).
+    #[allow(clippy::type_complexity)]
+    fn rollback_secrets(
+        &self,
+        config: &CustomerConfig,
+        env: &Environment,
+        earlier: &DeploymentRecord,
+        vault: &Vault,
+    ) -> Result<(Vec<(String, Secret)>, BTreeMap<String, String>, Vec<String>), ControlError> {
+        let mut current_vault = vault.clone();
+        let current: BTreeMap<String, Secret> = match secret_values(config, env, &mut current_vault)
+        {
+            Ok(values) => values.into_iter().collect(),
+            Err(_) => BTreeMap::new(),
+        };
+        let keyring = self.keys.keyring()?;
+        let mut secrets = Vec::new();
+        let mut fingerprints = BTreeMap::new();
+        let mut changed = Vec::new();
+        for (name, recorded) in &earlier.secret_fingerprints {
+            let value = match current.get(name) {
+                Some(value) => value.clone(),
+                None => vault
+                    .iter()
+                    .find(|(_, v)| &keyring.fingerprint(v).to_string() == recorded)
+                    .map(|(_, v)| v.clone())
+                    .ok_or_else(|| {
+                        ControlError::BadRequest(format!(
+                            "cannot restore deployment {}: its secret binding `{name}` has no \
+                             value any more (its destination was removed or its secret \
+                             cleared); set it again, or deploy the current configuration",
+                            earlier.id
+                        ))
+                    })?,
+            };
+            let fingerprint = keyring.fingerprint(&value).to_string();
+            if &fingerprint != recorded {
+                changed.push(name.clone());
+            }
+            fingerprints.insert(name.clone(), fingerprint);
+            secrets.push((name.clone(), value));
+        }
+        Ok((secrets, fingerprints, changed))
+    }
+}
+
+/// An error and its sources, one line (for deployment records and logs; never holds a
+/// secret: no error of ours carries one).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}

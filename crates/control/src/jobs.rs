@@ -1,0 +1,559 @@
+//! Durable jobs: what a config change enqueues under each strategy, and the runner that
+//! claims jobs with leases and executes them.
+//!
+//! Kinds:
+//! - `deploy` (automatic strategy): deploys one customer environment's *current* config. One
+//!   pending job per environment (dedupe key), whose start moves back by the debounce window on
+//!   every edit, so a burst of edits ships once, the latest revision.
+//! - `notify` (notify strategy): announces the environment's current release with a signed
+//!   `worker_config.updated` webhook; deduplicated the same way.
+//! - `webhook`: one event message (`deployment.succeeded|failed`) to the customer's endpoint,
+//!   retried on the webhook schedule.
+//!
+//! A runner holds a job under a lease it renews while working. A runner that dies (even by
+//! SIGKILL) leaves the job to be claimed again when the lease ends; deploys resume the
+//! deployment they recorded (see [`crate::deploy`]) and webhook messages keep their id, so the
+//! customer sees each effect once. A job whose runners die on every attempt is reaped as
+//! failed, and so is the deployment it was making.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use c15t_codegen::Input;
+use c15t_deploy::webhook::{
+    MessageId, NextStep, WebhookEvent, WebhookMessage, WorkerConfigUpdated,
+};
+use c15t_model::{CustomerId, Environment, Strategy};
+use c15t_secrets::Vault;
+use c15t_store::{DeliveryChange, JobRecord, NewJob, NewWebhookDelivery};
+use serde::{Deserialize, Serialize};
+
+use crate::deploy::{DeployRun, error_chain};
+use crate::{Control, ControlError};
+
+/// Job kind: deploy one environment.
+pub const JOB_DEPLOY: &str = "deploy";
+/// Job kind: announce one environment's release by webhook (notify strategy).
+pub const JOB_NOTIFY: &str = "notify";
+/// Job kind: deliver one webhook event message.
+pub const JOB_WEBHOOK: &str = "webhook";
+
+/// The actor recorded for what jobs do.
+const JOB_ACTOR: &str = "c15t-jobs";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct EnvironmentJob {
+    customer: CustomerId,
+    environment: Environment,
+    /// Who made the change that enqueued the job.
+    actor: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct WebhookJob {
+    customer: CustomerId,
+    message_id: String,
+    event_type: String,
+    body: String,
+}
+
+/// How a job runner runs.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// This runner's name in job leases (unique per process).
+    pub worker: String,
+    /// How long a claim holds before another runner may take the job over; renewed every
+    /// third of it while the job runs.
+    pub lease: Duration,
+    /// How long to wait when no job is due.
+    pub poll: Duration,
+    /// Jobs run at the same time.
+    pub concurrency: usize,
+    /// Return once no job is due instead of waiting for more.
+    pub once: bool,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        Self {
+            worker: format!("runner-{}", std::process::id()),
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(1),
+            concurrency: 4,
+            once: false,
+        }
+    }
+}
+
+/// What a runner did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RunnerReport {
+    /// Jobs completed.
+    pub completed: u64,
+    /// Job attempts that failed (retried later or given up).
+    pub failed: u64,
+    /// Jobs given up on because their runners died on every attempt.
+    pub reaped: u64,
+}
+
+enum JobOutcome {
+    Done,
+    Retry { after: Duration, error: String },
+    GiveUp { error: String },
+}
+
+impl Control {
+    /// Applies the customer's strategy after its config changed to `revision`: automatic
+    /// enqueues a deploy of each environment, notify a webhook announcement; manual and gitops
+    /// leave the environments pending (the plan shows them out of sync).
+    pub(crate) async fn apply_strategy(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        environments: &[Environment],
+    ) -> Result<(), ControlError> {
+        let strategy = self.delivery_settings(customer).await?.strategy;
+        let kind = match strategy {
+            Strategy::Automatic => JOB_DEPLOY,
+            Strategy::Notify => JOB_NOTIFY,
+            Strategy::Manual | Strategy::Gitops => return Ok(()),
+        };
+        for environment in environments {
+            self.enqueue_environment(kind, actor, customer, environment)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Enqueues a deploy of one environment through the job queue (debounced like edits).
+    pub async fn enqueue_deploy(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        environment: &Environment,
+    ) -> Result<i64, ControlError> {
+        self.enqueue_environment(JOB_DEPLOY, actor, customer, environment)
+            .await
+    }
+
+    async fn enqueue_environment(
+        &self,
+        kind: &str,
+        actor: &str,
+        customer: &CustomerId,
+        environment: &Environment,
+    ) -> Result<i64, ControlError> {
+        let now = self.clock.now();
+        let debounce = chrono::Duration::from_std(self.delivery.debounce).unwrap_or_default();
+        let max_attempts = if kind == JOB_DEPLOY {
+            self.delivery.deploy_attempts
+        } else {
+            self.delivery.webhook_schedule.attempts()
+        };
+        let payload = serde_json::to_value(EnvironmentJob {
+            customer: customer.clone(),
+            environment: environment.clone(),
+            actor: actor.to_owned(),
+        })
+        .map_err(|e| ControlError::BadRequest(format!("job payload: {e}")))?;
+        let job = self
+            .store
+            .job_enqueue(
+                NewJob {
+                    kind: kind.to_owned(),
+                    payload,
+                    dedupe_key: Some(format!("{kind}:{customer}:{environment}")),
+                    run_at: now + debounce,
+                    max_attempts: max_attempts.max(1),
+                },
+                now,
+            )
+            .await?;
+        tracing::debug!(kind, %customer, %environment, job = job.id, "job enqueued");
+        Ok(job.id)
+    }
+
+    /// Enqueues `event` for the customer's webhook endpoint, if it has an enabled one.
+    pub(crate) async fn announce(
+        &self,
+        _vault: &Vault,
+        customer: &CustomerId,
+        event: WebhookEvent,
+    ) -> Result<(), ControlError> {
+        let delivery = self.delivery_settings(customer).await?;
+        if !delivery.webhook.as_ref().is_some_and(|w| w.enabled) {
+            return Ok(());
+        }
+        self.enqueue_event(customer, &event).await.map(drop)
+    }
+
+    /// Enqueues one webhook message of `event` to the customer's endpoint (delivered by the
+    /// job runner, retried on the webhook schedule); returns the message id.
+    pub async fn enqueue_event(
+        &self,
+        customer: &CustomerId,
+        event: &WebhookEvent,
+    ) -> Result<String, ControlError> {
+        let message = WebhookMessage::new(MessageId::random(), event);
+        let payload = serde_json::to_value(WebhookJob {
+            customer: customer.clone(),
+            message_id: message.id().as_str().to_owned(),
+            event_type: message.event_type().to_owned(),
+            body: message.body().to_owned(),
+        })
+        .map_err(|e| ControlError::BadRequest(format!("job payload: {e}")))?;
+        let now = self.clock.now();
+        self.store
+            .job_enqueue(
+                NewJob {
+                    kind: JOB_WEBHOOK.to_owned(),
+                    payload,
+                    dedupe_key: None,
+                    run_at: now,
+                    max_attempts: self.delivery.webhook_schedule.attempts().max(1),
+                },
+                now,
+            )
+            .await?;
+        Ok(message.id().as_str().to_owned())
+    }
+
+    /// Runs jobs until `shutdown` completes (or, with [`RunnerOptions::once`], until no job is
+    /// due). Jobs in flight when `shutdown` completes are finished first.
+    pub async fn run_jobs(
+        &self,
+        options: &RunnerOptions,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<RunnerReport, ControlError> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let report = Arc::new(std::sync::Mutex::new(RunnerReport::default()));
+        let mut lanes = tokio::task::JoinSet::new();
+        for lane in 0..options.concurrency.max(1) {
+            let control = self.clone();
+            let mut options = options.clone();
+            options.worker = format!("{}/{lane}", options.worker);
+            let mut stop = stop_rx.clone();
+            let report = Arc::clone(&report);
+            lanes.spawn(async move { control.lane(&options, &mut stop, &report).await });
+        }
+        let all = async {
+            let mut first_error = None;
+            while let Some(done) = lanes.join_next().await {
+                match done {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        first_error.get_or_insert(e);
+                    }
+                    Err(panic) => {
+                        first_error.get_or_insert(ControlError::BadRequest(format!(
+                            "a job runner lane panicked: {panic}"
+                        )));
+                    }
+                }
+            }
+            first_error
+        };
+        tokio::pin!(all);
+        tokio::pin!(shutdown);
+        let error = tokio::select! {
+            e = &mut all => e,
+            () = &mut shutdown => {
+                let _ = stop_tx.send(true);
+                all.await
+            }
+        };
+        if let Some(e) = error {
+            return Err(e);
+        }
+        let report = *report
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(report)
+    }
+
+    async fn lane(
+        &self,
+        options: &RunnerOptions,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+        report: &std::sync::Mutex<RunnerReport>,
+    ) -> Result<(), ControlError> {
+        let bump = |f: fn(&mut RunnerReport)| {
+            f(&mut report
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner));
+        };
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            for job in self.store.job_reap(self.clock.now()).await? {
+                self.reaped(&job).await?;
+                bump(|r| r.reaped += 1);
+            }
+            let claimed = self
+                .store
+                .job_claim(&options.worker, &[], options.lease, self.clock.now())
+                .await?;
+            let Some(job) = claimed else {
+                if options.once {
+                    return Ok(());
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(options.poll) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            };
+            let outcome = self.with_heartbeat(options, &job).await;
+            let now = self.clock.now();
+            match outcome {
+                JobOutcome::Done => {
+                    self.store
+                        .job_complete(job.id, &options.worker, now)
+                        .await?;
+                    bump(|r| r.completed += 1);
+                }
+                JobOutcome::Retry { after, error } => {
+                    let at = now + chrono::Duration::from_std(after).unwrap_or_default();
+                    self.store
+                        .job_fail(job.id, &options.worker, &error, Some(at), now)
+                        .await?;
+                    bump(|r| r.failed += 1);
+                }
+                JobOutcome::GiveUp { error } => {
+                    self.store
+                        .job_fail(job.id, &options.worker, &error, None, now)
+                        .await?;
+                    bump(|r| r.failed += 1);
+                }
+            }
+        }
+    }
+
+    /// Executes `job` while renewing its lease.
+    async fn with_heartbeat(&self, options: &RunnerOptions, job: &JobRecord) -> JobOutcome {
+        let beat = {
+            let store = Arc::clone(&self.store);
+            let clock = Arc::clone(&self.clock);
+            let worker = options.worker.clone();
+            let lease = options.lease;
+            let id = job.id;
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(lease / 3);
+                interval.tick().await;
+                loop {
+                    interval.tick().await;
+                    match store.job_heartbeat(id, &worker, lease, clock.now()).await {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            tracing::warn!(job = id, error = %e, "could not renew a job lease")
+                        }
+                    }
+                }
+            })
+        };
+        let outcome = self.execute(job).await;
+        beat.abort();
+        outcome
+    }
+
+    async fn execute(&self, job: &JobRecord) -> JobOutcome {
+        let result = match job.kind.as_str() {
+            JOB_DEPLOY => self.execute_deploy(job).await,
+            JOB_NOTIFY => self.execute_notify(job).await,
+            JOB_WEBHOOK => self.execute_webhook(job).await,
+            other => Ok(JobOutcome::GiveUp {
+                error: format!("unknown job kind `{other}`"),
+            }),
+        };
+        result.unwrap_or_else(|e| JobOutcome::Retry {
+            after: self.delivery.deploy_delay(job.attempts),
+            error: error_chain(&e),
+        })
+    }
+
+    async fn execute_deploy(&self, job: &JobRecord) -> Result<JobOutcome, ControlError> {
+        let payload: EnvironmentJob = serde_json::from_value(job.payload.clone())
+            .map_err(|e| ControlError::BadRequest(format!("deploy job {}: {e}", job.id)))?;
+        let run = DeployRun {
+            job_id: Some(job.id),
+            last_attempt: job.attempts >= job.max_attempts,
+        };
+        let actor = format!("{JOB_ACTOR} (for {})", payload.actor);
+        match self
+            .deploy_run(&actor, &payload.customer, &payload.environment, run)
+            .await
+        {
+            Ok(_) => Ok(JobOutcome::Done),
+            Err(failure) if failure.retryable && !run.last_attempt => Ok(JobOutcome::Retry {
+                after: self.delivery.deploy_delay(job.attempts),
+                error: error_chain(&failure.error),
+            }),
+            Err(failure) => {
+                let error = error_chain(&failure.error);
+                // A failure before a deployment was recorded (no config, no target) still
+                // shows in the history.
+                if let Ok(None) = self.store.deployment_for_job(job.id).await {
+                    tracing::warn!(job = job.id, %error, "deploy job failed before deploying");
+                }
+                Ok(JobOutcome::GiveUp { error })
+            }
+        }
+    }
+
+    async fn execute_notify(&self, job: &JobRecord) -> Result<JobOutcome, ControlError> {
+        let payload: EnvironmentJob = serde_json::from_value(job.payload.clone())
+            .map_err(|e| ControlError::BadRequest(format!("notify job {}: {e}", job.id)))?;
+        let Some(stored) = self.store.customer_get(&payload.customer).await? else {
+            return Ok(JobOutcome::GiveUp {
+                error: format!("customer `{}` no longer exists", payload.customer),
+            });
+        };
+        let config = self.validated(&stored)?;
+        let project = c15t_codegen::generate(&Input {
+            config: &config,
+            environment: &payload.environment,
+            target: self.target(),
+            revision: stored.revision,
+        })?;
+        let revision = stored.revision.to_string();
+        let id = MessageId::derived(&[
+            payload.customer.as_str(),
+            payload.environment.as_str(),
+            &revision,
+            &project.content_hash,
+        ]);
+        let event = WebhookEvent::WorkerConfigUpdated {
+            timestamp: self.clock.now().into(),
+            data: WorkerConfigUpdated {
+                customer: payload.customer.clone(),
+                environment: payload.environment.clone(),
+                revision: stored.revision,
+                content_hash: project.content_hash.clone(),
+                download_url: format!(
+                    "{}/api/control-plane/customers/{}/worker-config",
+                    self.delivery.public_base_url.trim_end_matches('/'),
+                    payload.customer
+                ),
+            },
+        };
+        let message = WebhookMessage::new(id, &event);
+        self.deliver(job, &payload.customer, &message).await
+    }
+
+    async fn execute_webhook(&self, job: &JobRecord) -> Result<JobOutcome, ControlError> {
+        let payload: WebhookJob = serde_json::from_value(job.payload.clone())
+            .map_err(|e| ControlError::BadRequest(format!("webhook job {}: {e}", job.id)))?;
+        let id = MessageId::parse(&payload.message_id)?;
+        let message = WebhookMessage::from_parts(id, payload.event_type, payload.body);
+        self.deliver(job, &payload.customer, &message).await
+    }
+
+    /// One delivery attempt of `message`, logged, with what the job does next.
+    async fn deliver(
+        &self,
+        job: &JobRecord,
+        customer: &CustomerId,
+        message: &WebhookMessage,
+    ) -> Result<JobOutcome, ControlError> {
+        let Some(stored) = self.store.customer_get(customer).await? else {
+            return Ok(JobOutcome::GiveUp {
+                error: format!("customer `{customer}` no longer exists"),
+            });
+        };
+        let mut delivery = self.delivery_settings(customer).await?;
+        let vault = match &stored.vault {
+            Some(sealed) => self.keys.keyring()?.open(sealed)?,
+            None => Vault::default(),
+        };
+        let Some(endpoint) = self.webhook_endpoint(&delivery, &vault)? else {
+            return Ok(JobOutcome::GiveUp {
+                error: "the customer's webhook endpoint is not set or was disabled".to_owned(),
+            });
+        };
+        let notifier = self.notifier()?;
+        let started = std::time::Instant::now();
+        let result = notifier.send(&endpoint, message).await;
+        let step = self.delivery.webhook_schedule.after(job.attempts, &result);
+        let (status_code, error) = match &result {
+            Ok(a) if a.is_delivered() => (Some(a.status), None),
+            Ok(a) => (
+                Some(a.status),
+                Some(format!("answered {}: {}", a.status, a.response_excerpt)),
+            ),
+            Err(e) => (None, Some(error_chain(e))),
+        };
+        let outcome = match step {
+            NextStep::Done => "delivered",
+            NextStep::RetryIn(_) => "retry",
+            NextStep::GiveUp => "failed",
+            NextStep::DisableEndpoint => "gone",
+        };
+        self.store
+            .webhook_delivery_append(NewWebhookDelivery {
+                customer: customer.clone(),
+                message_id: message.id().as_str().to_owned(),
+                event_type: message.event_type().to_owned(),
+                attempt: job.attempts,
+                status_code,
+                outcome: outcome.to_owned(),
+                error: error.clone(),
+                duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                at: self.clock.now(),
+            })
+            .await?;
+        Ok(match step {
+            NextStep::Done => JobOutcome::Done,
+            NextStep::RetryIn(after) => JobOutcome::Retry {
+                after,
+                error: error.unwrap_or_default(),
+            },
+            NextStep::GiveUp => JobOutcome::GiveUp {
+                error: error.unwrap_or_default(),
+            },
+            NextStep::DisableEndpoint => {
+                if let Some(webhook) = delivery.webhook.as_mut() {
+                    webhook.enabled = false;
+                    webhook.disabled_reason = Some(format!(
+                        "the endpoint answered 410 Gone on {}",
+                        self.clock.now().format("%Y-%m-%d %H:%M UTC")
+                    ));
+                }
+                self.store
+                    .delivery_put(DeliveryChange {
+                        actor: JOB_ACTOR,
+                        action: "delivery.webhook.disable",
+                        customer,
+                        delivery: &delivery,
+                        vault: None,
+                        now: self.clock.now(),
+                    })
+                    .await?;
+                tracing::warn!(%customer, "webhook endpoint answered 410 Gone; disabled");
+                JobOutcome::GiveUp {
+                    error: "the endpoint answered 410 Gone and was disabled".to_owned(),
+                }
+            }
+        })
+    }
+
+    /// A job given up on because its runners kept dying: its deployment fails too.
+    async fn reaped(&self, job: &JobRecord) -> Result<(), ControlError> {
+        tracing::warn!(job = job.id, kind = %job.kind, "job abandoned by its runners on every attempt; failed");
+        if job.kind == JOB_DEPLOY
+            && let Some(d) = self.store.deployment_for_job(job.id).await?
+            && !d.status.is_final()
+        {
+            self.fail_deployment(
+                JOB_ACTOR,
+                d.id,
+                "the job runner stopped before finishing this deploy, on every attempt",
+                "deployment",
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}

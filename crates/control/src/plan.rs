@@ -1,0 +1,502 @@
+//! Plan and diff: what the current config would deploy, compared with what is live.
+//!
+//! For each customer environment the plan generates the project the current config gives and
+//! compares it with the environment's live deployment (its newest succeeded one): the content
+//! hash decides whether anything changed, a unified diff per file shows what, and secret
+//! bindings are compared by fingerprint, never by value. Planning never decrypts a vault: the
+//! stored config already carries every secret's fingerprint.
+
+use std::collections::BTreeMap;
+
+use c15t_codegen::{Input, Project, TargetProfile};
+use c15t_model::{Bindings, CustomerConfig, CustomerId, Environment, SecretRef, Strategy};
+use c15t_store::{DeploymentRecord, DeploymentStatus, HealthRecord, Revision, StoredConfig};
+use serde::Serialize;
+use similar::TextDiff;
+
+use crate::{Control, ControlError};
+
+/// Whether an environment runs what its config says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncStatus {
+    /// The live deployment is what the config generates, with the same secrets.
+    Synced,
+    /// The config generates something else than what is live.
+    OutOfSync,
+    /// Nothing was ever deployed.
+    NeverDeployed,
+    /// The newest attempt to deploy the current config failed.
+    Failed,
+}
+
+impl SyncStatus {
+    /// The displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Synced => "synced",
+            Self::OutOfSync => "out_of_sync",
+            Self::NeverDeployed => "never_deployed",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// How something changed between the live deployment and the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Only in the config's version.
+    Added,
+    /// Only in the live version.
+    Removed,
+    /// In both, different.
+    Changed,
+}
+
+/// One generated file that differs from the live deployment's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileChange {
+    /// Path in the project.
+    pub path: String,
+    /// How it changed.
+    pub change: Change,
+    /// Unified diff (`--- deployed/<path>` / `+++ pending/<path>`), three lines of context.
+    pub diff: String,
+}
+
+/// One secret binding that differs from the live deployment's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretChange {
+    /// Binding name, e.g. `META_PIXEL_ACCESS_TOKEN`.
+    pub binding: String,
+    /// How it changed.
+    pub change: Change,
+    /// Fingerprint of the live value.
+    pub deployed: Option<String>,
+    /// Fingerprint of the configured value.
+    pub pending: Option<String>,
+}
+
+/// The plan of one customer environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvironmentPlan {
+    /// The customer.
+    pub customer: CustomerId,
+    /// The environment.
+    pub environment: Environment,
+    /// The config revision planned.
+    pub revision: Revision,
+    /// The customer's deployment strategy.
+    pub strategy: Strategy,
+    /// Where the environment stands.
+    pub status: SyncStatus,
+    /// The worker's name.
+    pub worker_name: String,
+    /// Content hash of the project the config generates.
+    pub content_hash: String,
+    /// The live deployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<DeploymentSummary>,
+    /// The newest attempt, when it failed after (or without) the live one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_attempt: Option<DeploymentSummary>,
+    /// Files that differ from the live deployment's (all files when never deployed).
+    pub files: Vec<FileChange>,
+    /// Secret bindings that differ from the live deployment's.
+    pub secrets: Vec<SecretChange>,
+    /// The live deployment's latest health probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthSummary>,
+}
+
+/// A deployment, as plans and listings show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentSummary {
+    /// Deployment id.
+    pub id: i64,
+    /// Config revision deployed.
+    pub revision: Revision,
+    /// Content hash deployed.
+    pub content_hash: String,
+    /// Status.
+    pub status: String,
+    /// Worker URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// What went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When it finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<&DeploymentRecord> for DeploymentSummary {
+    fn from(d: &DeploymentRecord) -> Self {
+        Self {
+            id: d.id,
+            revision: d.config_revision,
+            content_hash: d.content_hash.clone(),
+            status: d.status.to_string(),
+            url: d.url.clone(),
+            error: d.error.clone(),
+            finished_at: d.finished_at,
+        }
+    }
+}
+
+/// A deployment's latest health probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthSummary {
+    /// Whether the worker answered healthy.
+    pub up: bool,
+    /// Answer time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// Why it is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Failed probes in a row.
+    pub consecutive_failures: u32,
+    /// When it was probed.
+    pub checked_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<&HealthRecord> for HealthSummary {
+    fn from(h: &HealthRecord) -> Self {
+        Self {
+            up: h.probe.up,
+            latency_ms: h.probe.latency_ms,
+            error: h.probe.error.clone(),
+            consecutive_failures: h.consecutive_failures,
+            checked_at: h.probe.checked_at,
+        }
+    }
+}
+
+/// The fingerprint of each secret binding of `env`'s worker, by binding name. Stored configs
+/// hold fingerprints; a reference to a process environment variable (declarative files only)
+/// is shown as `env:<VAR>`.
+pub(crate) fn secret_fingerprints(
+    config: &CustomerConfig,
+    env: &Environment,
+) -> BTreeMap<String, String> {
+    Bindings::plan(config, env)
+        .secrets
+        .into_iter()
+        .map(|b| {
+            let fp = match b.source {
+                SecretRef::Stored(fp) => fp,
+                SecretRef::Env(var) => format!("env:{var}"),
+                _ => "unknown".to_owned(),
+            };
+            (b.name, fp)
+        })
+        .collect()
+}
+
+/// Unified diffs of every file that differs between `deployed` and `pending`.
+pub(crate) fn file_changes(
+    deployed: &[(String, String)],
+    pending: &[(String, String)],
+) -> Vec<FileChange> {
+    let old: BTreeMap<&str, &str> = deployed
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let new: BTreeMap<&str, &str> = pending
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let mut paths: Vec<&str> = old.keys().chain(new.keys()).copied().collect();
+    paths.sort_unstable();
+    paths.dedup();
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let (before, after) = (old.get(path).copied(), new.get(path).copied());
+            let change = match (before, after) {
+                (Some(a), Some(b)) if a == b => return None,
+                (Some(_), Some(_)) => Change::Changed,
+                (None, Some(_)) => Change::Added,
+                (Some(_), None) => Change::Removed,
+                (None, None) => return None,
+            };
+            let diff = TextDiff::from_lines(before.unwrap_or(""), after.unwrap_or(""))
+                .unified_diff()
+                .context_radius(3)
+                .header(&format!("deployed/{path}"), &format!("pending/{path}"))
+                .to_string();
+            Some(FileChange {
+                path: path.to_owned(),
+                change,
+                diff,
+            })
+        })
+        .collect()
+}
+
+/// Secret bindings whose fingerprint differs.
+pub(crate) fn secret_changes(
+    deployed: &BTreeMap<String, String>,
+    pending: &BTreeMap<String, String>,
+) -> Vec<SecretChange> {
+    let mut names: Vec<&String> = deployed.keys().chain(pending.keys()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let (before, after) = (deployed.get(name), pending.get(name));
+            let change = match (before, after) {
+                (Some(a), Some(b)) if a == b => return None,
+                (Some(_), Some(_)) => Change::Changed,
+                (None, Some(_)) => Change::Added,
+                (Some(_), None) => Change::Removed,
+                (None, None) => return None,
+            };
+            Some(SecretChange {
+                binding: name.clone(),
+                change,
+                deployed: before.cloned(),
+                pending: after.cloned(),
+            })
+        })
+        .collect()
+}
+
+fn project_files(project: &Project) -> Vec<(String, String)> {
+    project
+        .files
+        .iter()
+        .map(|f| (f.path.to_owned(), f.contents.clone()))
+        .collect()
+}
+
+impl Control {
+    /// The plan of one customer's environments (all of them, or `environment` only).
+    pub async fn plan(
+        &self,
+        customer: &CustomerId,
+        environment: Option<&Environment>,
+    ) -> Result<Vec<EnvironmentPlan>, ControlError> {
+        let stored = self
+            .store
+            .customer_get(customer)
+            .await?
+            .ok_or_else(|| crate::config::not_found(customer))?;
+        let live = self.store.deployment_live(Some(customer)).await?;
+        let health = self.store.health_list(Some(customer)).await?;
+        let strategy = self.delivery_settings(customer).await?.strategy;
+        let config = self.validated(&stored)?;
+        if let Some(env) = environment
+            && !config.has_environment(env)
+        {
+            return Err(ControlError::NotFound {
+                resource: format!("environment `{env}` of customer `{customer}`"),
+            });
+        }
+        let mut plans = Vec::new();
+        for env in &config.environments {
+            if environment.is_some_and(|e| e != env) {
+                continue;
+            }
+            let live = live.iter().find(|d| &d.environment == env);
+            let health = live.and_then(|l| health.iter().find(|h| h.probe.deployment_id == l.id));
+            plans.push(
+                self.plan_environment(&stored, &config, env, strategy, live, health)
+                    .await?,
+            );
+        }
+        Ok(plans)
+    }
+
+    /// The plan of every customer's every environment, in customer id order. A customer whose
+    /// stored config no longer validates (for example after a catalogue change) is reported
+    /// in the second list and does not stop the others.
+    pub async fn plan_all(
+        &self,
+    ) -> Result<(Vec<EnvironmentPlan>, Vec<(CustomerId, ControlError)>), ControlError> {
+        let mut plans = Vec::new();
+        let mut failures = Vec::new();
+        let live = self.store.deployment_live(None).await?;
+        let health = self.store.health_list(None).await?;
+        let mut after: Option<CustomerId> = None;
+        loop {
+            let page = self.store.customer_configs(after.as_ref(), 500).await?;
+            let Some(last) = page.last() else { break };
+            let next: CustomerId = last
+                .spec
+                .id
+                .parse()
+                .map_err(|e| ControlError::BadRequest(format!("stored customer id: {e}")))?;
+            for stored in &page {
+                let id: CustomerId = match stored.spec.id.parse() {
+                    Ok(id) => id,
+                    Err(_) => continue,
+                };
+                let outcome = async {
+                    let config = self.validated(stored)?;
+                    let strategy = self.delivery_settings(&id).await?.strategy;
+                    let mut out = Vec::new();
+                    for env in &config.environments {
+                        let live = live
+                            .iter()
+                            .find(|d| d.customer == id && &d.environment == env);
+                        let health = live
+                            .and_then(|l| health.iter().find(|h| h.probe.deployment_id == l.id));
+                        out.push(
+                            self.plan_environment(stored, &config, env, strategy, live, health)
+                                .await?,
+                        );
+                    }
+                    Ok::<_, ControlError>(out)
+                }
+                .await;
+                match outcome {
+                    Ok(p) => plans.extend(p),
+                    Err(e) => failures.push((id, e)),
+                }
+            }
+            after = Some(next);
+        }
+        Ok((plans, failures))
+    }
+
+    async fn plan_environment(
+        &self,
+        stored: &StoredConfig,
+        config: &CustomerConfig,
+        env: &Environment,
+        strategy: Strategy,
+        live: Option<&DeploymentRecord>,
+        health: Option<&HealthRecord>,
+    ) -> Result<EnvironmentPlan, ControlError> {
+        let project = c15t_codegen::generate(&Input {
+            config,
+            environment: env,
+            target: self.target(),
+            revision: stored.revision,
+        })?;
+        let pending_secrets = secret_fingerprints(config, env);
+        let newest = self
+            .store
+            .deployment_list(&config.customer.id, Some(env), 1)
+            .await?
+            .into_iter()
+            .next();
+        let failed_attempt = newest
+            .filter(|n| n.status == DeploymentStatus::Failed && live.is_none_or(|l| n.id > l.id));
+        let (status, files, secrets) = match live {
+            None => (
+                if failed_attempt.is_some() {
+                    SyncStatus::Failed
+                } else {
+                    SyncStatus::NeverDeployed
+                },
+                file_changes(&[], &project_files(&project)),
+                secret_changes(&BTreeMap::new(), &pending_secrets),
+            ),
+            Some(live) => {
+                let secrets = secret_changes(&live.secret_fingerprints, &pending_secrets);
+                if live.content_hash == project.content_hash && secrets.is_empty() {
+                    (SyncStatus::Synced, Vec::new(), secrets)
+                } else {
+                    let deployed = self.store.deployment_files(live.id).await?;
+                    let files = file_changes(&deployed, &project_files(&project));
+                    let status = if failed_attempt.is_some() {
+                        SyncStatus::Failed
+                    } else {
+                        SyncStatus::OutOfSync
+                    };
+                    (status, files, secrets)
+                }
+            }
+        };
+        Ok(EnvironmentPlan {
+            customer: config.customer.id.clone(),
+            environment: env.clone(),
+            revision: stored.revision,
+            strategy,
+            status,
+            worker_name: project.worker_name,
+            content_hash: project.content_hash,
+            live: live.map(DeploymentSummary::from),
+            failed_attempt: failed_attempt.as_ref().map(DeploymentSummary::from),
+            files,
+            secrets,
+            health: health.map(HealthSummary::from),
+        })
+    }
+
+    /// The target profile deploys generate for.
+    pub fn target(&self) -> &'static TargetProfile {
+        self.delivery.target
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn file_changes_are_unified_diffs() {
+        let deployed = files(&[("a.ts", "one\ntwo\n"), ("gone.txt", "x\n"), ("same", "s\n")]);
+        let pending = files(&[
+            ("a.ts", "one\nthree\n"),
+            ("new.txt", "y\n"),
+            ("same", "s\n"),
+        ]);
+        let changes = file_changes(&deployed, &pending);
+        let summary: Vec<(&str, Change)> = changes
+            .iter()
+            .map(|c| (c.path.as_str(), c.change))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("a.ts", Change::Changed),
+                ("gone.txt", Change::Removed),
+                ("new.txt", Change::Added)
+            ]
+        );
+        assert_eq!(
+            changes[0].diff,
+            "--- deployed/a.ts\n+++ pending/a.ts\n@@ -1,2 +1,2 @@\n one\n-two\n+three\n"
+        );
+    }
+
+    #[test]
+    fn secret_changes_compare_fingerprints() {
+        let deployed: BTreeMap<String, String> = [("A", "fp1"), ("B", "fp2"), ("C", "fp3")]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect();
+        let pending: BTreeMap<String, String> = [("A", "fp1"), ("B", "fp9"), ("D", "fp4")]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect();
+        let changes = secret_changes(&deployed, &pending);
+        let summary: Vec<(&str, Change)> = changes
+            .iter()
+            .map(|c| (c.binding.as_str(), c.change))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("B", Change::Changed),
+                ("C", Change::Removed),
+                ("D", Change::Added)
+            ]
+        );
+        assert_eq!(changes[0].deployed.as_deref(), Some("fp2"));
+        assert_eq!(changes[0].pending.as_deref(), Some("fp9"));
+    }
+}

@@ -1,0 +1,542 @@
+//! The config-change flow end to end: strategies, the job runner, deploys to the fake
+//! Cloudflare, plan/diff, rollback, webhooks and health, on SQLite and PostgreSQL.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use c15t_control::{
+    Change, Control, DeliveryPatch, DestinationPatch, HealthOptions, RunnerOptions, Secret,
+    SyncStatus,
+};
+use c15t_deploy::webhook::{DeploymentSucceeded, WebhookEvent};
+use c15t_model::{DeployTarget, Environment, RawValue, Strategy};
+use c15t_store::DeploymentStatus;
+use c15t_testkit::cloudflare::FakeCloudflare;
+use c15t_testkit::webhook::WebhookReceiver;
+
+use crate::harness::{TestEnv, example, id, resolver, secrets, test_delivery};
+
+const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "cf-token-for-tests-0001";
+
+fn runner(name: &str) -> RunnerOptions {
+    RunnerOptions {
+        worker: name.to_owned(),
+        lease: Duration::from_secs(30),
+        poll: Duration::from_millis(20),
+        concurrency: 2,
+        once: true,
+    }
+}
+
+async fn run_once(control: &Control, name: &str) -> c15t_control::RunnerReport {
+    control
+        .run_jobs(&runner(name), std::future::pending())
+        .await
+        .unwrap()
+}
+
+fn pixel_id(value: &str) -> DestinationPatch {
+    DestinationPatch {
+        set: [("pixelId".to_owned(), RawValue::Text(value.to_owned()))].into(),
+        ..DestinationPatch::default()
+    }
+}
+
+/// Imports the seed's example customer and points it at the fake Cloudflare, automatic.
+async fn managed_customer(control: &Control) {
+    let values = secrets("e2e");
+    control
+        .import("ops", example(), &resolver(&values))
+        .await
+        .unwrap();
+    control
+        .delivery_set(
+            "ops",
+            &id("cust_abc123"),
+            DeliveryPatch {
+                strategy: Some(Strategy::Automatic),
+                target: Some(DeployTarget::Cloudflare {
+                    account_id: ACCOUNT.to_owned(),
+                }),
+                cloudflare_token: Some(Secret::new(TOKEN.to_owned())),
+                ..DeliveryPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn end_to_end(env: TestEnv) {
+    let cf = FakeCloudflare::start().await;
+    cf.add_account(ACCOUNT, "acme", TOKEN);
+    let control = env.delivering(test_delivery(&cf.base_url())).await;
+    let cust = id("cust_abc123");
+    let production = Environment::new("production").unwrap();
+    managed_customer(&control).await;
+
+    // Nothing deployed yet: both environments show so, with every file as added.
+    let plan = control.plan(&cust, None).await.unwrap();
+    assert_eq!(plan.len(), 2);
+    assert!(plan.iter().all(|p| p.status == SyncStatus::NeverDeployed));
+    assert!(plan[0].files.iter().all(|f| f.change == Change::Added));
+
+    // An edit under the automatic strategy deploys both environments through the jobs.
+    control
+        .destination_edit("alice", &cust, "meta-prod", pixel_id("1111111111"), None)
+        .await
+        .unwrap();
+    let report = run_once(&control, "r1").await;
+    assert_eq!(report.completed, 2, "{report:?}");
+    let deployments = control
+        .deployments(&cust, Some(&production), 10)
+        .await
+        .unwrap();
+    assert_eq!(deployments.len(), 1);
+    let first = &deployments[0];
+    assert_eq!(first.status, "succeeded");
+    assert_eq!(first.revision, 2);
+    assert_eq!(
+        first.url.as_deref(),
+        Some("https://c15t-cust_abc123.acme.workers.dev")
+    );
+    let script = cf.script(ACCOUNT, "c15t-cust_abc123").expect("uploaded");
+    let live_v1 = script.live_version().unwrap().clone();
+    assert_eq!(live_v1.modules.len(), 2, "entry and runtime");
+    assert_eq!(live_v1.modules[0].name, "index.js");
+    let entry = String::from_utf8(live_v1.modules[0].bytes.to_vec()).unwrap();
+    assert!(entry.contains("'1111111111'"), "the edit is live");
+    assert!(
+        !entry.contains("META_PIXEL_ACCESS_TOKEN-value"),
+        "no secret in source"
+    );
+    assert_eq!(
+        script
+            .secrets
+            .get("META_PIXEL_ACCESS_TOKEN")
+            .map(String::as_str),
+        Some("META_PIXEL_ACCESS_TOKEN-value-e2e")
+    );
+    let plan = control.plan(&cust, Some(&production)).await.unwrap();
+    assert_eq!(plan[0].status, SyncStatus::Synced, "{:?}", plan[0]);
+    assert!(plan[0].files.is_empty() && plan[0].secrets.is_empty());
+
+    // Deploying what is live is a recorded no-op: no upload.
+    let uploads = cf.upload_count(ACCOUNT, "c15t-cust_abc123");
+    let again = control.deploy("bob", &cust, &production).await.unwrap();
+    assert!(again.unchanged);
+    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust_abc123"), uploads);
+
+    // Manual: an edit ships nothing, and the plan shows the diff of the pending change.
+    control
+        .strategy_set("ops", &cust, Strategy::Manual)
+        .await
+        .unwrap();
+    control
+        .destination_edit("alice", &cust, "meta-prod", pixel_id("2222222222"), None)
+        .await
+        .unwrap();
+    assert_eq!(run_once(&control, "r2").await.completed, 0);
+    let plan = control.plan(&cust, Some(&production)).await.unwrap();
+    assert_eq!(plan[0].status, SyncStatus::OutOfSync);
+    let index = plan[0]
+        .files
+        .iter()
+        .find(|f| f.path == "src/index.ts")
+        .expect("index.ts changed");
+    assert!(
+        index.diff.contains("-\t\t\t\t\tpixelId: '1111111111',"),
+        "{}",
+        index.diff
+    );
+    assert!(
+        index.diff.contains("+\t\t\t\t\tpixelId: '2222222222',"),
+        "{}",
+        index.diff
+    );
+    assert!(plan[0].secrets.is_empty(), "no secret changed");
+
+    // A secret change shows as a fingerprint change, never as a value.
+    control
+        .destination_edit(
+            "alice",
+            &cust,
+            "meta-prod",
+            DestinationPatch {
+                secrets: [(
+                    "accessToken".to_owned(),
+                    Secret::new("rotated-token-value".to_owned()),
+                )]
+                .into(),
+                ..DestinationPatch::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let plan = control.plan(&cust, Some(&production)).await.unwrap();
+    assert_eq!(plan[0].secrets.len(), 1);
+    assert_eq!(plan[0].secrets[0].binding, "META_PIXEL_ACCESS_TOKEN");
+    assert_eq!(plan[0].secrets[0].change, Change::Changed);
+    let shown = serde_json::to_string(&plan).unwrap();
+    assert!(!shown.contains("rotated-token-value") && !shown.contains("value-e2e"));
+
+    // Deploy the pending change by hand.
+    let second = control.deploy("bob", &cust, &production).await.unwrap();
+    assert_eq!(second.deployment.status, "succeeded");
+    assert_eq!(
+        cf.script(ACCOUNT, "c15t-cust_abc123").unwrap().secrets["META_PIXEL_ACCESS_TOKEN"],
+        "rotated-token-value"
+    );
+
+    // Roll back to the first deployment: its release is live again byte for byte, with the
+    // current secret (never the rotated-away one), and the report says so.
+    let rolled = control.rollback("carol", &cust, first.id).await.unwrap();
+    assert_eq!(rolled.deployment.rollback_of, Some(first.id));
+    assert_eq!(rolled.secrets_changed, ["META_PIXEL_ACCESS_TOKEN"]);
+    let script = cf.script(ACCOUNT, "c15t-cust_abc123").unwrap();
+    let live = script.live_version().unwrap();
+    assert_eq!(
+        live.modules, live_v1.modules,
+        "the first release, byte for byte"
+    );
+    assert_eq!(
+        script.secrets["META_PIXEL_ACCESS_TOKEN"],
+        "rotated-token-value"
+    );
+    let history = control
+        .deployments(&cust, Some(&production), 10)
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = history.iter().map(|d| d.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["succeeded", "rolled_back", "succeeded", "succeeded"]
+    );
+    // The config is ahead of what is live again.
+    let plan = control.plan(&cust, Some(&production)).await.unwrap();
+    assert_eq!(plan[0].status, SyncStatus::OutOfSync);
+    assert_eq!(plan[0].live.as_ref().unwrap().id, rolled.deployment.id);
+
+    // Every step is in the audit log; no secret value is.
+    let audit = control.audit(Some(&cust), 200).await.unwrap();
+    let actions: HashSet<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    for action in [
+        "delivery.update",
+        "deployment.start",
+        "deployment.succeed",
+        "deployment.unchanged",
+        "rollback.start",
+        "rollback.succeed",
+    ] {
+        assert!(
+            actions.contains(action),
+            "{action} missing from {actions:?}"
+        );
+    }
+    let text = format!("{audit:?}");
+    assert!(!text.contains(TOKEN) && !text.contains("rotated-token-value"));
+}
+
+#[tokio::test]
+async fn end_to_end_on_sqlite() {
+    end_to_end(TestEnv::sqlite()).await;
+}
+
+#[tokio::test]
+async fn end_to_end_on_postgres() {
+    end_to_end(TestEnv::postgres().await).await;
+}
+
+#[tokio::test]
+async fn a_burst_of_edits_ships_once() {
+    let env = TestEnv::sqlite();
+    let cf = FakeCloudflare::start().await;
+    cf.add_account(ACCOUNT, "acme", TOKEN);
+    let mut options = test_delivery(&cf.base_url());
+    options.debounce = Duration::from_millis(1500);
+    let control = env.delivering(options).await;
+    let cust = id("cust_abc123");
+    managed_customer(&control).await;
+
+    let started = std::time::Instant::now();
+    for i in 0..50 {
+        control
+            .destination_edit(
+                "alice",
+                &cust,
+                "meta-prod",
+                pixel_id(&format!("{:010}", 1000 + i)),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "the burst must fit in the debounce window for this test to mean anything"
+    );
+    // A runner polling during the burst finds nothing due yet.
+    assert_eq!(run_once(&control, "early").await.completed, 0);
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let report = run_once(&control, "late").await;
+    assert_eq!(report.completed, 2, "one deploy per environment");
+
+    let production = Environment::new("production").unwrap();
+    let deployments = control
+        .deployments(&cust, Some(&production), 10)
+        .await
+        .unwrap();
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(deployments[0].revision, 51, "the final revision");
+    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust_abc123"), 1);
+    let live = cf.script(ACCOUNT, "c15t-cust_abc123").unwrap();
+    let entry = String::from_utf8(live.live_version().unwrap().modules[0].bytes.to_vec()).unwrap();
+    assert!(entry.contains("'0000001049'"));
+}
+
+#[tokio::test]
+async fn notify_strategy_sends_signed_worker_config_updates_and_410_disables() {
+    let env = TestEnv::sqlite();
+    let control = env.delivering(test_delivery("http://127.0.0.1:9")).await;
+    let cust = id("cust_abc123");
+    control
+        .import("ops", example(), &resolver(&secrets("n")))
+        .await
+        .unwrap();
+    // The receiver learns the secret the control plane generates.
+    let url_placeholder = "https://example.com/hook";
+    let changed = control
+        .delivery_set(
+            "ops",
+            &cust,
+            DeliveryPatch {
+                webhook_url: Some(Some(url_placeholder.to_owned())),
+                ..DeliveryPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let secret = changed
+        .new_webhook_secret
+        .expect("a new endpoint gets a secret");
+    assert!(secret.expose().starts_with("whsec_"));
+    let receiver = WebhookReceiver::start(vec![secret.expose().to_owned()]).await;
+    control
+        .delivery_set(
+            "ops",
+            &cust,
+            DeliveryPatch {
+                strategy: Some(Strategy::Notify),
+                webhook_url: Some(Some(receiver.url())),
+                ..DeliveryPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let shown = format!("{:?}", control.delivery_show(&cust).await.unwrap());
+    assert!(
+        !shown.contains(secret.expose()),
+        "secrets show as fingerprints"
+    );
+
+    control
+        .destination_edit("alice", &cust, "meta-prod", pixel_id("3333333333"), None)
+        .await
+        .unwrap();
+    run_once(&control, "n1").await;
+    let deliveries = receiver.deliveries();
+    assert_eq!(deliveries.len(), 2, "one per environment");
+    for d in &deliveries {
+        assert!(d.verified(), "signed with the customer's secret");
+        let body = d.json();
+        assert_eq!(body["type"], "worker_config.updated");
+        assert_eq!(body["data"]["revision"], 2);
+        assert!(
+            body["data"]["downloadUrl"]
+                .as_str()
+                .unwrap()
+                .ends_with("/api/control-plane/customers/cust_abc123/worker-config")
+        );
+    }
+    let log = control
+        .store()
+        .webhook_delivery_list(&cust, 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|l| l.attempt.outcome == "delivered"));
+
+    // The endpoint goes away: 410 disables it; later changes send nothing.
+    receiver.respond_with(vec![c15t_testkit::webhook::Respond::Status(410)]);
+    control
+        .destination_edit("alice", &cust, "meta-prod", pixel_id("4444444444"), None)
+        .await
+        .unwrap();
+    run_once(&control, "n2").await;
+    let view = control.delivery_show(&cust).await.unwrap();
+    let webhook = view.delivery.webhook.unwrap();
+    assert!(!webhook.enabled);
+    assert!(webhook.disabled_reason.unwrap().contains("410"));
+    let before = receiver.deliveries().len();
+    control
+        .destination_edit("alice", &cust, "meta-prod", pixel_id("5555555555"), None)
+        .await
+        .unwrap();
+    run_once(&control, "n3").await;
+    assert_eq!(receiver.deliveries().len(), before);
+}
+
+#[tokio::test]
+async fn failures_retry_on_schedule_and_end_as_failed_deployments() {
+    let env = TestEnv::sqlite();
+    let cf = FakeCloudflare::start().await;
+    cf.add_account(ACCOUNT, "acme", TOKEN);
+    let mut options = test_delivery(&cf.base_url());
+    options.deploy_attempts = 2;
+    let control = env.delivering(options).await;
+    let cust = id("cust_abc123");
+    managed_customer(&control).await;
+    // Cloudflare is down for every request.
+    cf.set_faults(c15t_testkit::cloudflare::Faults {
+        error_rate: 1.0,
+        ..Default::default()
+    });
+    control
+        .destination_edit("alice", &cust, "meta-prod", pixel_id("6666666666"), None)
+        .await
+        .unwrap();
+    for round in 0..20 {
+        run_once(&control, &format!("f{round}")).await;
+        let counts = control.store().job_counts().await.unwrap();
+        if counts.pending == 0 && counts.running == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let counts = control.store().job_counts().await.unwrap();
+    assert_eq!((counts.failed, counts.pending), (2, 0), "{counts:?}");
+    let production = Environment::new("production").unwrap();
+    let deployments = control
+        .deployments(&cust, Some(&production), 10)
+        .await
+        .unwrap();
+    assert_eq!(deployments.len(), 1, "one deployment across both attempts");
+    assert_eq!(deployments[0].status, "failed");
+    let error = deployments[0].error.as_deref().unwrap();
+    assert!(error.contains("10013") || error.contains("500"), "{error}");
+    assert!(!error.contains(TOKEN));
+    let plan = control.plan(&cust, Some(&production)).await.unwrap();
+    assert_eq!(plan[0].status, SyncStatus::Failed);
+}
+
+#[tokio::test]
+async fn two_runners_on_postgres_execute_each_job_once() {
+    let env = TestEnv::postgres().await;
+    let receiver = WebhookReceiver::start(Vec::new()).await;
+    let a = env.delivering(test_delivery("http://127.0.0.1:9")).await;
+    let b = env.delivering(test_delivery("http://127.0.0.1:9")).await;
+    let cust = id("cust_abc123");
+    a.import("ops", example(), &resolver(&secrets("r")))
+        .await
+        .unwrap();
+    a.delivery_set(
+        "ops",
+        &cust,
+        DeliveryPatch {
+            webhook_url: Some(Some(receiver.url())),
+            ..DeliveryPatch::default()
+        },
+    )
+    .await
+    .unwrap();
+    const JOBS: usize = 1000;
+    let mut ids = HashSet::new();
+    for n in 0..JOBS {
+        let event = WebhookEvent::DeploymentSucceeded {
+            timestamp: std::time::UNIX_EPOCH,
+            data: DeploymentSucceeded {
+                customer: cust.clone(),
+                environment: Environment::new("production").unwrap(),
+                deployment_id: n.to_string(),
+                revision: 1,
+                content_hash: "sha256:00".to_owned(),
+                url: None,
+            },
+        };
+        ids.insert(a.enqueue_event(&cust, &event).await.unwrap());
+    }
+    let mut options = runner("a");
+    options.concurrency = 4;
+    let options_b = RunnerOptions {
+        worker: "b".to_owned(),
+        ..options.clone()
+    };
+    let (ra, rb) = tokio::join!(
+        a.run_jobs(&options, std::future::pending()),
+        b.run_jobs(&options_b, std::future::pending())
+    );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.completed + rb.completed, JOBS as u64);
+    assert!(
+        ra.completed > 0 && rb.completed > 0,
+        "both runners worked: {ra:?} {rb:?}"
+    );
+    let delivered: Vec<String> = receiver
+        .deliveries()
+        .iter()
+        .map(|d| d.id().unwrap().to_owned())
+        .collect();
+    assert_eq!(delivered.len(), JOBS, "each job executed exactly once");
+    let unique: HashSet<String> = delivered.into_iter().collect();
+    assert_eq!(unique, ids);
+}
+
+#[tokio::test]
+async fn health_probes_live_workers() {
+    let env = TestEnv::sqlite();
+    let cf = FakeCloudflare::start().await;
+    cf.add_account(ACCOUNT, "acme", TOKEN);
+    let control = env.delivering(test_delivery(&cf.base_url())).await;
+    let cust = id("cust_abc123");
+    managed_customer(&control).await;
+    let production = Environment::new("production").unwrap();
+    let deployed = control.deploy("ops", &cust, &production).await.unwrap();
+    // The workers.dev URL does not resolve here; point the live deployment at a local
+    // "worker" instead: the receiver answers 200 like c15t's /status.
+    let worker = WebhookReceiver::start(Vec::new()).await;
+    let store = control.store();
+    store
+        .deployment_update(
+            deployed.deployment.id,
+            c15t_store::DeploymentUpdate {
+                status: DeploymentStatus::Succeeded,
+                url: Some(format!("http://{}", worker.addr())),
+                error: None,
+                remote_version: None,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let options = HealthOptions {
+        timeout: Duration::from_millis(500),
+        ..HealthOptions::default()
+    };
+    let report = control.health_check(&options, Some(&cust)).await.unwrap();
+    assert_eq!((report.up, report.down), (1, 0), "{report:?}");
+    assert!(report.workers[0].probe.url.ends_with("/status"));
+    // It stops answering well: down, counted, and shown in the plan.
+    worker.respond_with(vec![
+        c15t_testkit::webhook::Respond::Status(503),
+        c15t_testkit::webhook::Respond::Status(503),
+    ]);
+    control.health_check(&options, Some(&cust)).await.unwrap();
+    let report = control.health_check(&options, Some(&cust)).await.unwrap();
+    assert_eq!(report.down, 1);
+    assert_eq!(report.workers[0].consecutive_failures, 2);
+    let plan = control.plan(&cust, Some(&production)).await.unwrap();
+    let health = plan[0].health.as_ref().unwrap();
+    assert!(!health.up);
+    assert!(health.error.as_deref().unwrap().contains("503"));
+}

@@ -1,0 +1,408 @@
+//! The runtime bundle for real: esbuild (pinned in `tools/ts`) bundles the default target's
+//! runtime with the destinations fixture, and the two uploaded modules (the generated
+//! JavaScript entry and the runtime module) run in workerd through `wrangler dev` with
+//! bundling switched off, so a deploy needs no Node.js process.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use c15t_codegen::{Input, Project, TargetProfile, generate, generate_worker_module};
+use c15t_deploy::runtime::{RuntimeBuild, RuntimeBundle, RuntimeError, worker_modules};
+use c15t_model::{Catalogue, CustomerConfig, CustomerSpec, Environment};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// The pinned toolchain's `node_modules` (`cargo xtask npm` installs it).
+fn node_modules() -> PathBuf {
+    let nm = workspace_root().join("tools/ts/node_modules");
+    assert!(
+        nm.join(".bin/esbuild").is_file(),
+        "{} is missing esbuild: run `cargo xtask npm` to install the pinned toolchain",
+        nm.display()
+    );
+    nm
+}
+
+fn destinations_fixture() -> PathBuf {
+    workspace_root().join("crates/codegen/tests/fixtures/c15t-destinations/index.js")
+}
+
+fn runtime_build(target: &TargetProfile) -> RuntimeBuild<'_> {
+    RuntimeBuild {
+        target,
+        node_modules: node_modules(),
+        destinations_module: destinations_fixture(),
+        esbuild: None,
+    }
+}
+
+/// The design document's example customer.
+fn seed_example() -> CustomerConfig {
+    let path = workspace_root().join("examples/cust_abc123.toml");
+    let text = std::fs::read_to_string(path).expect("example customer");
+    let spec: CustomerSpec = toml::from_str(&text).expect("customer file");
+    spec.validate(&Catalogue::builtin()).expect("valid example")
+}
+
+/// Kills the whole process group of `wrangler dev` (it starts workerd as a child) on drop.
+struct DevServer(std::process::Child);
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A plain HTTP/1.1 GET on loopback; returns the status line and body.
+fn http_get(port: u16, path: &str) -> std::io::Result<(String, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.lines().next().unwrap_or_default().to_owned();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn consent_path(json: &str) -> String {
+    let encoded: String = json
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("/analytics/scripts?consent={encoded}")
+}
+
+/// The generated project's `wrangler.jsonc` (vars, compatibility settings) changed to run the
+/// uploaded modules as they are: `index.js` as main, no bundling, every `.js` an ES module.
+fn unbundled_wrangler_config(project: &Project) -> serde_json::Value {
+    let text = &project
+        .file("wrangler.jsonc")
+        .expect("wrangler.jsonc")
+        .contents;
+    let json: String = text
+        .lines()
+        .filter(|l| !l.starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&json).expect("wrangler.jsonc is JSON");
+    let object = config.as_object_mut().expect("an object");
+    object.remove("$schema");
+    object.insert("main".into(), "index.js".into());
+    object.insert("no_bundle".into(), true.into());
+    object.insert("find_additional_modules".into(), true.into());
+    object.insert(
+        "rules".into(),
+        serde_json::json!([{ "type": "ESModule", "globs": ["**/*.js"], "fallthrough": false }]),
+    );
+    config
+}
+
+/// The two modules of an upload running in workerd (`wrangler dev` without bundling).
+struct Running {
+    port: u16,
+    _server: DevServer,
+    _dir: tempfile::TempDir,
+}
+
+/// Writes the upload's modules, the project's wrangler config made unbundled and `.dev.vars`
+/// into a directory with no `node_modules` (so nothing but these files can be loaded), and
+/// starts `wrangler dev` on it.
+fn run_upload(
+    project: &Project,
+    modules: &[c15t_deploy::Module],
+    secrets: &[(&str, &str)],
+) -> Running {
+    let dir = tempfile::Builder::new()
+        .prefix("c15t-upload-")
+        .tempdir()
+        .expect("temp dir");
+    for module in modules {
+        std::fs::write(dir.path().join(&module.name), &module.bytes).expect("write module");
+    }
+    std::fs::write(
+        dir.path().join("wrangler.json"),
+        unbundled_wrangler_config(project).to_string(),
+    )
+    .expect("write wrangler.json");
+    let dev_vars: String = secrets
+        .iter()
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect();
+    std::fs::write(dir.path().join(".dev.vars"), dev_vars).expect("write .dev.vars");
+
+    let port = free_port();
+    let inspector = free_port();
+    let server = DevServer(
+        Command::new(node_modules().join(".bin/wrangler"))
+            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--inspector-port",
+                &inspector.to_string(),
+                "--log-level",
+                "warn",
+            ])
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CI", "true")
+            .env("NO_COLOR", "1")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start wrangler dev"),
+    );
+    // Wait until workerd answers (the OpenAPI document needs no database).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while let Err(e) = http_get(port, "/spec.json") {
+        assert!(
+            Instant::now() < deadline,
+            "wrangler dev did not answer on port {port}: {e}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Running {
+        port,
+        _server: server,
+        _dir: dir,
+    }
+}
+
+/// `GET /spec.json` of the running c15t backend: its OpenAPI document names the version of
+/// `@c15t/backend` that the runtime module bundles.
+fn assert_backend_version(running: &Running, target: &TargetProfile) {
+    let version = target
+        .dependencies
+        .iter()
+        .find(|d| d.name == "@c15t/backend")
+        .expect("the target pins @c15t/backend")
+        .version;
+    let (status, body) = http_get(running.port, "/spec.json").expect("GET /spec.json");
+    assert!(status.contains(" 200 "), "{status}: {body}");
+    let spec: serde_json::Value = serde_json::from_str(&body).expect("JSON spec");
+    assert_eq!(spec["info"]["version"], version, "{body}");
+}
+
+#[test]
+fn uploaded_modules_really_run_in_workerd_without_bundling() {
+    let target = TargetProfile::default();
+    let runtime = RuntimeBundle::build(&runtime_build(&target)).expect("runtime builds");
+    assert_eq!(runtime.target(), target.id);
+
+    // Determinism: the same inputs give the same bytes, so the same content-addressed name,
+    // however the paths are spelled (tests run in the package's directory).
+    let relative = Path::new("../../tools/ts/node_modules");
+    assert!(relative.is_dir(), "tests run in crates/deploy");
+    let again = RuntimeBundle::build(&RuntimeBuild {
+        target: &target,
+        node_modules: relative.to_owned(),
+        destinations_module: "../codegen/tests/fixtures/c15t-destinations/index.js".into(),
+        esbuild: Some(relative.join(".bin/esbuild")),
+    })
+    .expect("runtime builds again");
+    assert_eq!(again.module_name(), runtime.module_name());
+    assert_eq!(again.sha256(), runtime.sha256());
+    assert!(
+        runtime.module_name().starts_with("c15t-runtime-")
+            && runtime.module_name().len() == "c15t-runtime-".len() + 16 + ".js".len()
+    );
+
+    // The generated entry reads secrets from env and inlines none.
+    let config = seed_example();
+    let environment = Environment::production();
+    let input = Input {
+        config: &config,
+        environment: &environment,
+        target: &target,
+        revision: 1,
+    };
+    let entry = generate_worker_module(&input, &runtime.specifier()).expect("entry generates");
+    let project = generate(&input).expect("project generates");
+    let canary = "EAAcanary0123456789";
+    let secrets = [
+        ("TURSO_AUTH_TOKEN", "libsql-token-canary-42"),
+        ("META_PIXEL_ACCESS_TOKEN", canary),
+        ("GOOGLE_ANALYTICS_API_SECRET", "ga4-secret-canary-42"),
+    ];
+    for (binding, value) in secrets {
+        assert!(
+            entry.contains(&format!("env.{binding}")),
+            "the entry does not read {binding} from env:\n{entry}"
+        );
+        assert!(!entry.contains(value), "a secret value is in the entry");
+    }
+    assert!(
+        entry.contains(&format!("from '{}';", runtime.specifier())),
+        "{entry}"
+    );
+    assert!(!entry.contains("@c15t/") && !entry.contains("from 'kysely'"));
+
+    // The two modules of the upload, exactly as a deployer ships them.
+    let modules = worker_modules(entry, &runtime);
+    assert_eq!(modules[0].name, "index.js");
+    let running = run_upload(&project, &modules, &secrets);
+    let port = running.port;
+    assert_backend_version(&running, &target);
+
+    let marketing = http_get(port, &consent_path(r#"{"marketing":true}"#)).expect("request");
+    assert!(marketing.0.contains(" 200 "), "{marketing:?}");
+    let body: serde_json::Value = serde_json::from_str(&marketing.1).expect("JSON body");
+    assert_eq!(
+        body,
+        serde_json::json!({ "scripts": [{ "type": "meta-pixel", "category": "marketing" }] })
+    );
+
+    let measurement =
+        http_get(port, &consent_path(r#"{"measurement":true}"#)).expect("second request");
+    let body: serde_json::Value = serde_json::from_str(&measurement.1).expect("JSON body");
+    let types: Vec<&str> = body["scripts"]
+        .as_array()
+        .expect("scripts")
+        .iter()
+        .map(|s| s["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(types, ["google-analytics", "posthog"]);
+    for (_, value) in secrets {
+        assert!(
+            !measurement.1.contains(value) && !marketing.1.contains(value),
+            "a secret leaked"
+        );
+    }
+}
+
+#[test]
+fn the_seed_targets_runtime_runs_with_nodejs_compat() {
+    // `seed-v2` bundles `@c15t/backend` 1.8, whose CommonJS dependencies require Node.js
+    // built-ins: they must load in workerd under `nodejs_compat`.
+    let target = c15t_codegen::target::SEED_V2;
+    let seed_modules = workspace_root().join("tools/ts/seed/node_modules");
+    assert!(
+        seed_modules.join(".bin").is_dir(),
+        "{} is missing: run `cargo xtask npm` to install the pinned toolchains",
+        seed_modules.display()
+    );
+    let runtime = RuntimeBundle::build(&RuntimeBuild {
+        target: &target,
+        node_modules: seed_modules,
+        destinations_module: destinations_fixture(),
+        esbuild: Some(node_modules().join(".bin/esbuild")),
+    })
+    .expect("seed runtime builds");
+    let config = seed_example();
+    let environment = Environment::production();
+    let input = Input {
+        config: &config,
+        environment: &environment,
+        target: &target,
+        revision: 1,
+    };
+    let entry = generate_worker_module(&input, &runtime.specifier()).expect("entry generates");
+    let project = generate(&input).expect("project generates");
+    let running = run_upload(
+        &project,
+        &worker_modules(entry, &runtime),
+        &[
+            ("TURSO_AUTH_TOKEN", "unused"),
+            ("META_PIXEL_ACCESS_TOKEN", "unused"),
+            ("GOOGLE_ANALYTICS_API_SECRET", "unused"),
+        ],
+    );
+    assert_backend_version(&running, &target);
+}
+
+#[test]
+fn a_prebuilt_runtime_loads_under_its_content_name() {
+    let target = TargetProfile::default();
+    let built = RuntimeBundle::build(&runtime_build(&target)).expect("runtime builds");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The operator's file name does not matter: the name comes from the content.
+    let path = dir.path().join("runtime.mjs");
+    std::fs::write(&path, built.bytes()).expect("write");
+    let loaded = RuntimeBundle::load(&target, &path).expect("loads");
+    assert_eq!(loaded, built);
+    let written = loaded.write_to(&dir.path().join("out")).expect("writes");
+    assert_eq!(
+        written.file_name().and_then(|n| n.to_str()),
+        Some(built.module_name())
+    );
+
+    // A runtime lacking a name the target's entries import is refused.
+    let truncated = String::from_utf8(built.bytes().to_vec())
+        .expect("utf-8")
+        .replace(" as createAnalyticsHandler", " as somethingElse");
+    std::fs::write(&path, truncated).expect("write");
+    let err = RuntimeBundle::load(&target, &path).expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("does not export createAnalyticsHandler"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_esbuild_or_destinations_module_is_a_clear_error() {
+    let target = TargetProfile::default();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let err = RuntimeBundle::build(&RuntimeBuild {
+        esbuild: Some(dir.path().join("no-esbuild")),
+        ..runtime_build(&target)
+    })
+    .expect_err("no esbuild");
+    assert!(
+        matches!(err, RuntimeError::EsbuildNotFound { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("run `cargo xtask npm`"), "{err}");
+
+    let err = RuntimeBundle::build(&RuntimeBuild {
+        destinations_module: dir.path().join("missing.js"),
+        ..runtime_build(&target)
+    })
+    .expect_err("no destinations");
+    assert!(
+        matches!(err, RuntimeError::DestinationsNotFound { .. }),
+        "{err:?}"
+    );
+
+    // esbuild's own failure is reported with its message.
+    let broken = dir.path().join("broken.js");
+    std::fs::write(&broken, "export const metaPixel = ;\n").expect("write");
+    let err = RuntimeBundle::build(&RuntimeBuild {
+        destinations_module: broken,
+        ..runtime_build(&target)
+    })
+    .expect_err("syntax error");
+    assert!(matches!(err, RuntimeError::EsbuildFailed { .. }), "{err:?}");
+    assert!(err.to_string().contains("broken.js"), "{err}");
+}

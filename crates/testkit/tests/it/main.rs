@@ -1,0 +1,3 @@
+//! Integration tests of c15t-testkit's fakes, driven over real HTTP.
+
+mod cloudflare;
