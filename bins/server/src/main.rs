@@ -1,0 +1,3 @@
+//! `c15t-server` (being written).
+
+fn main() {}
