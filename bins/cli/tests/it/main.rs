@@ -1,6 +1,7 @@
 //! `c15tctl` end to end: the real binary on real files.
 
 mod canary;
+mod jobs;
 mod runtime;
 mod store_commands;
 mod workspace;

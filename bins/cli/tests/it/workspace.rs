@@ -52,9 +52,9 @@ impl Workspace {
         self.path().join("c15t.key")
     }
 
-    /// Runs `c15tctl args` in the directory with extra environment variables and, if given,
-    /// `stdin` as its standard input (otherwise standard input is empty).
-    pub fn run(&self, args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    /// `c15tctl args` set up to run in the directory with extra environment variables (for
+    /// callers that start it themselves, e.g. to kill it).
+    pub fn command(&self, args: &[&str], envs: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_c15tctl"));
         for var in SCRUBBED {
             cmd.env_remove(var);
@@ -65,14 +65,21 @@ impl Workspace {
             .env("C15T_KEY_FILE", self.key_file())
             .env("C15T_ACTOR", "cli-test")
             .env("RUST_LOG", self.log)
-            .envs(envs.iter().copied())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .envs(envs.iter().copied());
+        cmd
+    }
+
+    /// Runs `c15tctl args` in the directory with extra environment variables and, if given,
+    /// `stdin` as its standard input (otherwise standard input is empty).
+    pub fn run(&self, args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
+        let mut cmd = self.command(args, envs);
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("run c15tctl");
         if let Some(text) = stdin {
             let mut pipe = child.stdin.take().expect("stdin");
