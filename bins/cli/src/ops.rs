@@ -538,8 +538,13 @@ pub async fn deployments(
             .rollback_of
             .map(|r| format!(" (rollback to #{r})"))
             .unwrap_or_default();
+        let health = match &d.health {
+            Some(h) if h.up => " [up]".to_owned(),
+            Some(h) => format!(" [DOWN: {}]", h.error.as_deref().unwrap_or("unhealthy")),
+            None => String::new(),
+        };
         print(&format!(
-            "{:>6} {:<12} {:>5} {:<12} {:<20} {detail}{rollback}",
+            "{:>6} {:<12} {:>5} {:<12} {:<20} {detail}{rollback}{health}",
             d.id,
             d.environment.as_str(),
             d.revision,

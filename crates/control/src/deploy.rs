@@ -80,6 +80,9 @@ pub struct DeploymentView {
     /// Finished at.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The latest health probe of this deployment, if it was probed (listings fill it in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::HealthSummary>,
 }
 
 impl From<DeploymentRecord> for DeploymentView {
@@ -99,6 +102,7 @@ impl From<DeploymentRecord> for DeploymentView {
             secrets: d.secret_fingerprints,
             created_at: d.created_at,
             finished_at: d.finished_at,
+            health: None,
         }
     }
 }
@@ -648,12 +652,19 @@ impl Control {
         {
             return Err(crate::config::not_found(customer));
         }
+        let health = self.store.health_list(Some(customer)).await?;
         Ok(self
             .store
             .deployment_list(customer, environment, limit)
             .await?
             .into_iter()
-            .map(DeploymentView::from)
+            .map(|d| {
+                let probe = health.iter().find(|h| h.probe.deployment_id == d.id);
+                DeploymentView {
+                    health: probe.map(crate::HealthSummary::from),
+                    ..DeploymentView::from(d)
+                }
+            })
             .collect())
     }
 

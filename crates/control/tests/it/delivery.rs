@@ -539,4 +539,14 @@ async fn health_probes_live_workers() {
     let health = plan[0].health.as_ref().unwrap();
     assert!(!health.up);
     assert!(health.error.as_deref().unwrap().contains("503"));
+    // ... and next to the deployment it concerns.
+    let history = control
+        .deployments(&cust, Some(&production), 5)
+        .await
+        .unwrap();
+    let listed = history[0]
+        .health
+        .as_ref()
+        .expect("probed deployment shows its health");
+    assert_eq!(listed.consecutive_failures, 2);
 }
