@@ -118,10 +118,9 @@ pub struct DeployFailure {
 
 impl From<ControlError> for DeployFailure {
     fn from(error: ControlError) -> Self {
-        Self {
-            error,
-            retryable: false,
-        }
+        // A database that failed may answer again; everything else needs a change first.
+        let retryable = matches!(error, ControlError::Store(_));
+        Self { error, retryable }
     }
 }
 
@@ -215,10 +214,25 @@ impl Control {
                 .store
                 .deployment_for_job(job)
                 .await
-                .map_err(ControlError::from)?
-                .filter(|d| !d.status.is_final()),
+                .map_err(ControlError::from)?,
             None => None,
         };
+        // The job's deploy finished but its runner stopped before saying so: nothing to redo.
+        if let Some(done) = resumed.as_ref().filter(|d| d.status.is_final()) {
+            if done.status == DeploymentStatus::Failed {
+                return Err(ControlError::BadRequest(format!(
+                    "deployment {} of this job failed: {}",
+                    done.id,
+                    done.error.as_deref().unwrap_or("unknown error")
+                ))
+                .into());
+            }
+            return Ok(DeployReport {
+                deployment: done.clone().into(),
+                unchanged: false,
+                secrets_changed: Vec::new(),
+            });
+        }
         if resumed.is_none() {
             let live = self
                 .store

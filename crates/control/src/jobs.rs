@@ -287,14 +287,19 @@ impl Control {
             if *stop.borrow() {
                 return Ok(());
             }
-            for job in self.store.job_reap(self.clock.now()).await? {
-                self.reaped(&job).await?;
-                bump(|r| r.reaped += 1);
-            }
-            let claimed = self
-                .store
-                .job_claim(&options.worker, &[], options.lease, self.clock.now())
-                .await?;
+            let claimed = match self.reap_and_claim(options, &bump).await {
+                Ok(claimed) => claimed,
+                // A runner outlives a database that is briefly away; a one-off run reports it.
+                Err(e) if !options.once => {
+                    tracing::warn!(worker = %options.worker, error = %error_chain(&e), "job queue unavailable; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(options.poll.max(Duration::from_millis(500))) => {}
+                        _ = stop.changed() => {}
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let Some(job) = claimed else {
                 if options.once {
                     return Ok(());
@@ -307,28 +312,46 @@ impl Control {
             };
             let outcome = self.with_heartbeat(options, &job).await;
             let now = self.clock.now();
-            match outcome {
+            // Should recording the outcome fail, the lease runs out and the job runs again:
+            // its effects are idempotent (see the module documentation).
+            let recorded = match outcome {
                 JobOutcome::Done => {
-                    self.store
-                        .job_complete(job.id, &options.worker, now)
-                        .await?;
                     bump(|r| r.completed += 1);
+                    self.store.job_complete(job.id, &options.worker, now).await
                 }
                 JobOutcome::Retry { after, error } => {
+                    bump(|r| r.failed += 1);
                     let at = now + chrono::Duration::from_std(after).unwrap_or_default();
                     self.store
                         .job_fail(job.id, &options.worker, &error, Some(at), now)
-                        .await?;
-                    bump(|r| r.failed += 1);
+                        .await
                 }
                 JobOutcome::GiveUp { error } => {
+                    bump(|r| r.failed += 1);
                     self.store
                         .job_fail(job.id, &options.worker, &error, None, now)
-                        .await?;
-                    bump(|r| r.failed += 1);
+                        .await
                 }
+            };
+            if let Err(e) = recorded {
+                tracing::warn!(job = job.id, error = %e, "could not record a job's outcome; it will run again after its lease");
             }
         }
+    }
+
+    async fn reap_and_claim(
+        &self,
+        options: &RunnerOptions,
+        bump: &impl Fn(fn(&mut RunnerReport)),
+    ) -> Result<Option<JobRecord>, ControlError> {
+        for job in self.store.job_reap(self.clock.now()).await? {
+            self.reaped(&job).await?;
+            bump(|r| r.reaped += 1);
+        }
+        Ok(self
+            .store
+            .job_claim(&options.worker, &[], options.lease, self.clock.now())
+            .await?)
     }
 
     /// Executes `job` while renewing its lease.
