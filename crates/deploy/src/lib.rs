@@ -1,13 +1,18 @@
 //! Deployers of the c15t control plane: what one deploy ships ([`Release`]), the [`Deployer`]
-//! trait every delivery model goes through, and the [`FileDeployer`] for self-hosted and hybrid
-//! customers (plus downloadable [`archive`]s of a project).
+//! trait every delivery model goes through, and its backends: [`cloudflare`] (managed: the
+//! Workers API), [`FileDeployer`] (self-hosted: the project on disk, plus downloadable
+//! [`archive`]s) and [`webhook`] (hybrid/notify: signed Standard Webhooks), with the
+//! [`runtime`] bundle managed uploads carry.
 //!
 //! # Delivery models
 //!
-//! Managed, self-hosted and hybrid/notify delivery all implement [`Deployer`]; which one a
-//! deployment uses is configuration ([`DeployerConfig`]). A deployer receives a [`Release`]: the
-//! generated project, the JavaScript modules to upload (for deployers that ship a bundle) and
-//! the worker's bindings, secret values included.
+//! Managed, self-hosted and hybrid/notify delivery all implement [`Deployer`]. Which one a
+//! customer uses is its delivery settings (`c15t_model::DeployTarget`); the control layer builds
+//! the deployer from them, the customer's vault (tokens, signing secrets) and the process-wide
+//! options (API base, shared rate limits). [`DeployerConfig`] covers the deployers that need no
+//! per-customer secret. A deployer receives a [`Release`]: the generated project, the
+//! JavaScript modules to upload (for deployers that ship a bundle) and the worker's bindings,
+//! secret values included.
 //!
 //! **Invariant:** secret values are plaintext only inside [`Release`] (held in
 //! [`c15t_secrets::Secret`], which prints `***`) and at the moment a deployer hands them to the
