@@ -5,6 +5,8 @@
 // This binary's whole job is to report progress and failures on the terminal.
 #![allow(clippy::print_stderr)]
 
+mod bench;
+
 use std::{
     env,
     ffi::OsString,
@@ -49,12 +51,35 @@ enum Task {
     Npm,
     /// Run every test: npm toolchains, then doctests, then cargo-nextest (or cargo test).
     Test,
-    /// Run what CI runs: rustfmt, clippy, the tests, cargo deny.
+    /// Run what CI runs: rustfmt, clippy, the tests, schemathesis, cargo deny.
     Ci {
         /// Fail when the RustSec advisory database cannot be fetched, instead of checking bans,
         /// licences and sources only.
         #[arg(long, env = "C15T_REQUIRE_ADVISORIES", value_parser = FalseyValueParser::new())]
         require_advisories: bool,
+    },
+    /// Benchmark the server: seed customers, then wrk the worker-config download and read the
+    /// server's resident memory (needs `wrk` and `curl`; installs them with apt-get).
+    BenchServer {
+        /// Customers to seed.
+        #[arg(long, default_value_t = 10_000)]
+        customers: usize,
+        /// Seconds wrk runs.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
+    },
+    /// Write docs/openapi.json from the API's code, or with --check fail when it is stale.
+    Openapi {
+        /// Compare instead of writing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run schemathesis (PyPI) against a running server's OpenAPI document: no 5xx, no
+    /// response that violates the document.
+    Schemathesis {
+        /// Examples per operation.
+        #[arg(long, default_value_t = 20)]
+        max_examples: u32,
     },
 }
 
@@ -65,6 +90,12 @@ fn main() -> ExitCode {
         Task::Npm => npm(&root),
         Task::Test => test(&root),
         Task::Ci { require_advisories } => ci(&root, require_advisories),
+        Task::BenchServer {
+            customers,
+            duration,
+        } => bench::bench_server(&root, customers, duration),
+        Task::Openapi { check } => openapi(&root, check),
+        Task::Schemathesis { max_examples } => bench::schemathesis(&root, max_examples),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -236,7 +267,11 @@ fn ci(root: &Path, require_advisories: bool) -> Result<()> {
              warnings`",
         )
     });
+    step(&mut report, "openapi", || openapi(root, true));
     step(&mut report, "test", || test(root));
+    step(&mut report, "schemathesis", || {
+        bench::schemathesis(root, 20)
+    });
     let mut deny_note = None;
     step(&mut report, "deny", || {
         deny(root, require_advisories).map(|note| deny_note = note)
@@ -258,6 +293,41 @@ fn ci(root: &Path, require_advisories: bool) -> Result<()> {
     }
     if failed > 0 {
         bail!("{failed} of {} CI steps failed", report.len());
+    }
+    Ok(())
+}
+
+/// The committed OpenAPI document, relative to the workspace root.
+const OPENAPI_PATH: &str = "docs/openapi.json";
+
+/// Writes (or with `check`, compares) docs/openapi.json with the document the API's code
+/// generates (printed by the `c15t-api` example `openapi`).
+fn openapi(root: &Path, check: bool) -> Result<()> {
+    let mut cmd = cargo(
+        root,
+        ["run", "--quiet", "-p", "c15t-api", "--example", "openapi"],
+    );
+    eprintln!("--> {}", Shown(&cmd));
+    let output = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .context("could not run cargo")?;
+    if !output.status.success() {
+        bail!("generating the OpenAPI document failed ({})", output.status);
+    }
+    let generated = String::from_utf8(output.stdout).context("the document is not UTF-8")?;
+    let path = root.join(OPENAPI_PATH);
+    if check {
+        let committed = fs::read_to_string(&path).unwrap_or_default();
+        if committed != generated {
+            bail!(
+                "{OPENAPI_PATH} differs from the API's code; run `cargo xtask openapi` and commit it"
+            );
+        }
+        eprintln!("{OPENAPI_PATH} is up to date");
+    } else {
+        fs::write(&path, generated).with_context(|| format!("could not write {OPENAPI_PATH}"))?;
+        eprintln!("wrote {OPENAPI_PATH}");
     }
     Ok(())
 }

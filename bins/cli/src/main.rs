@@ -2,10 +2,13 @@
 //! secrets, calls `c15t-control` (or the pure `c15t-model`/`c15t-codegen` for file-based
 //! commands), writes what they return, and prints.
 
+mod connection;
 mod ops;
 mod output;
 mod runtime;
 mod secret_input;
+mod tokens;
+mod users;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -175,6 +178,12 @@ enum Command {
     /// The durable job queue.
     #[command(subcommand)]
     Jobs(ops::JobsCommand),
+    /// Customer API tokens (for the HTTP API and CI downloads).
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
+    /// People who log in to the admin web UI.
+    #[command(subcommand)]
+    User(users::UserCommand),
     /// The audit log, newest first.
     Audit {
         /// Only this customer's entries.
@@ -404,6 +413,20 @@ enum DestinationCommand {
         /// Destination id.
         id: String,
     },
+    /// Check a destination's stored settings against its vendor (Meta Graph API, GA4
+    /// validation server, PostHog); exits 6 if the vendor refuses them or cannot be reached.
+    Test {
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+        /// Destination id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        vendors: connection::VendorFlags,
+    },
     /// Remove a destination and its secrets.
     Remove {
         /// Customer id.
@@ -606,6 +629,8 @@ async fn online(control: &Control, actor: &str, command: Command) -> Result<(), 
             json,
         } => ops::health(control, customer.as_deref(), check, json).await,
         Command::Jobs(c) => ops::jobs(control, c).await,
+        Command::Token(c) => tokens::run(control, actor, c).await,
+        Command::User(c) => users::run(control, actor, c).await,
         Command::Destination(d) => destination(control, actor, d).await,
         Command::Import { config, json } => {
             let text = std::fs::read_to_string(&config)
@@ -772,6 +797,12 @@ async fn destination(
             ));
             Ok(())
         }
+        DestinationCommand::Test {
+            customer,
+            id,
+            json,
+            vendors,
+        } => connection::test(control, &customer, &id, json, &vendors).await,
         DestinationCommand::List { customer, json } => {
             Out::new(json).destinations(&control.destination_list(&customer_id(&customer)?).await?);
             Ok(())

@@ -1,3 +1,422 @@
-//! The c15t control plane's HTTP layer (being written): the REST API under `/api/v1`, the
-//! seed's `/api/control-plane` download endpoints, the OpenAPI document, operational endpoints
-//! and the admin web UI. Every handler calls `c15t-control`; none touches the store.
+//! The c15t control plane's HTTP layer: the REST API under `/api/v1`, the seed's
+//! `/api/control-plane` download endpoints (the worker entry also at `/customers/{id}/worker-config`,
+//! the path of the seed's CI recipe), the OpenAPI document (`/api/openapi.json`, with a
+//! docs UI at `/api/docs`), operational endpoints and the admin web UI. Every handler calls
+//! `c15t-control`; none touches the store.
+//!
+//! Access: `Authorization: Bearer <token>`. Operator tokens (the server's configuration) see
+//! every customer. Customer API tokens see their own customer only: naming another customer
+//! gets the same 404 as naming one that does not exist, and fleet-wide routes (customer
+//! list and create, customer deletion, the fleet plan, the whole audit log) answer 403
+//! `forbidden` to every customer token, whatever the customer.
+//!
+//! Bounds worth knowing when several replicas share one database: a customer token revoked
+//! through another replica stops working here within [`auth::TOKEN_CACHE_TTL`] (1 s), and a
+//! change made through another replica shows in `worker-config` within
+//! [`cache::REVALIDATE_AFTER`] (1 s). Changes through this process take effect at once.
+
+pub mod auth;
+pub mod cache;
+pub mod download;
+pub mod dto;
+mod error;
+pub mod ops;
+pub mod ui;
+pub mod v1;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use c15t_control::Control;
+use c15t_model::CustomerId;
+use serde::de::DeserializeOwned;
+use utoipa::OpenApi as _;
+use utoipa::openapi::OpenApi;
+
+pub use auth::{OperatorToken, Principal};
+pub use error::{ApiError, ErrorBody, FieldError, HIDDEN_MESSAGE};
+
+/// The largest request body accepted (larger ones get 413).
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// What the API needs: the application and the operator tokens, plus its caches. Cheap to
+/// clone (shared).
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    control: Control,
+    operator_tokens: Vec<OperatorToken>,
+    public_base_url: Option<String>,
+    tokens: auth::TokenCache,
+    workers: cache::WorkerCache,
+    warm_up: bool,
+}
+
+/// Customers generated per store read while warming the worker-config cache.
+const WARM_PAGE: u64 = 100;
+
+impl ApiState {
+    /// The API over `control`, accepting `operator_tokens` (besides customer API tokens).
+    pub fn new(control: Control, operator_tokens: Vec<OperatorToken>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                control,
+                operator_tokens,
+                public_base_url: None,
+                tokens: auth::TokenCache::default(),
+                workers: cache::WorkerCache::default(),
+                warm_up: true,
+            }),
+        }
+    }
+
+    /// The same API without the worker-config warm-up [`router`] starts (tests that count
+    /// database reads, tools that serve a handful of requests).
+    pub fn without_warm_up(self) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| shared.copy());
+        Self {
+            inner: Arc::new(Inner {
+                warm_up: false,
+                ..inner
+            }),
+        }
+    }
+
+    /// Fills the worker-config cache with every customer's production entry, a page of
+    /// customers per store read, so that the first download of each customer is already a
+    /// cache hit. Returns how many entries were generated. [`router`] runs this in the
+    /// background unless [`ApiState::without_warm_up`].
+    pub async fn warm_worker_cache(&self) -> Result<usize, ApiError> {
+        let env = c15t_model::Environment::production();
+        let target = self.control().target();
+        let mut after: Option<CustomerId> = None;
+        let mut count = 0;
+        loop {
+            let page = self
+                .control()
+                .generate_page(&env, target, after.as_ref(), WARM_PAGE)
+                .await?;
+            for (customer, revision, project) in page.projects {
+                if let Some(file) = project.file(cache::ENTRY_PATH) {
+                    let entry = Arc::new(cache::Entry::new(revision, &file.contents)?);
+                    self.inner
+                        .workers
+                        .put_if_absent(customer, env.clone(), entry);
+                    count += 1;
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(count),
+            }
+            // Requests come first: warming is a background chore.
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// The same API announcing `url` as its server in the served OpenAPI document (the
+    /// committed document names no server).
+    pub fn with_public_base_url(self, url: impl Into<String>) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| shared.copy());
+        Self {
+            inner: Arc::new(Inner {
+                public_base_url: Some(url.into()),
+                ..inner
+            }),
+        }
+    }
+
+    /// The application.
+    pub fn control(&self) -> &Control {
+        &self.inner.control
+    }
+
+    /// Called after this process changed `customer`: its cached downloads go at once.
+    pub fn changed(&self, customer: &CustomerId) {
+        self.inner.workers.forget(customer);
+    }
+
+    /// Called after this process revoked a token: cached lookups go at once.
+    pub fn token_revoked(&self) {
+        self.inner.tokens.clear();
+    }
+}
+
+impl Inner {
+    /// The same settings with empty caches.
+    fn copy(&self) -> Self {
+        Self {
+            control: self.control.clone(),
+            operator_tokens: self.operator_tokens.clone(),
+            public_base_url: self.public_base_url.clone(),
+            tokens: auth::TokenCache::default(),
+            workers: cache::WorkerCache::default(),
+            warm_up: self.warm_up,
+        }
+    }
+}
+
+/// A JSON request body whose rejections (malformed JSON, wrong types, unknown fields, too
+/// large, wrong content type) are [`ApiError`]s.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// Query parameters whose rejections are [`ApiError`]s.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// Refuses a declared body over [`BODY_LIMIT`] before any handler runs (bodies without a
+/// length are cut off while read, see `DefaultBodyLimit`).
+async fn limit_body(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return ApiError::too_large(BODY_LIMIT).into_response();
+    }
+    next.run(request).await
+}
+
+/// The OpenAPI document: the `bearer` scheme every route but the document's own needs.
+#[derive(Debug)]
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An operator token (server configuration) or a customer API token \
+                         (`c15t_...`, created through the API or `c15tctl token create`)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "c15t control plane API",
+        description = "Customers, destinations, plans, deploys and downloads of the c15t \
+            control plane. Send `Authorization: Bearer <token>`. Customer tokens see their own \
+            customer only (another customer's resources answer 404, exactly as missing ones); \
+            fleet-wide routes answer 403 to them. Changes take the revision they are based on \
+            as `If-Match: \"<revision>\"` (or a `revision` field) and answer 409 with \
+            `current_revision` when it is stale. Secrets are write-only."
+    ),
+    paths(
+        v1::catalogue,
+        v1::customer_list, v1::customer_create, v1::customer_get, v1::customer_update,
+        v1::customer_delete,
+        v1::destination_list, v1::destination_create, v1::destination_get,
+        v1::destination_update, v1::destination_delete, v1::destination_enable,
+        v1::destination_disable,
+        v1::plan, v1::fleet_plan, v1::deploy, v1::deployment_list, v1::deployment_get,
+        v1::deployment_files, v1::rollback, v1::health,
+        v1::delivery_get, v1::delivery_update, v1::strategy_set,
+        v1::customer_audit, v1::audit,
+        v1::token_list, v1::token_create, v1::token_revoke,
+        download::worker_config, download::worker_config_seed_path, download::worker_project,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "customers", description = "Customers (list, create and delete: operators only)"),
+        (name = "destinations", description = "A customer's analytics destinations"),
+        (name = "catalogue", description = "Destination kinds and their settings"),
+        (name = "deploy", description = "Plan, deploy, deployments, rollback, worker health"),
+        (name = "delivery", description = "Strategy, deploy target, webhook endpoint"),
+        (name = "audit", description = "The append-only audit log"),
+        (name = "tokens", description = "Customer API tokens"),
+        (name = "downloads", description = "The seed's CI downloads"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI 3.1 document of the API, as committed in `docs/openapi.json`.
+pub fn openapi() -> OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The committed form of [`openapi`]: pretty JSON with a final newline.
+pub fn openapi_json() -> String {
+    let mut text = openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}
+
+/// The API's routes: `/api/v1/...`, `/api/control-plane/...`, `/api/openapi.json` and
+/// `/api/docs`. The server adds its operational layers ([`ops::layer`]) and the UI.
+///
+/// Called inside a tokio runtime, it also starts [`ApiState::warm_worker_cache`] in the
+/// background (unless [`ApiState::without_warm_up`]).
+pub fn router(state: ApiState) -> Router {
+    if state.inner.warm_up
+        && let Ok(runtime) = tokio::runtime::Handle::try_current()
+    {
+        let warming = state.clone();
+        runtime.spawn(async move {
+            let started = std::time::Instant::now();
+            match warming.warm_worker_cache().await {
+                Ok(entries) => tracing::info!(
+                    entries,
+                    millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    "worker-config cache warmed"
+                ),
+                Err(e) => tracing::warn!(error = ?e, "could not warm the worker-config cache"),
+            }
+        });
+    }
+    let mut document = openapi();
+    if let Some(url) = &state.inner.public_base_url {
+        document.servers = Some(vec![utoipa::openapi::Server::new(url.clone())]);
+    }
+    let served = Arc::new(
+        document
+            .to_pretty_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")),
+    );
+    let api = Router::new()
+        .route("/api/v1/catalogue", get(v1::catalogue))
+        .route(
+            "/api/v1/customers",
+            get(v1::customer_list).post(v1::customer_create),
+        )
+        .route(
+            "/api/v1/customers/{customerId}",
+            get(v1::customer_get)
+                .patch(v1::customer_update)
+                .delete(v1::customer_delete),
+        )
+        .route(
+            "/api/v1/customers/{customerId}/destinations",
+            get(v1::destination_list).post(v1::destination_create),
+        )
+        .route(
+            "/api/v1/customers/{customerId}/destinations/{destinationId}",
+            get(v1::destination_get)
+                .patch(v1::destination_update)
+                .delete(v1::destination_delete),
+        )
+        .route(
+            "/api/v1/customers/{customerId}/destinations/{destinationId}/enable",
+            post(v1::destination_enable),
+        )
+        .route(
+            "/api/v1/customers/{customerId}/destinations/{destinationId}/disable",
+            post(v1::destination_disable),
+        )
+        .route("/api/v1/customers/{customerId}/plan", get(v1::plan))
+        .route("/api/v1/plan", get(v1::fleet_plan))
+        .route(
+            "/api/v1/customers/{customerId}/environments/{environment}/deploy",
+            post(v1::deploy),
+        )
+        .route(
+            "/api/v1/customers/{customerId}/deployments",
+            get(v1::deployment_list),
+        )
+        .route(
+            "/api/v1/customers/{customerId}/deployments/{deploymentId}",
+            get(v1::deployment_get),
+        )
+        .route(
+            "/api/v1/customers/{customerId}/deployments/{deploymentId}/files",
+            get(v1::deployment_files),
+        )
+        .route(
+            "/api/v1/customers/{customerId}/deployments/{deploymentId}/rollback",
+            post(v1::rollback),
+        )
+        .route("/api/v1/customers/{customerId}/health", get(v1::health))
+        .route(
+            "/api/v1/customers/{customerId}/delivery",
+            get(v1::delivery_get).patch(v1::delivery_update),
+        )
+        .route(
+            "/api/v1/customers/{customerId}/strategy",
+            put(v1::strategy_set),
+        )
+        .route(
+            "/api/v1/customers/{customerId}/audit",
+            get(v1::customer_audit),
+        )
+        .route("/api/v1/audit", get(v1::audit))
+        .route(
+            "/api/v1/customers/{customerId}/tokens",
+            get(v1::token_list).post(v1::token_create),
+        )
+        .route(
+            "/api/v1/customers/{customerId}/tokens/{tokenId}",
+            delete(v1::token_revoke),
+        )
+        .route(
+            "/api/control-plane/customers/{customerId}/worker-config",
+            get(download::worker_config),
+        )
+        .route(
+            "/customers/{customerId}/worker-config",
+            get(download::worker_config_seed_path),
+        )
+        .route(
+            "/api/control-plane/customers/{customerId}/worker-project",
+            get(download::worker_project),
+        )
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(limit_body))
+        .with_state(state);
+    use utoipa_scalar::Servable as _;
+    let docs: Router = utoipa_scalar::Scalar::with_url("/api/docs", openapi()).into();
+    api.route(
+        "/api/openapi.json",
+        get(move || {
+            let served = Arc::clone(&served);
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    served.as_str().to_owned(),
+                )
+            }
+        }),
+    )
+    .merge(docs)
+}

@@ -64,6 +64,9 @@ pub enum ControlError {
     /// The database failed.
     #[error("the control plane database failed")]
     Store(#[source] c15t_store::StoreError),
+    /// Connection tests could not be set up (their HTTP client failed to build).
+    #[error("cannot run connection tests")]
+    Vendors(#[from] c15t_vendors::VendorError),
 }
 
 impl From<c15t_secrets::SecretsError> for ControlError {

@@ -7,7 +7,9 @@
 //! entry. Secret values exist in plaintext only inside a [`Secret`] between being read from the
 //! user and being sealed into the vault, and when a deploy builds a worker's secret bindings.
 
+mod api_support;
 mod config;
+mod connection;
 mod delivery;
 mod deploy;
 mod error;
@@ -17,6 +19,8 @@ mod import;
 mod jobs;
 mod keys;
 mod plan;
+mod tokens;
+mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,7 +30,9 @@ use c15t_secrets::Keyring;
 use c15t_store::Store;
 use chrono::{DateTime, Utc};
 
+pub use api_support::GeneratedPage;
 pub use c15t_secrets::Secret;
+pub use c15t_vendors::{ConnectionReport, Outcome as ConnectionOutcome, Testers, VendorOptions};
 pub use config::{
     CustomerPatch, CustomerView, DestinationPatch, parse_setting, vault_key_database,
     vault_key_destination,
@@ -41,6 +47,11 @@ pub use jobs::{JOB_DEPLOY, JOB_NOTIFY, JOB_WEBHOOK, RunnerOptions, RunnerReport}
 pub use keys::{RotationReport, keys_init};
 pub use plan::{
     Change, DeploymentSummary, EnvironmentPlan, FileChange, HealthSummary, SecretChange, SyncStatus,
+};
+pub use tokens::{API_TOKEN_PREFIX, CreatedToken, api_token_hash};
+pub use users::{
+    NewLogin, PASSWORD_MAX, PASSWORD_MIN, SessionView, UserView, normalise_email,
+    session_token_hash,
 };
 
 /// Source of the current time; tests pass a fixed clock.
@@ -97,6 +108,8 @@ pub struct Control {
     catalogue: Catalogue,
     clock: Arc<dyn Clock>,
     delivery: Arc<DeliveryOptions>,
+    /// Connection testers of destination vendors; `None` builds the defaults on use.
+    vendors: Option<Testers>,
 }
 
 impl Control {
@@ -108,6 +121,7 @@ impl Control {
             catalogue: Catalogue::builtin(),
             clock,
             delivery: Arc::new(DeliveryOptions::default()),
+            vendors: None,
         }
     }
 

@@ -36,4 +36,4 @@ pub use notifier::{
 };
 pub use retry::{NextStep, RetrySchedule};
 pub use secret::{SECRET_PREFIX, WebhookSecret, signature_header};
-pub use ssrf::{BlockedRange, SsrfPolicy};
+pub use ssrf::{BlockedRange, GuardedResolver, RefusedAddr, SsrfPolicy};

@@ -20,6 +20,7 @@ pub use types::{
     JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment, NewJob, NewWebhookDelivery,
     Revision, StoredConfig, VaultSwap, WebhookDeliveryRecord,
 };
+pub use types::{NewSession, NewUser, SessionRecord, UserRecord, UserRole};
 
 use std::time::Duration;
 
@@ -34,6 +35,9 @@ use chrono::{DateTime, Utc};
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every customer, ordered by id.
     async fn customer_list(&self) -> Result<Vec<CustomerSummary>, StoreError>;
+    /// Every customer's id and current revision, ordered by id: the cheapest way to tell which
+    /// customers changed (caches revalidate with it).
+    async fn customer_revisions(&self) -> Result<Vec<(CustomerId, Revision)>, StoreError>;
     /// A customer's whole config, or `None` if there is no such customer.
     async fn customer_get(&self, id: &CustomerId) -> Result<Option<StoredConfig>, StoreError>;
     /// One page of whole configs (vaults included) in id order: at most `limit` customers
@@ -224,4 +228,48 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn job_get(&self, id: i64) -> Result<Option<JobRecord>, StoreError>;
     /// Jobs by status, for metrics.
     async fn job_counts(&self) -> Result<JobCounts, StoreError>;
+
+    /// Creates a user (`AlreadyExists` if the email is taken; `NotFound` if a customer admin's
+    /// customer does not exist), with an audit entry that never holds the password hash.
+    async fn user_create(
+        &self,
+        actor: &str,
+        user: NewUser<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<UserRecord, StoreError>;
+    /// The user with this (normalised) email.
+    async fn user_find(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// One user.
+    async fn user_get(&self, id: i64) -> Result<Option<UserRecord>, StoreError>;
+    /// Every user, by id.
+    async fn user_list(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// Replaces a user's password hash and ends every session of the user; `false` if there
+    /// is no such user.
+    async fn user_password_set(
+        &self,
+        actor: &str,
+        id: i64,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Starts a session.
+    async fn session_create(
+        &self,
+        session: NewSession<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<SessionRecord, StoreError>;
+    /// The session with this token hash if it has not expired at `now`.
+    async fn session_find(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    /// Ends a session; `false` if there was none with this token hash.
+    async fn session_delete(&self, token_hash: &str) -> Result<bool, StoreError>;
+    /// Deletes the sessions that expired before `now`; returns how many.
+    async fn session_purge(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Records that the token `id` authenticated a request at `now` (no audit entry: this is
+    /// bookkeeping, not a change); `false` if there is no such token.
+    async fn api_token_touch(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
 }

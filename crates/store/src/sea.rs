@@ -27,8 +27,8 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 
 use crate::entity::{
-    api_token, audit, customer, delivery, deployment, destination, health_check, job, vault,
-    webhook_delivery,
+    api_token, audit, customer, delivery, deployment, destination, health_check, job, session,
+    user, vault, webhook_delivery,
 };
 use crate::error::{db, db_error};
 use crate::migration::Migrator;
@@ -38,6 +38,7 @@ use crate::{
     JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment, NewJob, NewWebhookDelivery,
     Revision, Store, StoreError, StoredConfig, VaultSwap, WebhookDeliveryRecord,
 };
+use crate::{NewSession, NewUser, SessionRecord, UserRecord};
 
 /// The embedded default: `c15t.db` in the working directory, created on first use.
 pub fn default_database_url() -> String {
@@ -553,7 +554,35 @@ fn token_record(row: api_token::Model) -> Result<ApiTokenRecord, StoreError> {
         name: row.name,
         created_at: row.created_at,
         revoked_at: row.revoked_at,
+        last_used_at: row.last_used_at,
     })
+}
+
+fn user_record(row: user::Model) -> Result<UserRecord, StoreError> {
+    let what = format!("user {}", row.id);
+    Ok(UserRecord {
+        id: row.id,
+        role: parse_id(&format!("role of {what}"), &row.role)?,
+        customer: row
+            .customer_id
+            .as_deref()
+            .map(|c| parse_id(&format!("customer of {what}"), c))
+            .transpose()?,
+        email: row.email,
+        password_hash: row.password_hash,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn session_record(row: session::Model) -> SessionRecord {
+    SessionRecord {
+        id: row.id,
+        user_id: row.user_id,
+        csrf_token: row.csrf_token,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+    }
 }
 
 fn deployment_record(row: deployment::Model) -> Result<DeploymentRecord, StoreError> {
@@ -906,6 +935,27 @@ impl Store for SeaStore {
             .collect()
     }
 
+    async fn customer_revisions(&self) -> Result<Vec<(CustomerId, Revision)>, StoreError> {
+        const OP: &str = "reading customer revisions";
+        customer::Entity::find()
+            .select_only()
+            .column(customer::Column::Id)
+            .column(customer::Column::Revision)
+            .order_by_asc(customer::Column::Id)
+            .into_tuple::<(String, i64)>()
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .map(|(id, revision)| {
+                Ok((
+                    parse_id("customer id", &id)?,
+                    from_i64("revision", revision)?,
+                ))
+            })
+            .collect()
+    }
+
     async fn customer_get(&self, id: &CustomerId) -> Result<Option<StoredConfig>, StoreError> {
         const OP: &str = "reading a customer config";
         let txn = self.begin_read(OP).await?;
@@ -1180,6 +1230,7 @@ impl Store for SeaStore {
             token_hash: Set(token.token_hash.to_owned()),
             created_at: Set(now),
             revoked_at: Set(None),
+            last_used_at: Set(None),
         }
         .insert(&txn)
         .await
@@ -1960,6 +2011,191 @@ impl Store for SeaStore {
             .into_iter()
             .map(health_record)
             .collect()
+    }
+
+    async fn user_create(
+        &self,
+        actor: &str,
+        user: NewUser<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<UserRecord, StoreError> {
+        const OP: &str = "creating a user";
+        let now = ts(now);
+        let txn = self.begin_write(OP).await?;
+        if let Some(customer) = user.customer {
+            let exists = customer::Entity::find_by_id(customer.as_str())
+                .one(&txn)
+                .await
+                .map_err(db(OP))?;
+            if exists.is_none() {
+                return Err(StoreError::not_found(customer_resource(customer.as_str())));
+            }
+        }
+        let resource = format!("user `{}`", user.email);
+        let row = user::ActiveModel {
+            id: NotSet,
+            email: Set(user.email.to_owned()),
+            password_hash: Set(user.password_hash.to_owned()),
+            role: Set(user.role.as_str().to_owned()),
+            customer_id: Set(user.customer.map(ToString::to_string)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| db_error(OP, Some(&resource), e))?;
+        let record = user_record(row)?;
+        let entry = NewAudit {
+            actor,
+            action: "user.create",
+            resource: &format!("user/{}", record.id),
+            customer: user.customer,
+            before: None,
+            after: Some(serde_json::json!({
+                "email": record.email,
+                "role": record.role.as_str(),
+            })),
+        };
+        insert_audit(&txn, entry, now, OP).await?;
+        txn.commit().await.map_err(db(OP))?;
+        Ok(record)
+    }
+
+    async fn user_find(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        const OP: &str = "looking up a user";
+        user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .one(&self.db)
+            .await
+            .map_err(db(OP))?
+            .map(user_record)
+            .transpose()
+    }
+
+    async fn user_get(&self, id: i64) -> Result<Option<UserRecord>, StoreError> {
+        const OP: &str = "reading a user";
+        user::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(db(OP))?
+            .map(user_record)
+            .transpose()
+    }
+
+    async fn user_list(&self) -> Result<Vec<UserRecord>, StoreError> {
+        const OP: &str = "listing users";
+        user::Entity::find()
+            .order_by_asc(user::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .map(user_record)
+            .collect()
+    }
+
+    async fn user_password_set(
+        &self,
+        actor: &str,
+        id: i64,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const OP: &str = "changing a password";
+        let now = ts(now);
+        let txn = self.begin_write(OP).await?;
+        let updated = user::Entity::update_many()
+            .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(id))
+            .exec(&txn)
+            .await
+            .map_err(db(OP))?;
+        if updated.rows_affected == 0 {
+            return Ok(false);
+        }
+        session::Entity::delete_many()
+            .filter(session::Column::UserId.eq(id))
+            .exec(&txn)
+            .await
+            .map_err(db(OP))?;
+        let entry = NewAudit {
+            actor,
+            action: "user.password",
+            resource: &format!("user/{id}"),
+            customer: None,
+            before: None,
+            after: None,
+        };
+        insert_audit(&txn, entry, now, OP).await?;
+        txn.commit().await.map_err(db(OP))?;
+        Ok(true)
+    }
+
+    async fn session_create(
+        &self,
+        new: NewSession<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<SessionRecord, StoreError> {
+        const OP: &str = "starting a session";
+        let row = session::ActiveModel {
+            id: NotSet,
+            user_id: Set(new.user_id),
+            token_hash: Set(new.token_hash.to_owned()),
+            csrf_token: Set(new.csrf_token.to_owned()),
+            created_at: Set(ts(now)),
+            expires_at: Set(ts(new.expires_at)),
+        }
+        .insert(&self.db)
+        .await
+        .map_err(|e| db_error(OP, Some("a session with this token"), e))?;
+        Ok(session_record(row))
+    }
+
+    async fn session_find(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        const OP: &str = "looking up a session";
+        Ok(session::Entity::find()
+            .filter(session::Column::TokenHash.eq(token_hash))
+            .filter(session::Column::ExpiresAt.gt(ts(now)))
+            .one(&self.db)
+            .await
+            .map_err(db(OP))?
+            .map(session_record))
+    }
+
+    async fn session_delete(&self, token_hash: &str) -> Result<bool, StoreError> {
+        const OP: &str = "ending a session";
+        let deleted = session::Entity::delete_many()
+            .filter(session::Column::TokenHash.eq(token_hash))
+            .exec(&self.db)
+            .await
+            .map_err(db(OP))?;
+        Ok(deleted.rows_affected > 0)
+    }
+
+    async fn session_purge(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        const OP: &str = "deleting expired sessions";
+        let deleted = session::Entity::delete_many()
+            .filter(session::Column::ExpiresAt.lte(ts(now)))
+            .exec(&self.db)
+            .await
+            .map_err(db(OP))?;
+        Ok(deleted.rows_affected)
+    }
+
+    async fn api_token_touch(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        const OP: &str = "recording an API token's use";
+        let touched = api_token::Entity::update_many()
+            .col_expr(api_token::Column::LastUsedAt, Expr::value(ts(now)))
+            .filter(api_token::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map_err(db(OP))?;
+        Ok(touched.rows_affected > 0)
     }
 }
 

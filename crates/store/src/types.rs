@@ -86,6 +86,8 @@ pub struct ApiTokenRecord {
     pub created_at: DateTime<Utc>,
     /// When it was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it last authenticated a request (recorded at most about once a second).
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// Where a deployment is.
@@ -445,4 +447,112 @@ pub struct HealthRecord {
     pub consecutive_failures: u32,
     /// Probes so far.
     pub checks: u64,
+}
+
+/// What a person who logs in to the admin UI may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserRole {
+    /// Sees and changes every customer.
+    Operator,
+    /// Sees and changes one customer only.
+    CustomerAdmin,
+}
+
+string_enum!(UserRole {
+    Operator => "operator",
+    CustomerAdmin => "customer_admin",
+});
+
+/// A user to create.
+#[derive(Clone, Copy)]
+pub struct NewUser<'a> {
+    /// Email address, already normalised (trimmed, lower-case); unique.
+    pub email: &'a str,
+    /// The password's PHC string (argon2id).
+    pub password_hash: &'a str,
+    /// What the user may do.
+    pub role: UserRole,
+    /// The customer of a customer admin; `None` for an operator.
+    pub customer: Option<&'a CustomerId>,
+}
+
+impl fmt::Debug for NewUser<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("email", &self.email)
+            .field("password_hash", &"***")
+            .field("role", &self.role)
+            .field("customer", &self.customer)
+            .finish()
+    }
+}
+
+/// A stored user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Row id.
+    pub id: i64,
+    /// Email address (normalised).
+    pub email: String,
+    /// The password's PHC string (argon2id); never shown.
+    pub password_hash: String,
+    /// What the user may do.
+    pub role: UserRole,
+    /// The customer of a customer admin.
+    pub customer: Option<CustomerId>,
+    /// When the user was created.
+    pub created_at: DateTime<Utc>,
+    /// When the user last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("password_hash", &"***")
+            .field("role", &self.role)
+            .field("customer", &self.customer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session to create.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    /// The user who logged in.
+    pub user_id: i64,
+    /// SHA-256 (hex) of the session token the cookie holds.
+    pub token_hash: &'a str,
+    /// The session's CSRF synchronizer token.
+    pub csrf_token: &'a str,
+    /// When the session ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored session.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Row id.
+    pub id: i64,
+    /// The user.
+    pub user_id: i64,
+    /// The session's CSRF synchronizer token.
+    pub csrf_token: String,
+    /// When the session started.
+    pub created_at: DateTime<Utc>,
+    /// When the session ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("csrf_token", &"***")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }

@@ -8,6 +8,9 @@
 //! - [`cloudflare`]: the Cloudflare Workers API (scripts, versions, deployments, secrets,
 //!   subdomains), with rate limiting and fault injection.
 //! - [`webhook`]: a webhook receiver that records and verifies Standard Webhooks deliveries.
+//! - [`vendors`]: the vendor endpoints destination connection tests call (Meta Graph API,
+//!   GA4 Measurement Protocol validation, PostHog `/flags`).
 
 pub mod cloudflare;
+pub mod vendors;
 pub mod webhook;

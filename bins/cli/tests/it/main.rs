@@ -1,9 +1,11 @@
 //! `c15tctl` end to end: the real binary on real files.
 
 mod canary;
+mod connection;
 mod jobs;
 mod runtime;
 mod store_commands;
+mod users;
 mod workspace;
 
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 
 mod concurrency;
 mod config;
+mod connection;
 mod delivery;
 mod generate;
 mod harness;

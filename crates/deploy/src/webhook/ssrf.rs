@@ -140,12 +140,31 @@ fn effective_addr(addr: IpAddr) -> IpAddr {
     }
 }
 
-/// An address the resolver refused; the notifier finds it in the HTTP client's error chain.
+/// An address the resolver refused; callers find it in the HTTP client's error chain with
+/// [`RefusedAddr::find`].
 #[derive(Debug)]
-pub(crate) struct RefusedAddr {
-    pub(crate) host: String,
-    pub(crate) addr: IpAddr,
-    pub(crate) range: BlockedRange,
+pub struct RefusedAddr {
+    /// The host name that was resolved.
+    pub host: String,
+    /// The refused address.
+    pub addr: IpAddr,
+    /// The range that refuses it.
+    pub range: BlockedRange,
+}
+
+impl RefusedAddr {
+    /// The refusal of a [`GuardedResolver`] in `error`'s chain of sources, if there is one
+    /// (an HTTP client wraps it in its own connect errors).
+    pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a RefusedAddr> {
+        let mut current = Some(error);
+        while let Some(err) = current {
+            if let Some(refused) = err.downcast_ref::<RefusedAddr>() {
+                return Some(refused);
+            }
+            current = err.source();
+        }
+        None
+    }
 }
 
 impl fmt::Display for RefusedAddr {
@@ -175,9 +194,20 @@ impl std::error::Error for ResolveFailed {}
 /// The HTTP client's only resolver: the system resolver, then [`SsrfPolicy::check`] on every
 /// address. One refused address refuses the host, so which address the client picks cannot
 /// matter.
+///
+/// Other outbound calls to customer-supplied URLs (connection tests of destinations) install
+/// it with `reqwest::ClientBuilder::dns_resolver`; they must also check IP-literal hosts with
+/// [`SsrfPolicy::check`] themselves, because those never reach a resolver.
 #[derive(Debug)]
-pub(crate) struct GuardedResolver {
+pub struct GuardedResolver {
     pub(crate) policy: Arc<SsrfPolicy>,
+}
+
+impl GuardedResolver {
+    /// A resolver enforcing `policy`.
+    pub fn new(policy: Arc<SsrfPolicy>) -> Self {
+        Self { policy }
+    }
 }
 
 impl Resolve for GuardedResolver {

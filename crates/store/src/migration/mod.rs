@@ -7,6 +7,8 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20261127_000001_initial;
 mod m20261127_000002_delivery;
+mod m20261127_000003_users;
+mod m20261127_000004_api_token_last_used;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -17,6 +19,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_initial::Migration),
             Box::new(m20261127_000002_delivery::Migration),
+            Box::new(m20261127_000003_users::Migration),
+            Box::new(m20261127_000004_api_token_last_used::Migration),
         ]
     }
 }

@@ -150,6 +150,12 @@ pub async fn customer_round_trip(store: &dyn Store) {
     assert_eq!(ids, [("acme".to_owned(), 0), ("cust_abc123".to_owned(), 3)]);
     let acme = store.customer_get(&"acme".parse().unwrap()).await.unwrap();
     assert_eq!(acme.unwrap().vault, None);
+    let revisions = store.customer_revisions().await.unwrap();
+    assert_eq!(
+        revisions,
+        [("acme".parse().unwrap(), 1), (cust(), 1)],
+        "ids and revisions, in id order"
+    );
 }
 
 pub async fn customer_configs_pages_in_id_order(store: &dyn Store) {
@@ -1461,4 +1467,185 @@ pub async fn jobs_abandoned_too_often_are_reaped(store: &dyn Store) {
         "reaped once"
     );
     assert_eq!(store.job_counts().await.unwrap().failed, 1);
+}
+
+pub async fn users_and_sessions(store: &dyn Store) {
+    use c15t_store::{NewSession, NewUser, UserRole};
+    create(store, &example_spec()).await;
+    let operator = store
+        .user_create(
+            "config",
+            NewUser {
+                email: "ops@example.com",
+                password_hash: "$argon2id$PHC-MARKER",
+                role: UserRole::Operator,
+                customer: None,
+            },
+            t(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(operator.role, UserRole::Operator);
+    assert!(!format!("{operator:?}").contains("PHC-MARKER"));
+    let admin = store
+        .user_create(
+            "ops",
+            NewUser {
+                email: "admin@example.com",
+                password_hash: "$argon2id$x",
+                role: UserRole::CustomerAdmin,
+                customer: Some(&cust()),
+            },
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(admin.customer, Some(cust()));
+    let taken = store
+        .user_create(
+            "ops",
+            NewUser {
+                email: "ops@example.com",
+                password_hash: "$argon2id$y",
+                role: UserRole::Operator,
+                customer: None,
+            },
+            t(3),
+        )
+        .await;
+    assert!(
+        matches!(taken, Err(StoreError::AlreadyExists { .. })),
+        "{taken:?}"
+    );
+    let unknown = CustomerId::new("cust_nope").unwrap();
+    let orphan = store
+        .user_create(
+            "ops",
+            NewUser {
+                email: "x@example.com",
+                password_hash: "$argon2id$z",
+                role: UserRole::CustomerAdmin,
+                customer: Some(&unknown),
+            },
+            t(3),
+        )
+        .await;
+    assert!(
+        matches!(orphan, Err(StoreError::NotFound { .. })),
+        "{orphan:?}"
+    );
+    assert_eq!(
+        store.user_find("ops@example.com").await.unwrap(),
+        Some(operator.clone())
+    );
+    assert_eq!(store.user_get(admin.id).await.unwrap(), Some(admin.clone()));
+    assert_eq!(store.user_list().await.unwrap().len(), 2);
+    // The audit log names the user, never the hash.
+    let audit = store.audit_list(None, 50).await.unwrap();
+    let created: Vec<_> = audit.iter().filter(|a| a.action == "user.create").collect();
+    assert_eq!(created.len(), 2);
+    assert!(
+        !serde_json::to_string(&audit.iter().map(|a| &a.after).collect::<Vec<_>>())
+            .unwrap()
+            .contains("argon2")
+    );
+
+    // Sessions: found by hash until they expire; deleted on logout and by the purge.
+    let session = store
+        .session_create(
+            NewSession {
+                user_id: operator.id,
+                token_hash: "hash-1",
+                csrf_token: "csrf-1",
+                expires_at: t(100),
+            },
+            t(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(session.user_id, operator.id);
+    let found = store.session_find("hash-1", t(99)).await.unwrap().unwrap();
+    assert_eq!(found.csrf_token, "csrf-1");
+    assert!(
+        store
+            .session_find("hash-1", t(100))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(store.session_find("hash-2", t(10)).await.unwrap().is_none());
+    store
+        .session_create(
+            NewSession {
+                user_id: admin.id,
+                token_hash: "hash-2",
+                csrf_token: "csrf-2",
+                expires_at: t(50),
+            },
+            t(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.session_purge(t(60)).await.unwrap(), 1);
+    assert!(store.session_delete("hash-1").await.unwrap());
+    assert!(!store.session_delete("hash-1").await.unwrap());
+
+    // A new password ends the user's sessions.
+    store
+        .session_create(
+            NewSession {
+                user_id: operator.id,
+                token_hash: "hash-3",
+                csrf_token: "csrf-3",
+                expires_at: t(200),
+            },
+            t(20),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .user_password_set("ops", operator.id, "$argon2id$new", t(21))
+            .await
+            .unwrap()
+    );
+    assert!(store.session_find("hash-3", t(22)).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .user_get(operator.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "$argon2id$new"
+    );
+    assert!(
+        !store
+            .user_password_set("ops", 9999, "$argon2id$", t(21))
+            .await
+            .unwrap()
+    );
+
+    // Deleting the customer takes its admins (and their sessions) with it.
+    store
+        .session_create(
+            NewSession {
+                user_id: admin.id,
+                token_hash: "hash-4",
+                csrf_token: "csrf-4",
+                expires_at: t(200),
+            },
+            t(20),
+        )
+        .await
+        .unwrap();
+    let revision = store.customer_get(&cust()).await.unwrap().unwrap().revision;
+    store
+        .customer_delete("ops", &cust(), revision, t(30))
+        .await
+        .unwrap();
+    assert!(store.user_get(admin.id).await.unwrap().is_none());
+    assert!(store.session_find("hash-4", t(31)).await.unwrap().is_none());
+    assert!(store.user_get(operator.id).await.unwrap().is_some());
 }

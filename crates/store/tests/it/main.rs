@@ -65,4 +65,5 @@ conformance!(
     webhook_delivery_log,
     health_counts_failures_in_a_row,
     jobs_abandoned_too_often_are_reaped,
+    users_and_sessions,
 );

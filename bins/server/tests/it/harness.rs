@@ -1,0 +1,225 @@
+//! Test environments (a temporary directory with a SQLite file, or a fresh PostgreSQL database
+//! dropped at the end) and a running `c15t-server` process whose log lines are collected.
+
+use std::hash::{BuildHasher, RandomState};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, Database};
+
+/// The PostgreSQL server's maintenance database; override with `C15T_TEST_POSTGRES_URL`.
+pub fn postgres_admin_url() -> String {
+    std::env::var("C15T_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A fresh PostgreSQL database, dropped (best effort) on drop.
+#[derive(Debug)]
+struct PostgresDb {
+    name: String,
+}
+
+impl Drop for PostgresDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // A runtime of its own: the test's runtime may be gone or unwinding.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                if let Ok(conn) = Database::connect(postgres_admin_url().as_str()).await {
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = conn.execute_unprepared(&drop).await;
+                    let _ = conn.close().await;
+                }
+            });
+            Ok::<_, std::io::Error>(())
+        })
+        .join();
+    }
+}
+
+/// A directory for the key file and a database.
+#[derive(Debug)]
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    _postgres: Option<PostgresDb>,
+}
+
+impl Env {
+    /// A SQLite file in a temporary directory (no key file yet: the server creates it).
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("c15t.db").display());
+        Self {
+            dir,
+            url,
+            _postgres: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database.
+    pub async fn postgres() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let admin = postgres_admin_url();
+        let random = RandomState::new().hash_one(std::process::id()) & 0xffff_ffff;
+        let name = format!(
+            "c15t_srv_test_{}_{random:x}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let conn = Database::connect(admin.as_str()).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL at {admin} is needed by these tests (start it first): {e}")
+        });
+        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            url: format!("{base}/{name}"),
+            _postgres: Some(PostgresDb { name }),
+        }
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.path().join("c15t.key")
+    }
+
+    /// Starts a server on this environment with `args` added.
+    pub fn start(&self, args: &[&str]) -> Server {
+        Server::start(self, args, &[])
+    }
+
+    /// Starts a server with `args` added and the environment variables `vars` set.
+    pub fn start_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Server {
+        Server::start(self, args, vars)
+    }
+}
+
+/// A running `c15t-server`, killed on drop if it is still running.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+/// A `Command` for the server binary with no `C15T_*` variable inherited.
+pub fn command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_c15t-server"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("C15T_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("RUST_LOG", "info");
+    cmd
+}
+
+impl Server {
+    fn start(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Self {
+        let mut child = command()
+            // No health probes unless a test asks (a flag overrides the variable).
+            .env("C15T_HEALTH_INTERVAL_SECS", "0")
+            .envs(vars.iter().copied())
+            .current_dir(env.dir.path())
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--database-url", &env.url])
+            .arg("--key-file")
+            .arg(env.key_path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start c15t-server");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        {
+            let logs = Arc::clone(&logs);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line)
+                        && json["message"] == "listening"
+                        && let Some(addr) = json["addr"].as_str()
+                    {
+                        let _ = addr_tx.send(addr.parse::<SocketAddr>().expect("address"));
+                    }
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
+        let addr = match addr_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "the server did not start listening; its log:\n{}",
+                    logs.lock().unwrap().join("\n")
+                );
+            }
+        };
+        Self { child, addr, logs }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// The exit status if the process has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("wait for the server")
+    }
+
+    /// Waits at most `limit` for the process to exit.
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.try_wait() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the server did not exit within {limit:?}; its log:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Every log line so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

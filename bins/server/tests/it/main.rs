@@ -1,0 +1,4 @@
+//! Integration tests of the `c15t-server` binary: started for real on an ephemeral port.
+
+mod harness;
+mod server;

@@ -1,0 +1,499 @@
+//! Request and response bodies of the REST API, with their OpenAPI schemas. Request bodies
+//! refuse unknown fields; responses show secrets as `{"set": true, "fingerprint": ...}`, never
+//! a value.
+
+use std::collections::BTreeMap;
+
+use c15t_control::{CustomerView, DeliveryView};
+use c15t_model::{DestinationSpec, RawValue, SecretRef};
+use c15t_store::{ApiTokenRecord, CustomerSummary};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A write-only secret as responses show it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SecretState {
+    /// Whether a value is stored.
+    pub set: bool,
+    /// `hmac-sha256:<32 hex>` of the value: tells a change without showing the value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+impl SecretState {
+    fn of(value: &RawValue) -> Option<Self> {
+        match value {
+            RawValue::Secret(SecretRef::Stored(fingerprint)) => Some(Self {
+                set: true,
+                fingerprint: Some(fingerprint.clone()),
+            }),
+            RawValue::Secret(SecretRef::Env(_)) => Some(Self {
+                set: true,
+                fingerprint: None,
+            }),
+            _ => None,
+        }
+    }
+
+    fn fingerprint(fingerprint: Option<String>) -> Self {
+        Self {
+            set: fingerprint.is_some(),
+            fingerprint,
+        }
+    }
+}
+
+/// One line of the customer list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerSummaryOut {
+    /// Customer id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Current config revision.
+    pub revision: u64,
+    /// Number of destinations.
+    pub destination_count: u64,
+    /// When the config last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<CustomerSummary> for CustomerSummaryOut {
+    fn from(c: CustomerSummary) -> Self {
+        Self {
+            id: c.id.to_string(),
+            name: c.display_name,
+            revision: c.revision,
+            destination_count: c.destination_count,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// A customer's database binding.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DatabaseOut {
+    /// Provider (`turso`).
+    pub provider: String,
+    /// Database URL.
+    pub url: String,
+    /// The auth token (write-only).
+    pub auth_token: SecretState,
+}
+
+/// A customer and its destinations.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerOut {
+    /// Customer id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Environments (`["production"]` when never set).
+    pub environments: Vec<String>,
+    /// Origins allowed to call the worker.
+    pub trusted_origins: Vec<String>,
+    /// c15t log level, if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+    /// The consent database.
+    pub database: DatabaseOut,
+    /// Destinations in order.
+    pub destinations: Vec<DestinationOut>,
+    /// Config revision: send it back as `If-Match` when changing the customer.
+    pub revision: u64,
+}
+
+impl From<CustomerView> for CustomerOut {
+    fn from(view: CustomerView) -> Self {
+        let spec = view.spec;
+        Self {
+            id: spec.id,
+            name: spec.name,
+            environments: spec
+                .environments
+                .unwrap_or_else(|| vec![c15t_model::Environment::PRODUCTION.to_owned()]),
+            trusted_origins: spec.trusted_origins,
+            log_level: spec.log_level,
+            database: DatabaseOut {
+                provider: spec.database.provider,
+                url: spec.database.url,
+                auth_token: SecretState::of(&spec.database.auth_token).unwrap_or(SecretState {
+                    set: false,
+                    fingerprint: None,
+                }),
+            },
+            destinations: spec
+                .destinations
+                .into_iter()
+                .map(|d| DestinationOut::new(d, view.revision))
+                .collect(),
+            revision: view.revision,
+        }
+    }
+}
+
+/// A destination.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DestinationOut {
+    /// Id, unique within the customer.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Catalogue slug, e.g. `meta-pixel`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// The one environment it runs in (every environment when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Consent category, if not the kind's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Settings by key; secret settings as `{"set": true, "fingerprint": "..."}`.
+    #[schema(value_type = Object)]
+    pub settings: BTreeMap<String, serde_json::Value>,
+    /// The customer's config revision.
+    pub revision: u64,
+}
+
+impl DestinationOut {
+    /// The destination as shown, with the customer's `revision`.
+    pub fn new(d: DestinationSpec, revision: u64) -> Self {
+        let settings = d
+            .settings
+            .iter()
+            .map(|(k, v)| {
+                let shown = match SecretState::of(v) {
+                    Some(secret) => serde_json::to_value(secret),
+                    None => serde_json::to_value(v),
+                };
+                (k.clone(), shown.unwrap_or(serde_json::Value::Null))
+            })
+            .collect();
+        Self {
+            id: d.id,
+            name: d.name,
+            kind: d.kind,
+            enabled: d.enabled,
+            environment: d.environment,
+            category: d.category,
+            settings,
+            revision,
+        }
+    }
+}
+
+/// A new customer.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerCreate {
+    /// Customer id, e.g. `cust_abc123`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Environments; `["production"]` when omitted.
+    #[serde(default)]
+    pub environments: Option<Vec<String>>,
+    /// Origins allowed to call the worker.
+    #[serde(default)]
+    pub trusted_origins: Vec<String>,
+    /// c15t log level.
+    #[serde(default)]
+    pub log_level: Option<String>,
+    /// The consent database.
+    pub database: DatabaseIn,
+}
+
+/// A database binding to set.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseIn {
+    /// Database URL.
+    pub url: String,
+    /// The auth token (stored encrypted, never shown again).
+    pub auth_token: String,
+}
+
+/// Changes to a customer; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerUpdate {
+    /// New display name.
+    pub name: Option<String>,
+    /// New environments.
+    pub environments: Option<Vec<String>>,
+    /// New trusted origins.
+    pub trusted_origins: Option<Vec<String>>,
+    /// New log level.
+    pub log_level: Option<String>,
+    /// New database URL.
+    pub database_url: Option<String>,
+    /// New database auth token (write-only).
+    pub database_token: Option<String>,
+    /// The revision this change is based on (or send `If-Match`).
+    pub revision: Option<u64>,
+}
+
+/// A new destination.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationCreate {
+    /// Id, unique within the customer.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Catalogue slug, e.g. `meta-pixel`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether it runs (default `true`).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// The one environment it runs in; every environment when absent.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Consent category; the kind's default when absent.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Non-secret settings (strings, numbers, booleans).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: BTreeMap<String, serde_json::Value>,
+    /// Secret settings (write-only).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// The revision this change is based on (or send `If-Match`).
+    #[serde(default)]
+    pub revision: Option<u64>,
+}
+
+/// Changes to a destination; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationUpdate {
+    /// New display name.
+    pub name: Option<String>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// The one environment it runs in; `null` for every environment.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub environment: Option<Option<String>>,
+    /// New consent category.
+    pub category: Option<String>,
+    /// Non-secret settings to set.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: BTreeMap<String, serde_json::Value>,
+    /// Settings to remove.
+    #[serde(default)]
+    pub unset: Vec<String>,
+    /// Secret settings to set (write-only).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// The revision this change is based on (or send `If-Match`).
+    pub revision: Option<u64>,
+}
+
+/// A field that distinguishes absent (`None`) from `null` (`Some(None)`).
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Converts API settings into the model's values. Secret references are refused: secret
+/// values go in `secrets`, and only the control plane makes references.
+pub fn settings(
+    prefix: &str,
+    input: BTreeMap<String, serde_json::Value>,
+) -> Result<BTreeMap<String, RawValue>, crate::ApiError> {
+    let mut out = BTreeMap::new();
+    for (key, value) in input {
+        let raw: RawValue = serde_json::from_value(value).map_err(|_| {
+            crate::ApiError::invalid_field(
+                format!("{prefix}.{key}"),
+                "must be a string, a number or a boolean",
+            )
+        })?;
+        if matches!(raw, RawValue::Secret(_)) {
+            return Err(crate::ApiError::invalid_field(
+                format!("{prefix}.{key}"),
+                "secret values go in `secrets`, as plain strings",
+            ));
+        }
+        out.insert(key, raw);
+    }
+    Ok(out)
+}
+
+/// Delivery settings (strategy, deploy target, webhook endpoint), secrets as fingerprints.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryOut {
+    /// `manual`, `automatic`, `notify` or `gitops`.
+    pub strategy: String,
+    /// The deploy target: `{"type": "none" | "file" | "webhook"}` or
+    /// `{"type": "cloudflare", "account_id": "..."}`.
+    #[schema(value_type = Object)]
+    pub target: serde_json::Value,
+    /// The webhook endpoint: `{"url", "enabled", "disabled_reason"?}`, if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub webhook: Option<serde_json::Value>,
+    /// The Cloudflare API token (write-only).
+    pub cloudflare_token: SecretState,
+    /// The webhook signing secrets, newest first (write-only).
+    pub webhook_secrets: Vec<SecretState>,
+    /// A newly generated `whsec_` signing secret: present only in the answer to the change
+    /// that created it, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_webhook_secret: Option<String>,
+}
+
+impl DeliveryOut {
+    /// The settings as shown, with a new signing secret if one was just made.
+    pub fn new(view: DeliveryView, new_webhook_secret: Option<String>) -> Self {
+        Self {
+            strategy: view.delivery.strategy.as_str().to_owned(),
+            target: serde_json::to_value(&view.delivery.target).unwrap_or(serde_json::Value::Null),
+            webhook: view
+                .delivery
+                .webhook
+                .as_ref()
+                .and_then(|w| serde_json::to_value(w).ok()),
+            cloudflare_token: SecretState::fingerprint(view.cloudflare_token),
+            webhook_secrets: view
+                .webhook_secrets
+                .into_iter()
+                .map(|f| SecretState::fingerprint(Some(f)))
+                .collect(),
+            new_webhook_secret,
+        }
+    }
+}
+
+/// Changes to the delivery settings; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryUpdate {
+    /// `manual`, `automatic`, `notify` or `gitops`.
+    #[schema(value_type = Option<String>)]
+    pub strategy: Option<c15t_model::Strategy>,
+    /// The deploy target, e.g. `{"type": "cloudflare", "account_id": "..."}`.
+    #[schema(value_type = Option<Object>)]
+    pub target: Option<c15t_model::DeployTarget>,
+    /// A new Cloudflare API token (write-only).
+    pub cloudflare_token: Option<String>,
+    /// The webhook URL; `null` removes the endpoint and its secrets.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub webhook_url: Option<Option<String>>,
+    /// Re-enable a disabled webhook endpoint.
+    #[serde(default)]
+    pub webhook_enable: bool,
+    /// Start a signing-secret rotation (the new secret is in the answer, once).
+    #[serde(default)]
+    pub rotate_webhook_secret: bool,
+    /// Finish a rotation.
+    #[serde(default)]
+    pub retire_old_webhook_secrets: bool,
+}
+
+/// A strategy to set.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyUpdate {
+    /// `manual`, `automatic`, `notify` or `gitops`.
+    #[schema(value_type = String)]
+    pub strategy: c15t_model::Strategy,
+}
+
+/// An API token as listed (never its value).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenOut {
+    /// Token id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// The last four hex digits of its hash.
+    pub hint: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// When it last authenticated a request (recorded at most about once a second).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiTokenRecord> for TokenOut {
+    fn from(t: ApiTokenRecord) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            hint: t.hint,
+            created_at: t.created_at,
+            revoked_at: t.revoked_at,
+            last_used_at: t.last_used_at,
+        }
+    }
+}
+
+/// A token just created: the value is shown this once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenCreated {
+    /// The token.
+    #[serde(flatten)]
+    pub record: TokenOut,
+    /// The token's value (`c15t_...`): store it now, it is never shown again.
+    pub token: String,
+}
+
+/// A token to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenCreate {
+    /// A name people recognise it by, e.g. `ci`.
+    pub name: String,
+}
+
+/// A deploy accepted into the job queue.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeployAccepted {
+    /// The job that will deploy.
+    pub job_id: i64,
+    /// The customer.
+    pub customer: String,
+    /// The environment.
+    pub environment: String,
+}
+
+/// The fleet's plan.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FleetPlanOut {
+    /// Each customer environment's plan.
+    #[schema(value_type = Vec<Object>)]
+    pub plans: Vec<serde_json::Value>,
+    /// Customers whose stored config could not be planned.
+    pub failures: Vec<FleetFailureOut>,
+}
+
+/// A customer the fleet plan could not cover.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FleetFailureOut {
+    /// The customer.
+    pub customer: String,
+    /// Why.
+    pub error: String,
+}
+
+/// The API's own health.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}

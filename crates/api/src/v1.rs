@@ -1,0 +1,1034 @@
+//! The REST API under `/api/v1`: thin handlers that check who may see what, call `Control`, and
+//! shape the answer. Errors go through [`ApiError`].
+
+// utoipa's `path` macro spells out paths to the parameter types it names.
+#![allow(unused_qualifications)]
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use c15t_control::{CustomerPatch, DeliveryPatch, DestinationPatch, Secret};
+use c15t_model::{CustomerId, CustomerSpec, DatabaseSpec, DestinationSpec, Environment, RawValue};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{OperatorOnly, Scoped};
+use crate::dto::{
+    CustomerCreate, CustomerOut, CustomerSummaryOut, CustomerUpdate, DeliveryOut, DeliveryUpdate,
+    DeployAccepted, DestinationCreate, DestinationOut, DestinationUpdate, FleetFailureOut,
+    FleetPlanOut, StrategyUpdate, TokenCreate, TokenCreated, TokenOut, settings,
+};
+use crate::{ApiError, ApiState, Body, ErrorBody, Principal, Query};
+
+/// The revision a change is based on: `If-Match: "<revision>"`, else the body's `revision`.
+fn expected_revision(headers: &HeaderMap, body: Option<u64>) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(body);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    text.trim_matches('"').parse().map(Some).map_err(|_| {
+        ApiError::client(
+            StatusCode::BAD_REQUEST,
+            "invalid_if_match",
+            "If-Match must be a revision as the ETag gave it, e.g. `\"7\"`",
+        )
+    })
+}
+
+/// `body` as JSON with `ETag: "<revision>"`.
+fn tagged(status: StatusCode, revision: u64, body: impl Serialize) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(etag) = HeaderValue::try_from(format!("\"{revision}\"")) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+fn secrets(input: BTreeMap<String, String>) -> BTreeMap<String, Secret> {
+    input
+        .into_iter()
+        .map(|(k, v)| (k, Secret::new(v)))
+        .collect()
+}
+
+fn environment(text: &str) -> Result<Environment, ApiError> {
+    Environment::new(text).map_err(|e| ApiError::invalid_parameter("environment", e.to_string()))
+}
+
+/// Answers with the customer as it is now (after a change).
+async fn customer_now(
+    state: &ApiState,
+    id: &CustomerId,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let view = state.control().customer_show(id).await?;
+    let revision = view.revision;
+    Ok(tagged(status, revision, CustomerOut::from(view)))
+}
+
+/// Answers with one destination as it is now (after a change).
+async fn destination_now(
+    state: &ApiState,
+    customer: &CustomerId,
+    id: &str,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let view = state.control().customer_show(customer).await?;
+    let destination = view
+        .spec
+        .destinations
+        .into_iter()
+        .find(|d| d.id == id)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "destination `{id}` of customer `{customer}` does not exist"
+            ))
+        })?;
+    Ok(tagged(
+        status,
+        view.revision,
+        DestinationOut::new(destination, view.revision),
+    ))
+}
+
+/// Path parameter of a customer.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(non_snake_case)]
+pub struct CustomerPath {
+    /// The customer's id, e.g. `cust_abc123`.
+    pub customerId: String,
+}
+
+/// Optional environment filter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentQuery {
+    /// One environment only.
+    pub environment: Option<String>,
+}
+
+/// Listing limits.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// One environment only.
+    pub environment: Option<String>,
+    /// At most this many entries (default 50, at most 1000).
+    pub limit: Option<u64>,
+}
+
+/// Audit listing limit.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LimitQuery {
+    /// At most this many entries (default 50, at most 1000).
+    pub limit: Option<u64>,
+}
+
+/// Whether to deploy synchronously.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DeployQuery {
+    /// Deploy now and answer with the result, instead of enqueueing a job (202).
+    #[serde(default)]
+    pub wait: bool,
+}
+
+fn limit(limit: Option<u64>) -> u64 {
+    limit.unwrap_or(50).clamp(1, 1000)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalogue
+
+/// The destination kinds and their settings.
+#[utoipa::path(get, path = "/api/v1/catalogue", tag = "catalogue",
+    responses(
+        (status = 200, description = "Every destination kind with its settings", body = Vec<Object>),
+        (status = 401, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn catalogue(_principal: Principal, State(state): State<ApiState>) -> Response {
+    use c15t_model::FieldType;
+    let kinds: Vec<serde_json::Value> = state
+        .control()
+        .catalogue()
+        .kinds()
+        .iter()
+        .map(|k| {
+            serde_json::json!({
+                "slug": k.slug,
+                "display_name": k.display_name,
+                "factory": k.factory_name(),
+                "default_category": k.default_category,
+                "docs_url": k.docs_url,
+                "fields": k.fields.iter().map(|f| serde_json::json!({
+                    "key": f.key,
+                    "label": f.label,
+                    "type": f.ty.name(),
+                    "values": match f.ty { FieldType::Enum(v) => Some(v), _ => None },
+                    "required": f.required,
+                    "secret": f.secret,
+                    "pattern": f.pattern.map(|p| p.regex),
+                    "description": f.description,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Json(kinds).into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customers
+
+/// Every customer (operators only).
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers",
+    responses(
+        (status = 200, body = Vec<CustomerSummaryOut>),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn customer_list(
+    _: OperatorOnly,
+    State(state): State<ApiState>,
+) -> Result<Response, ApiError> {
+    let list: Vec<CustomerSummaryOut> = state
+        .control()
+        .customer_list()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+/// Creates a customer without destinations (operators only).
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers",
+    request_body = CustomerCreate,
+    responses(
+        (status = 201, body = CustomerOut, headers(("ETag" = String, description = "The revision"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn customer_create(
+    OperatorOnly(principal): OperatorOnly,
+    State(state): State<ApiState>,
+    Body(body): Body<CustomerCreate>,
+) -> Result<Response, ApiError> {
+    let spec = CustomerSpec {
+        id: body.id.clone(),
+        name: body.name,
+        environments: body.environments,
+        trusted_origins: body.trusted_origins,
+        log_level: body.log_level,
+        database: DatabaseSpec {
+            provider: "turso".to_owned(),
+            url: body.database.url,
+            auth_token: RawValue::Text(String::new()),
+        },
+        destinations: Vec::new(),
+    };
+    // An invalid id is reported by validation with its field path.
+    state
+        .control()
+        .customer_add(
+            &principal.actor(),
+            spec,
+            Secret::new(body.database.auth_token),
+        )
+        .await?;
+    let id = CustomerId::new(&body.id).map_err(|e| ApiError::invalid_field("id", e.to_string()))?;
+    state.changed(&id);
+    customer_now(&state, &id, StatusCode::CREATED).await
+}
+
+/// One customer with its destinations.
+#[utoipa::path(get, path = "/api/v1/customers/{customerId}", tag = "customers",
+    params(CustomerPath),
+    responses(
+        (status = 200, body = CustomerOut, headers(("ETag" = String, description = "The revision"))),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn customer_get(
+    Scoped { customer: id, .. }: Scoped,
+    State(state): State<ApiState>,
+) -> Result<Response, ApiError> {
+    customer_now(&state, &id, StatusCode::OK).await
+}
+
+/// Changes a customer's own fields.
+#[utoipa::path(patch, path = "/api/v1/customers/{customerId}", tag = "customers",
+    params(CustomerPath, ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+    request_body = CustomerUpdate,
+    responses(
+        (status = 200, body = CustomerOut, headers(("ETag" = String, description = "The revision"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn customer_update(
+    Scoped {
+        principal,
+        customer: id,
+    }: Scoped,
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Body(body): Body<CustomerUpdate>,
+) -> Result<Response, ApiError> {
+    let expected = expected_revision(&headers, body.revision)?;
+    let patch = CustomerPatch {
+        name: body.name,
+        environments: body.environments,
+        trusted_origins: body.trusted_origins,
+        log_level: body.log_level,
+        database_url: body.database_url,
+        database_token: body.database_token.map(Secret::new),
+    };
+    state
+        .control()
+        .customer_edit(&principal.actor(), &id, patch, expected)
+        .await?;
+    state.changed(&id);
+    customer_now(&state, &id, StatusCode::OK).await
+}
+
+/// Deletes a customer with its destinations, secrets and tokens (operators only; deployments
+/// and the audit log stay).
+#[utoipa::path(delete, path = "/api/v1/customers/{customerId}", tag = "customers",
+    params(CustomerPath, ("If-Match" = Option<String>, Header, description = "The revision the deletion is based on")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn customer_delete(
+    OperatorOnly(principal): OperatorOnly,
+    State(state): State<ApiState>,
+    Path(customer): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = principal.customer(&customer)?;
+    let expected = expected_revision(&headers, None)?;
+    state
+        .control()
+        .customer_remove(&principal.actor(), &id, expected)
+        .await?;
+    state.changed(&id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Destinations
+
+/// A customer's destinations.
+#[utoipa::path(get, path = "/api/v1/customers/{customerId}/destinations", tag = "destinations",
+    params(CustomerPath),
+    responses(
+        (status = 200, body = Vec<DestinationOut>, headers(("ETag" = String, description = "The revision"))),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn destination_list(
+    Scoped { customer: id, .. }: Scoped,
+    State(state): State<ApiState>,
+) -> Result<Response, ApiError> {
+    let view = state.control().customer_show(&id).await?;
+    let revision = view.revision;
+    let list: Vec<DestinationOut> = view
+        .spec
+        .destinations
+        .into_iter()
+        .map(|d| DestinationOut::new(d, revision))
+        .collect();
+    Ok(tagged(StatusCode::OK, revision, list))
+}
+
+/// Adds a destination; secret settings go in `secrets` and are stored encrypted.
+#[utoipa::path(post, path = "/api/v1/customers/{customerId}/destinations", tag = "destinations",
+    params(CustomerPath, ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+    request_body = DestinationCreate,
+    responses(
+        (status = 201, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn destination_create(
+    Scoped {
+        principal,
+        customer: id,
+    }: Scoped,
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Body(body): Body<DestinationCreate>,
+) -> Result<Response, ApiError> {
+    let expected = expected_revision(&headers, body.revision)?;
+    let destination = DestinationSpec {
+        id: body.id.clone(),
+        name: body.name,
+        kind: body.kind,
+        enabled: body.enabled.unwrap_or(true),
+        environment: body.environment,
+        category: body.category,
+        settings: settings("settings", body.settings)?,
+    };
+    state
+        .control()
+        .destination_add(
+            &principal.actor(),
+            &id,
+            destination,
+            secrets(body.secrets),
+            expected,
+        )
+        .await?;
+    state.changed(&id);
+    destination_now(&state, &id, &body.id, StatusCode::CREATED).await
+}
+
+/// One destination.
+#[utoipa::path(get, path = "/api/v1/customers/{customerId}/destinations/{destinationId}", tag = "destinations",
+    params(CustomerPath, ("destinationId" = String, Path, description = "The destination's id")),
+    responses(
+        (status = 200, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn destination_get(
+    Scoped { customer: id, .. }: Scoped,
+    State(state): State<ApiState>,
+    Path((_customer, destination)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    destination_now(&state, &id, &destination, StatusCode::OK).await
+}
+
+async fn edit_destination(
+    principal: &Principal,
+    state: &ApiState,
+    id: &CustomerId,
+    destination: &str,
+    patch: DestinationPatch,
+    expected: Option<u64>,
+) -> Result<Response, ApiError> {
+    state
+        .control()
+        .destination_edit(&principal.actor(), id, destination, patch, expected)
+        .await?;
+    state.changed(id);
+    destination_now(state, id, destination, StatusCode::OK).await
+}
+
+/// Changes a destination.
+#[utoipa::path(patch, path = "/api/v1/customers/{customerId}/destinations/{destinationId}", tag = "destinations",
+    params(CustomerPath, ("destinationId" = String, Path, description = "The destination's id"),
+        ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+    request_body = DestinationUpdate,
+    responses(
+        (status = 200, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn destination_update(
+    Scoped {
+        principal,
+        customer: id,
+    }: Scoped,
+    State(state): State<ApiState>,
+    Path((_customer, destination)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(body): Body<DestinationUpdate>,
+) -> Result<Response, ApiError> {
+    let expected = expected_revision(&headers, body.revision)?;
+    let patch = DestinationPatch {
+        name: body.name,
+        enabled: body.enabled,
+        environment: body.environment,
+        category: body.category,
+        set: settings("settings", body.settings)?,
+        unset: body.unset,
+        secrets: secrets(body.secrets),
+    };
+    edit_destination(&principal, &state, &id, &destination, patch, expected).await
+}
+
+/// Enables a destination.
+#[utoipa::path(post, path = "/api/v1/customers/{customerId}/destinations/{destinationId}/enable", tag = "destinations",
+    params(CustomerPath, ("destinationId" = String, Path, description = "The destination's id"),
+        ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+    responses(
+        (status = 200, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn destination_enable(
+    Scoped {
+        principal,
+        customer: id,
+    }: Scoped,
+    State(state): State<ApiState>,
+    Path((_customer, destination)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let expected = expected_revision(&headers, None)?;
+    let patch = DestinationPatch {
+        enabled: Some(true),
+        ..DestinationPatch::default()
+    };
+    edit_destination(&principal, &state, &id, &destination, patch, expected).await
+}
+
+/// Disables a destination.
+#[utoipa::path(post, path = "/api/v1/customers/{customerId}/destinations/{destinationId}/disable", tag = "destinations",
+    params(CustomerPath, ("destinationId" = String, Path, description = "The destination's id"),
+        ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+    responses(
+        (status = 200, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn destination_disable(
+    Scoped {
+        principal,
+        customer: id,
+    }: Scoped,
+    State(state): State<ApiState>,
+    Path((_customer, destination)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let expected = expected_revision(&headers, None)?;
+    let patch = DestinationPatch {
+        enabled: Some(false),
+        ..DestinationPatch::default()
+    };
+    edit_destination(&principal, &state, &id, &destination, patch, expected).await
+}
+
+/// Removes a destination and its secrets.
+#[utoipa::path(delete, path = "/api/v1/customers/{customerId}/destinations/{destinationId}", tag = "destinations",
+    params(CustomerPath, ("destinationId" = String, Path, description = "The destination's id"),
+        ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn destination_delete(
+    Scoped {
+        principal,
+        customer: id,
+    }: Scoped,
+    State(state): State<ApiState>,
+    Path((_customer, destination)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let expected = expected_revision(&headers, None)?;
+    state
+        .control()
+        .destination_remove(&principal.actor(), &id, &destination, expected)
+        .await?;
+    state.changed(&id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan, deploy, deployments, rollback
+
+fn json_value(value: impl Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// What each of the customer's environments would deploy, compared with what is live.
+#[utoipa::path(get, path = "/api/v1/customers/{customerId}/plan", tag = "deploy",
+    params(CustomerPath, EnvironmentQuery),
+    responses(
+        (status = 200, description = "One plan per environment: status, file diffs, secret changes by fingerprint", body = Vec<Object>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn plan(
+    Scoped { customer: id, .. }: Scoped,
+    State(state): State<ApiState>,
+    Query(query): Query<EnvironmentQuery>,
+) -> Result<Response, ApiError> {
+    let env = query.environment.as_deref().map(environment).transpose()?;
+    let plans = state.control().plan(&id, env.as_ref()).await?;
+    Ok(Json(json_value(plans)).into_response())
+}
+
+/// The plan of every customer's every environment (operators only).
+#[utoipa::path(get, path = "/api/v1/plan", tag = "deploy",
+    responses(
+        (status = 200, body = FleetPlanOut),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn fleet_plan(
+    _: OperatorOnly,
+    State(state): State<ApiState>,
+) -> Result<Response, ApiError> {
+    let (plans, failures) = state.control().plan_all().await?;
+    Ok(Json(FleetPlanOut {
+        plans: plans.into_iter().map(json_value).collect(),
+        failures: failures
+            .into_iter()
+            .map(|(customer, error)| FleetFailureOut {
+                customer: customer.to_string(),
+                error: error.to_string(),
+            })
+            .collect(),
+    })
+    .into_response())
+}
+
+/// Deploys one environment: enqueued as a job (202), or run now with `?wait=true`.
+#[utoipa::path(post, path = "/api/v1/customers/{customerId}/environments/{environment}/deploy", tag = "deploy",
+    params(CustomerPath, ("environment" = String, Path, description = "The environment, e.g. `production`"), DeployQuery),
+    responses(
+        (status = 202, description = "Enqueued", body = DeployAccepted),
+        (status = 200, description = "Deployed (`?wait=true`): the deploy report", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 502, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn deploy(
+    Scoped {
+        principal,
+        customer: id,
+    }: Scoped,
+    State(state): State<ApiState>,
+    Path((_customer, env)): Path<(String, String)>,
+    Query(query): Query<DeployQuery>,
+) -> Result<Response, ApiError> {
+    let env = environment(&env)?;
+    // Both paths check that the environment is one of the customer's.
+    let plan = state.control().plan(&id, Some(&env)).await?;
+    drop(plan);
+    if query.wait {
+        let report = state
+            .control()
+            .deploy(&principal.actor(), &id, &env)
+            .await
+            .map_err(|f| ApiError::from(f.error))?;
+        return Ok(Json(json_value(report)).into_response());
+    }
+    let job_id = state
+        .control()
+        .enqueue_deploy(&principal.actor(), &id, &env)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(DeployAccepted {
+            job_id,
+            customer: id.to_string(),
+            environment: env.to_string(),
+        }),
+    )
+        .into_response())
+}
+
+/// A customer's deployments, newest first.
+#[utoipa::path(get, path = "/api/v1/customers/{customerId}/deployments", tag = "deploy",
+    params(CustomerPath, ListQuery),
+    responses(
+        (status = 200, description = "Deployments, newest first", body = Vec<Object>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn deployment_list(
+    Scoped { customer: id, .. }: Scoped,
+    State(state): State<ApiState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let env = query.environment.as_deref().map(environment).transpose()?;
+    let list = state
+        .control()
+        .deployments(&id, env.as_ref(), limit(query.limit))
+        .await?;
+    Ok(Json(json_value(list)).into_response())
+}
+
+fn deployment_id(text: &str, customer: &CustomerId) -> Result<i64, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::not_found(format!(
+            "deployment {text} of customer `{customer}` does not exist"
+        ))
+    })
+}
+
+/// One deployment.
+#[utoipa::path(get, path = "/api/v1/customers/{customerId}/deployments/{deploymentId}", tag = "deploy",
+    params(CustomerPath, ("deploymentId" = String, Path, description = "The deployment's id")),
+    responses(
+        (status = 200, description = "The deployment", body = Object),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn deployment_get(
+    Scoped { customer: id, .. }: Scoped,
+    State(state): State<ApiState>,
+    Path((_customer, deployment)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let deployment = deployment_id(&deployment, &id)?;
+    let view = state.control().deployment(&id, deployment).await?;
+    Ok(Json(json_value(view)).into_response())
+}
+
+/// A generated file of a deployment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileOut {
+    /// Path in the project.
+    pub path: String,
+    /// Contents.
+    pub contents: String,
+}
+
+/// The generated files a deployment shipped (no secret values: those are worker bindings).
+#[utoipa::path(get, path = "/api/v1/customers/{customerId}/deployments/{deploymentId}/files", tag = "deploy",
+    params(CustomerPath, ("deploymentId" = String, Path, description = "The deployment's id")),
+    responses(
+        (status = 200, body = Vec<FileOut>),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn deployment_files(
+    Scoped { customer: id, .. }: Scoped,
+    State(state): State<ApiState>,
+    Path((_customer, deployment)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let deployment = deployment_id(&deployment, &id)?;
+    let files: Vec<FileOut> = state
+        .control()
+        .deployment_files(&id, deployment)
+        .await?
+        .into_iter()
+        .map(|(path, contents)| FileOut { path, contents })
+        .collect();
+    Ok(Json(files).into_response())
+}
+
+/// Makes an earlier successful deployment live again (recorded as a new deployment).
+#[utoipa::path(post, path = "/api/v1/customers/{customerId}/deployments/{deploymentId}/rollback", tag = "deploy",
+    params(CustomerPath, ("deploymentId" = String, Path, description = "The deployment to restore")),
+    responses(
+        (status = 200, description = "The deploy report", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 502, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn rollback(
+    Scoped {
+        principal,
+        customer: id,
+    }: Scoped,
+    State(state): State<ApiState>,
+    Path((_customer, deployment)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let deployment = deployment_id(&deployment, &id)?;
+    let report = state
+        .control()
+        .rollback(&principal.actor(), &id, deployment)
+        .await
+        .map_err(|f| ApiError::from(f.error))?;
+    Ok(Json(json_value(report)).into_response())
+}
+
+/// The latest health probes of the customer's live workers.
+#[utoipa::path(get, path = "/api/v1/customers/{customerId}/health", tag = "deploy",
+    params(CustomerPath),
+    responses(
+        (status = 200, description = "One probe record per live worker", body = Vec<Object>),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn health(
+    Scoped { customer: id, .. }: Scoped,
+    State(state): State<ApiState>,
+) -> Result<Response, ApiError> {
+    // A customer that does not exist is a 404, not an empty list.
+    state.control().customer_show(&id).await?;
+    let records = state.control().health(Some(&id)).await?;
+    Ok(Json(json_value(records)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery and strategy
+
+/// The delivery settings: strategy, deploy target, webhook endpoint (secrets as fingerprints).
+#[utoipa::path(get, path = "/api/v1/customers/{customerId}/delivery", tag = "delivery",
+    params(CustomerPath),
+    responses(
+        (status = 200, body = DeliveryOut),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn delivery_get(
+    Scoped { customer: id, .. }: Scoped,
+    State(state): State<ApiState>,
+) -> Result<Response, ApiError> {
+    let view = state.control().delivery_show(&id).await?;
+    Ok(Json(DeliveryOut::new(view, None)).into_response())
+}
+
+/// Changes the delivery settings. A new webhook signing secret is in the answer, once.
+#[utoipa::path(patch, path = "/api/v1/customers/{customerId}/delivery", tag = "delivery",
+    params(CustomerPath),
+    request_body = DeliveryUpdate,
+    responses(
+        (status = 200, body = DeliveryOut),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn delivery_update(
+    Scoped {
+        principal,
+        customer: id,
+    }: Scoped,
+    State(state): State<ApiState>,
+    Body(body): Body<DeliveryUpdate>,
+) -> Result<Response, ApiError> {
+    let patch = DeliveryPatch {
+        strategy: body.strategy,
+        target: body.target,
+        cloudflare_token: body.cloudflare_token.map(Secret::new),
+        webhook_url: body.webhook_url,
+        webhook_enable: body.webhook_enable,
+        rotate_webhook_secret: body.rotate_webhook_secret,
+        retire_old_webhook_secrets: body.retire_old_webhook_secrets,
+    };
+    let changed = state
+        .control()
+        .delivery_set(&principal.actor(), &id, patch)
+        .await?;
+    let new_secret = changed.new_webhook_secret.map(|s| s.expose().to_owned());
+    Ok(Json(DeliveryOut::new(changed.view, new_secret)).into_response())
+}
+
+/// Sets the deployment strategy.
+#[utoipa::path(put, path = "/api/v1/customers/{customerId}/strategy", tag = "delivery",
+    params(CustomerPath),
+    request_body = StrategyUpdate,
+    responses(
+        (status = 200, body = DeliveryOut),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn strategy_set(
+    Scoped {
+        principal,
+        customer: id,
+    }: Scoped,
+    State(state): State<ApiState>,
+    Body(body): Body<StrategyUpdate>,
+) -> Result<Response, ApiError> {
+    let view = state
+        .control()
+        .strategy_set(&principal.actor(), &id, body.strategy)
+        .await?;
+    Ok(Json(DeliveryOut::new(view, None)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+/// An audit entry (config JSON with fingerprints only, never secret values).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditOut {
+    /// Entry id (increasing).
+    pub id: i64,
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Who.
+    pub actor: String,
+    /// What, e.g. `destination.update`.
+    pub action: String,
+    /// To what.
+    pub resource: String,
+    /// The customer concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    /// State before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    /// State after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+}
+
+fn audit_out(records: Vec<c15t_store::AuditRecord>) -> Vec<AuditOut> {
+    records
+        .into_iter()
+        .map(|r| AuditOut {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            resource: r.resource,
+            customer: r.customer,
+            before: r.before,
+            after: r.after,
+        })
+        .collect()
+}
+
+/// A customer's audit log, newest first.
+#[utoipa::path(get, path = "/api/v1/customers/{customerId}/audit", tag = "audit",
+    params(CustomerPath, LimitQuery),
+    responses(
+        (status = 200, body = Vec<AuditOut>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn customer_audit(
+    Scoped { customer: id, .. }: Scoped,
+    State(state): State<ApiState>,
+    Query(query): Query<LimitQuery>,
+) -> Result<Response, ApiError> {
+    state.control().customer_show(&id).await?;
+    let records = state.control().audit(Some(&id), limit(query.limit)).await?;
+    Ok(Json(audit_out(records)).into_response())
+}
+
+/// The whole audit log, newest first (operators only).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
+    params(LimitQuery),
+    responses(
+        (status = 200, body = Vec<AuditOut>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn audit(
+    _: OperatorOnly,
+    State(state): State<ApiState>,
+    Query(query): Query<LimitQuery>,
+) -> Result<Response, ApiError> {
+    let records = state.control().audit(None, limit(query.limit)).await?;
+    Ok(Json(audit_out(records)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// API tokens
+
+/// A customer's API tokens (never their values).
+#[utoipa::path(get, path = "/api/v1/customers/{customerId}/tokens", tag = "tokens",
+    params(CustomerPath),
+    responses(
+        (status = 200, body = Vec<TokenOut>),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn token_list(
+    Scoped { customer: id, .. }: Scoped,
+    State(state): State<ApiState>,
+) -> Result<Response, ApiError> {
+    let list: Vec<TokenOut> = state
+        .control()
+        .api_token_list(&id)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+/// Creates an API token for the customer; its value is in this answer only.
+#[utoipa::path(post, path = "/api/v1/customers/{customerId}/tokens", tag = "tokens",
+    params(CustomerPath),
+    request_body = TokenCreate,
+    responses(
+        (status = 201, body = TokenCreated),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn token_create(
+    Scoped {
+        principal,
+        customer: id,
+    }: Scoped,
+    State(state): State<ApiState>,
+    Body(body): Body<TokenCreate>,
+) -> Result<Response, ApiError> {
+    let created = state
+        .control()
+        .api_token_create(&principal.actor(), &id, &body.name)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenCreated {
+            record: created.record.into(),
+            token: created.token.expose().to_owned(),
+        }),
+    )
+        .into_response())
+}
+
+/// Revokes an API token (within a second on every replica).
+#[utoipa::path(delete, path = "/api/v1/customers/{customerId}/tokens/{tokenId}", tag = "tokens",
+    params(CustomerPath, ("tokenId" = String, Path, description = "The token's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn token_revoke(
+    Scoped {
+        principal,
+        customer: id,
+    }: Scoped,
+    State(state): State<ApiState>,
+    Path((_customer, token)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let token_id: i64 = token.parse().map_err(|_| {
+        ApiError::not_found(format!(
+            "API token {token} of customer `{id}` does not exist"
+        ))
+    })?;
+    state
+        .control()
+        .api_token_revoke(&principal.actor(), &id, token_id)
+        .await?;
+    state.token_revoked();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

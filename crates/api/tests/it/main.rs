@@ -1,0 +1,8 @@
+//! The API's integration tests: one binary (see STYLE.md), a real SQLite store and key file in
+//! a temporary directory, requests through the router in process.
+
+mod access;
+mod downloads;
+mod harness;
+mod input;
+mod ui_browser;
