@@ -248,7 +248,7 @@ impl utoipa::Modify for Security {
         v1::customer_delete,
         v1::destination_list, v1::destination_create, v1::destination_get,
         v1::destination_update, v1::destination_delete, v1::destination_enable,
-        v1::destination_disable,
+        v1::destination_disable, v1::destination_test,
         v1::plan, v1::fleet_plan, v1::deploy, v1::deployment_list, v1::deployment_get,
         v1::deployment_files, v1::rollback, v1::health,
         v1::delivery_get, v1::delivery_update, v1::strategy_set,
@@ -336,6 +336,10 @@ pub fn router(state: ApiState) -> Router {
             get(v1::destination_get)
                 .patch(v1::destination_update)
                 .delete(v1::destination_delete),
+        )
+        .route(
+            "/api/v1/customers/{customerId}/destinations/{destinationId}/test",
+            post(v1::destination_test),
         )
         .route(
             "/api/v1/customers/{customerId}/destinations/{destinationId}/enable",

@@ -782,6 +782,26 @@ pub async fn health(
     Ok(Json(json_value(records)).into_response())
 }
 
+/// Tests a destination's stored settings against its vendor (Meta's Graph API, GA4's
+/// Measurement Protocol validation server, PostHog, Matomo); kinds without a documented check
+/// answer `unsupported`. The test itself succeeding or failing is the report's `result`, not
+/// the HTTP status.
+#[utoipa::path(post, path = "/api/v1/customers/{customerId}/destinations/{destinationId}/test", tag = "destinations",
+    params(CustomerPath, ("destinationId" = String, Path, description = "The destination's id")),
+    responses(
+        (status = 200, description = "The report: kind, result (ok, bad_credentials, not_found, rejected, unreachable, vendor_error, unsupported), the vendor's message (secrets redacted), latency", body = Object),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn destination_test(
+    Scoped { customer: id, .. }: Scoped,
+    State(state): State<ApiState>,
+    Path((_customer, destination)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let report = state.control().destination_test(&id, &destination).await?;
+    Ok(Json(json_value(report)).into_response())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Delivery and strategy
 

@@ -326,6 +326,23 @@ async fn logout(c: &Client) {
     css(c, "#password").await;
 }
 
+/// Waits until the browser is at `expected` (a click that submits a form returns before the
+/// navigation it starts has finished).
+async fn wait_path(c: &Client, expected: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = path(c).await;
+        if now == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the browser stayed at `{now}`, expected `{expected}`"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn path(c: &Client) -> String {
     url::Url::parse(&c.current_url().await.unwrap())
         .unwrap()
@@ -344,7 +361,7 @@ async fn an_operator_configures_deploys_and_rolls_back_in_a_browser() {
         c.goto(&format!("{base}/ui/customers/cust_acme"))
             .await
             .unwrap();
-        assert_eq!(path(&c).await, "/ui/login");
+        wait_path(&c, "/ui/login").await;
         fill(&c, "#email", OPERATOR.0).await;
         fill(&c, "#password", "not the password").await;
         click(&c, "#login").await;
@@ -353,7 +370,7 @@ async fn an_operator_configures_deploys_and_rolls_back_in_a_browser() {
         screenshot(&c, "01-login-refused").await;
 
         login(&c, &base, OPERATOR).await;
-        assert_eq!(path(&c).await, "/ui/customers");
+        wait_path(&c, "/ui/customers").await;
         let list = text_of(&c, "#customers").await;
         assert!(
             list.contains("Acme Inc.") && list.contains("Other Ltd."),
@@ -407,7 +424,7 @@ async fn an_operator_configures_deploys_and_rolls_back_in_a_browser() {
 
         // Deploy to the fake Cloudflare: Deployed, with the worker URL.
         click(&c, "#deploy").await;
-        assert_eq!(path(&c).await, "/ui/customers/cust_acme/deployments");
+        wait_path(&c, "/ui/customers/cust_acme/deployments").await;
         wait_text(&c, "#deployments", "succeeded").await;
         c.goto(&format!("{base}/ui/customers/cust_acme"))
             .await
@@ -502,12 +519,12 @@ async fn an_operator_configures_deploys_and_rolls_back_in_a_browser() {
         c.goto(&format!("{base}/ui/customers/cust_acme"))
             .await
             .unwrap();
-        assert_eq!(path(&c).await, "/ui/login");
+        wait_path(&c, "/ui/login").await;
 
         // A customer admin sees their customer only; another customer is the same 404 as one
         // that does not exist.
         login(&c, &base, ADMIN).await;
-        assert_eq!(path(&c).await, "/ui/customers/cust_acme");
+        wait_path(&c, "/ui/customers/cust_acme").await;
         c.goto(&format!("{base}/ui/customers/cust_other"))
             .await
             .unwrap();
@@ -526,7 +543,7 @@ async fn an_operator_configures_deploys_and_rolls_back_in_a_browser() {
             .unwrap();
         assert!(page_text(&c).await.contains("Not found"));
         c.goto(&format!("{base}/ui")).await.unwrap();
-        assert_eq!(path(&c).await, "/ui/customers/cust_acme");
+        wait_path(&c, "/ui/customers/cust_acme").await;
         logout(&c).await;
     }
     .await;
