@@ -19,7 +19,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::Scoped;
-use crate::cache::{ENTRY_PATH, Entry, Snapshot};
+use crate::cache::{Entry, Snapshot};
 use crate::{ApiError, ApiState, ErrorBody, Query};
 
 /// Which environment to generate for.
@@ -91,9 +91,8 @@ fn download(
 
 /// The worker entry of `customer`'s `env`, from the cache while its revision is current.
 ///
-/// An entry is tagged with the revision the snapshot gives (or, for a customer newer than the
-/// snapshot, one read before generating): should a change land meanwhile, the entry holds
-/// newer content under an older revision, and the next snapshot regenerates it once more.
+/// An entry is tagged with the revision of the config it was generated from (read with it):
+/// while the snapshot is older than that, requests regenerate it, for at most one period.
 async fn entry(
     state: &ApiState,
     customer: &CustomerId,
@@ -120,18 +119,12 @@ async fn entry(
     {
         return Ok(entry);
     }
-    let revision = match current {
-        Some(revision) => revision,
-        None => state.control().customer_show(customer).await?.revision,
-    };
-    let project = state
+    // Tagged with the revision it was generated from (read in the same store read).
+    let (revision, source) = state
         .control()
-        .generate(customer, env, state.control().target())
+        .generate_entry(customer, env, state.control().target())
         .await?;
-    let file = project
-        .file(ENTRY_PATH)
-        .ok_or_else(|| ApiError::not_found(format!("the generated project has no {ENTRY_PATH}")))?;
-    let entry = Arc::new(Entry::new(revision, &file.contents)?);
+    let entry = Arc::new(Entry::new(revision, &source)?);
     cache.put(customer.clone(), env.clone(), Arc::clone(&entry));
     Ok(entry)
 }

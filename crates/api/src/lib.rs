@@ -106,14 +106,12 @@ impl ApiState {
                 .control()
                 .generate_page(&env, target, after.as_ref(), WARM_PAGE)
                 .await?;
-            for (customer, revision, project) in page.projects {
-                if let Some(file) = project.file(cache::ENTRY_PATH) {
-                    let entry = Arc::new(cache::Entry::new(revision, &file.contents)?);
-                    self.inner
-                        .workers
-                        .put_if_absent(customer, env.clone(), entry);
-                    count += 1;
-                }
+            for (customer, revision, source) in page.entries {
+                let entry = Arc::new(cache::Entry::new(revision, &source)?);
+                self.inner
+                    .workers
+                    .put_if_absent(customer, env.clone(), entry);
+                count += 1;
             }
             match page.next {
                 Some(next) => after = Some(next),

@@ -1,8 +1,9 @@
-//! Use cases the HTTP API needs beyond the CLI's: generating a page of the fleet's workers in
-//! one read, so that the API can fill its download cache at start without one database read
-//! per customer.
+//! Use cases the HTTP API needs beyond the CLI's: the worker entry alone (what CI downloads),
+//! and a page of the fleet's entries in one read, so that the API can fill its download cache
+//! at start without one database read per customer. Only `src/index.ts` is generated: the rest
+//! of the project (its largest file is the destinations contract) would be garbage at once.
 
-use c15t_codegen::{Input, Project, TargetProfile};
+use c15t_codegen::{Input, TargetProfile};
 use c15t_model::{CustomerId, Environment};
 use c15t_store::Revision;
 
@@ -12,8 +13,8 @@ use crate::{Control, ControlError};
 #[derive(Debug)]
 pub struct GeneratedPage {
     /// Each customer that has the environment and whose config validates: its revision and
-    /// project.
-    pub projects: Vec<(CustomerId, Revision, Project)>,
+    /// `src/index.ts`.
+    pub entries: Vec<(CustomerId, Revision, String)>,
     /// Where the next page starts (`None` after the last page).
     pub next: Option<CustomerId>,
 }
@@ -46,7 +47,7 @@ impl Control {
             ),
             None => None,
         };
-        let mut projects = Vec::with_capacity(page.len());
+        let mut entries = Vec::with_capacity(page.len());
         for stored in &page {
             let Ok(config) = self.validated(stored) else {
                 continue;
@@ -54,7 +55,7 @@ impl Control {
             if !config.has_environment(environment) {
                 continue;
             }
-            let Ok(project) = c15t_codegen::generate(&Input {
+            let Ok(entry) = c15t_codegen::generate_worker_source(&Input {
                 config: &config,
                 environment,
                 target,
@@ -62,8 +63,31 @@ impl Control {
             }) else {
                 continue;
             };
-            projects.push((config.customer.id.clone(), stored.revision, project));
+            entries.push((config.customer.id.clone(), stored.revision, entry));
         }
-        Ok(GeneratedPage { projects, next })
+        Ok(GeneratedPage { entries, next })
+    }
+
+    /// A customer's worker entry (`src/index.ts`, byte for byte the project's) and the config
+    /// revision it was generated from, in one store read.
+    pub async fn generate_entry(
+        &self,
+        customer: &CustomerId,
+        environment: &Environment,
+        target: &TargetProfile,
+    ) -> Result<(Revision, String), ControlError> {
+        let stored = self
+            .store
+            .customer_get(customer)
+            .await?
+            .ok_or_else(|| crate::config::not_found(customer))?;
+        let config = self.validated(&stored)?;
+        let entry = c15t_codegen::generate_worker_source(&Input {
+            config: &config,
+            environment,
+            target,
+            revision: stored.revision,
+        })?;
+        Ok((stored.revision, entry))
     }
 }
