@@ -3,12 +3,15 @@
 //! generation.
 //!
 //! Validation is fleet-wide, not per customer: at most once per [`REVALIDATE_AFTER`], one
-//! request reads every customer's current revision (one light query of ids and revisions, `Control::customer_revisions`) while
-//! the others keep serving; an entry is served while its revision is the current one, and
+//! request reads every customer's current revision (one light query of ids and revisions,
+//! `Control::customer_revisions`) while the others keep serving from the previous snapshot (for
+//! up to [`REFRESH_TIMEOUT`] if that read is slow, so load never turns into a stampede on the
+//! database); an entry is served while its revision is the current one, and
 //! regenerated once when it moved. So the database sees about one read a second however many
 //! customers are polled. Changes made through this process drop the customer's entries and
 //! the revision snapshot at once. Staleness bound with several replicas: a change made
-//! through another replica shows here within [`REVALIDATE_AFTER`] plus one revision read.
+//! through another replica shows here within [`REVALIDATE_AFTER`] plus one revision read
+//! (normally milliseconds; at most [`REFRESH_TIMEOUT`] when the database is slow).
 //!
 //! Entries are kept gzip-compressed (a generated entry is a few KiB of TypeScript and
 //! compresses about 2:1 or better), which keeps 10,000 customers' files in a few MiB; clients
@@ -28,6 +31,12 @@ use crate::ApiError;
 
 /// How long a revision snapshot is trusted before one request reads the revisions again.
 pub const REVALIDATE_AFTER: Duration = Duration::from_secs(1);
+
+/// How long the other requests keep using the previous snapshot while one request reads the
+/// revisions again. Longer than any healthy read: were it shorter, a read slowed down by load
+/// would send every request to the database at once. A refresh that never reports back (its
+/// request was cancelled) is given up after this.
+pub const REFRESH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The path of the worker entry in a generated project.
 pub const ENTRY_PATH: &str = "src/index.ts";
@@ -82,6 +91,9 @@ struct Revisions {
     map: Arc<HashMap<CustomerId, u64>>,
     /// A request is reading them again.
     refreshing: bool,
+    /// Since when (a refresh whose request was cancelled is given up after
+    /// [`REFRESH_TIMEOUT`]).
+    refresh_started: Option<Instant>,
 }
 
 /// What a request should do about the revision snapshot.
@@ -107,6 +119,7 @@ impl Default for WorkerCache {
                 at: None,
                 map: Arc::default(),
                 refreshing: false,
+                refresh_started: None,
             }),
         }
     }
@@ -116,11 +129,14 @@ impl WorkerCache {
     /// The revision snapshot, or `Refresh` for the one request that should read it again;
     /// while it does, the others use the previous snapshot (for at most one more period).
     pub(crate) fn snapshot(&self) -> Snapshot {
+        // Fresh enough, or another request is reading the revisions now: use what there is
+        // (before the first read that is nothing, and requests read their own customer), so
+        // that load never sends every request to the database at once.
         let fresh = |r: &Revisions| {
-            r.at.is_some_and(|at| {
-                at.elapsed() < REVALIDATE_AFTER
-                    || (r.refreshing && at.elapsed() < REVALIDATE_AFTER * 2)
-            })
+            r.at.is_some_and(|at| at.elapsed() < REVALIDATE_AFTER)
+                || (r.refreshing
+                    && r.refresh_started
+                        .is_some_and(|since| since.elapsed() < REFRESH_TIMEOUT))
         };
         {
             let r = self
@@ -139,6 +155,7 @@ impl WorkerCache {
             return Snapshot::Use(Arc::clone(&r.map));
         }
         r.refreshing = true;
+        r.refresh_started = Some(Instant::now());
         Snapshot::Refresh
     }
 
