@@ -7,10 +7,12 @@
 //!
 //! - [`cloudflare`]: the Cloudflare Workers API (scripts, versions, deployments, secrets,
 //!   subdomains), with rate limiting and fault injection.
+//! - [`postgres`]: a fresh PostgreSQL database per test on the local server.
 //! - [`webhook`]: a webhook receiver that records and verifies Standard Webhooks deliveries.
 //! - [`vendors`]: the vendor endpoints destination connection tests call (Meta Graph API,
 //!   GA4 Measurement Protocol validation, PostHog `/flags`).
 
 pub mod cloudflare;
+pub mod postgres;
 pub mod vendors;
 pub mod webhook;

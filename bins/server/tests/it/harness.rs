@@ -1,56 +1,19 @@
 //! Test environments (a temporary directory with a SQLite file, or a fresh PostgreSQL database
 //! dropped at the end) and a running `c15t-server` process whose log lines are collected.
 
-use std::hash::{BuildHasher, RandomState};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
-
-use sea_orm::{ConnectionTrait, Database};
-
-/// The PostgreSQL server's maintenance database; override with `C15T_TEST_POSTGRES_URL`.
-pub fn postgres_admin_url() -> String {
-    std::env::var("C15T_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// A fresh PostgreSQL database, dropped (best effort) on drop.
-#[derive(Debug)]
-struct PostgresDb {
-    name: String,
-}
-
-impl Drop for PostgresDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // A runtime of its own: the test's runtime may be gone or unwinding.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async {
-                if let Ok(conn) = Database::connect(postgres_admin_url().as_str()).await {
-                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = conn.execute_unprepared(&drop).await;
-                    let _ = conn.close().await;
-                }
-            });
-            Ok::<_, std::io::Error>(())
-        })
-        .join();
-    }
-}
 
 /// A directory for the key file and a database.
 #[derive(Debug)]
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub url: String,
-    _postgres: Option<PostgresDb>,
+    _postgres: Option<c15t_testkit::postgres::TestDatabase>,
 }
 
 impl Env {
@@ -67,26 +30,11 @@ impl Env {
 
     /// A fresh PostgreSQL database.
     pub async fn postgres() -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let admin = postgres_admin_url();
-        let random = RandomState::new().hash_one(std::process::id()) & 0xffff_ffff;
-        let name = format!(
-            "c15t_srv_test_{}_{random:x}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let conn = Database::connect(admin.as_str()).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL at {admin} is needed by these tests (start it first): {e}")
-        });
-        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        let db = c15t_testkit::postgres::TestDatabase::create("c15t_srv_test").await;
         Self {
             dir: tempfile::tempdir().unwrap(),
-            url: format!("{base}/{name}"),
-            _postgres: Some(PostgresDb { name }),
+            url: db.url().to_owned(),
+            _postgres: Some(db),
         }
     }
 

@@ -2,17 +2,14 @@
 //! dropped when the test ends) in a temporary directory, and `Control`s wired to them.
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use c15t_control::{Clock, Control, KeySource, Secret};
 use c15t_model::{CustomerId, CustomerSpec};
 use c15t_secrets::{Keyring, Vault};
 use c15t_store::SeaStore;
 use chrono::{DateTime, TimeZone, Utc};
-use sea_orm::{ConnectionTrait, Database};
 
 /// A clock that always says 2026-01-01 12:00:00 UTC.
 #[derive(Debug)]
@@ -24,56 +21,12 @@ impl Clock for FixedClock {
     }
 }
 
-/// The PostgreSQL server's maintenance database; override with `C15T_TEST_POSTGRES_URL`.
-fn postgres_admin_url() -> String {
-    std::env::var("C15T_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// A database name no other test (or test process) uses.
-fn unique_name() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let random = RandomState::new().hash_one(std::process::id()) & 0xffff_ffff;
-    format!(
-        "c15t_ctl_test_{}_{random:x}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A fresh PostgreSQL database, dropped (best effort) on drop, panicking or not.
-#[derive(Debug)]
-struct PostgresDb {
-    name: String,
-}
-
-impl Drop for PostgresDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // A runtime of its own: the test's runtime may be gone or unwinding.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async {
-                if let Ok(conn) = Database::connect(postgres_admin_url().as_str()).await {
-                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = conn.execute_unprepared(&drop).await;
-                    let _ = conn.close().await;
-                }
-            });
-            Ok::<_, std::io::Error>(())
-        })
-        .join();
-    }
-}
-
 /// A key file and a database, kept alive for one test.
 #[derive(Debug)]
 pub struct TestEnv {
     dir: tempfile::TempDir,
     pub url: String,
-    _postgres: Option<PostgresDb>,
+    _postgres: Option<c15t_testkit::postgres::TestDatabase>,
 }
 
 impl TestEnv {
@@ -91,23 +44,13 @@ impl TestEnv {
 
     /// A fresh PostgreSQL database and a new key file.
     pub async fn postgres() -> Self {
-        let admin = postgres_admin_url();
-        let name = unique_name();
-        let conn = Database::connect(admin.as_str()).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL at {admin} is needed by these tests (start it first): {e}")
-        });
-        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        let url = format!("{base}/{name}");
+        let db = c15t_testkit::postgres::TestDatabase::create("c15t_ctl_test").await;
         let dir = tempfile::tempdir().unwrap();
         c15t_control::keys_init(&dir.path().join("c15t.key")).unwrap();
         Self {
             dir,
-            url,
-            _postgres: Some(PostgresDb { name }),
+            url: db.url().to_owned(),
+            _postgres: Some(db),
         }
     }
 
