@@ -124,7 +124,7 @@ async fn entry(
         .control()
         .generate_entry(customer, env, state.control().target())
         .await?;
-    let entry = Arc::new(Entry::new(revision, &source)?);
+    let entry = cache.entry(revision, &source)?;
     cache.put(customer.clone(), env.clone(), Arc::clone(&entry));
     Ok(entry)
 }
@@ -156,26 +156,25 @@ pub async fn worker_config(
     let mut response = if accepts_gzip(&headers) {
         let mut r = download(
             &headers,
-            &entry.gzip_etag,
+            &entry.gzip_etag(),
             content_type,
             &filename,
-            entry.gzip.clone(),
+            entry.gzip()?,
         );
         if r.status() == StatusCode::OK {
             r.headers_mut()
                 .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
         r
-    } else if not_modified(&headers, &entry.etag) {
-        download(&headers, &entry.etag, content_type, &filename, Bytes::new())
     } else {
-        download(
-            &headers,
-            &entry.etag,
-            content_type,
-            &filename,
-            entry.body()?,
-        )
+        let etag = entry.etag();
+        // A 304 needs no body: skip inflating it.
+        let body = if not_modified(&headers, &etag) {
+            Bytes::new()
+        } else {
+            entry.body()?
+        };
+        download(&headers, &etag, content_type, &filename, body)
     };
     response
         .headers_mut()

@@ -107,7 +107,7 @@ impl ApiState {
                 .generate_page(&env, target, after.as_ref(), WARM_PAGE)
                 .await?;
             for (customer, revision, source) in page.entries {
-                let entry = Arc::new(cache::Entry::new(revision, &source)?);
+                let entry = self.inner.workers.entry(revision, &source)?;
                 self.inner
                     .workers
                     .put_if_absent(customer, env.clone(), entry);
