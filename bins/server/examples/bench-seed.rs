@@ -155,6 +155,7 @@ async fn main() {
                                 new: vault,
                             }),
                             expected_revision: None,
+                            jobs: &[],
                             now,
                         })
                         .await

@@ -192,6 +192,7 @@ async fn seed(store: Arc<dyn Store>, fleet: Arc<Vec<(CustomerSpec, String)>>) {
                                 new: vault,
                             }),
                             expected_revision: None,
+                            jobs: &[],
                             now,
                         })
                         .await

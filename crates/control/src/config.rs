@@ -499,6 +499,11 @@ impl Control {
             None
         };
         let expected = expected_revision.or(draft.revision);
+        // The strategy's follow-up (deploy or notification jobs) is stored with the change, so
+        // a stored change never misses it.
+        let jobs = self
+            .strategy_jobs(actor, &config.customer.id, &config.environments)
+            .await?;
         let revision = self
             .store
             .config_put(ConfigChange {
@@ -511,19 +516,18 @@ impl Control {
                     new,
                 }),
                 expected_revision: expected,
+                jobs: &jobs,
                 now: self.clock.now(),
             })
             .await?;
-        tracing::info!(actor, action, resource, revision, "configuration changed");
-        // The change is stored; the strategy's follow-up (a deploy or notification job) runs
-        // after it. Should enqueueing fail, the change stands and the plan shows the
-        // environments out of sync, so it is reported, not undone.
-        if let Err(e) = self
-            .apply_strategy(actor, &config.customer.id, &config.environments)
-            .await
-        {
-            tracing::warn!(actor, resource, error = %crate::deploy::error_chain(&e), "could not apply the deployment strategy after a change");
-        }
+        tracing::info!(
+            actor,
+            action,
+            resource,
+            revision,
+            jobs = jobs.len(),
+            "configuration changed"
+        );
         Ok(revision)
     }
 }

@@ -500,6 +500,7 @@ mod tests {
                     new: &empty,
                 }),
                 expected_revision: None,
+                jobs: &[],
                 now: chrono::Utc::now(),
             })
             .await

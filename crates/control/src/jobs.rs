@@ -104,26 +104,26 @@ enum JobOutcome {
 }
 
 impl Control {
-    /// Applies the customer's strategy after its config changed to `revision`: automatic
-    /// enqueues a deploy of each environment, notify a webhook announcement; manual and gitops
-    /// leave the environments pending (the plan shows them out of sync).
-    pub(crate) async fn apply_strategy(
+    /// The jobs a change of the customer's config asks for under its strategy: automatic, a
+    /// deploy of each environment; notify, a webhook announcement of each; manual and gitops,
+    /// none (the plan shows the environments out of sync). They are stored with the change,
+    /// in its transaction (see [`c15t_store::ConfigChange::jobs`]).
+    pub(crate) async fn strategy_jobs(
         &self,
         actor: &str,
         customer: &CustomerId,
         environments: &[Environment],
-    ) -> Result<(), ControlError> {
+    ) -> Result<Vec<NewJob>, ControlError> {
         let strategy = self.delivery_settings(customer).await?.strategy;
         let kind = match strategy {
             Strategy::Automatic => JOB_DEPLOY,
             Strategy::Notify => JOB_NOTIFY,
-            Strategy::Manual | Strategy::Gitops => return Ok(()),
+            Strategy::Manual | Strategy::Gitops => return Ok(Vec::new()),
         };
-        for environment in environments {
-            self.enqueue_environment(kind, actor, customer, environment)
-                .await?;
-        }
-        Ok(())
+        environments
+            .iter()
+            .map(|environment| self.environment_job(kind, actor, customer, environment))
+            .collect()
     }
 
     /// Enqueues a deploy of one environment through the job queue (debounced like edits).
@@ -133,18 +133,21 @@ impl Control {
         customer: &CustomerId,
         environment: &Environment,
     ) -> Result<i64, ControlError> {
-        self.enqueue_environment(JOB_DEPLOY, actor, customer, environment)
-            .await
+        let job = self.environment_job(JOB_DEPLOY, actor, customer, environment)?;
+        let job = self.store.job_enqueue(job, self.clock.now()).await?;
+        tracing::debug!(kind = JOB_DEPLOY, %customer, %environment, job = job.id, "job enqueued");
+        Ok(job.id)
     }
 
-    async fn enqueue_environment(
+    /// A `kind` job for one environment: one pending per environment (dedupe key), starting
+    /// after the debounce window.
+    fn environment_job(
         &self,
         kind: &str,
         actor: &str,
         customer: &CustomerId,
         environment: &Environment,
-    ) -> Result<i64, ControlError> {
-        let now = self.clock.now();
+    ) -> Result<NewJob, ControlError> {
         let debounce = chrono::Duration::from_std(self.delivery.debounce).unwrap_or_default();
         let max_attempts = if kind == JOB_DEPLOY {
             self.delivery.deploy_attempts
@@ -157,21 +160,13 @@ impl Control {
             actor: actor.to_owned(),
         })
         .map_err(|e| ControlError::BadRequest(format!("job payload: {e}")))?;
-        let job = self
-            .store
-            .job_enqueue(
-                NewJob {
-                    kind: kind.to_owned(),
-                    payload,
-                    dedupe_key: Some(format!("{kind}:{customer}:{environment}")),
-                    run_at: now + debounce,
-                    max_attempts: max_attempts.max(1),
-                },
-                now,
-            )
-            .await?;
-        tracing::debug!(kind, %customer, %environment, job = job.id, "job enqueued");
-        Ok(job.id)
+        Ok(NewJob {
+            kind: kind.to_owned(),
+            payload,
+            dedupe_key: Some(format!("{kind}:{customer}:{environment}")),
+            run_at: self.clock.now() + debounce,
+            max_attempts: max_attempts.max(1),
+        })
     }
 
     /// Enqueues `event` for the customer's webhook endpoint, if it has an enabled one.

@@ -51,7 +51,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u64,
     ) -> Result<Vec<StoredConfig>, StoreError>;
     /// Creates (`expected_revision: None`) or replaces a customer's config in one transaction,
-    /// appending an audit entry; returns the new revision.
+    /// appending an audit entry and enqueueing the change's jobs; returns the new revision.
     async fn config_put(&self, change: ConfigChange<'_>) -> Result<Revision, StoreError>;
     /// Deletes a customer with its destinations, vault and API tokens. Deployments and audit
     /// entries are history and stay.

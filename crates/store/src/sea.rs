@@ -808,6 +808,67 @@ fn spec_value(spec: &CustomerSpec) -> Result<serde_json::Value, StoreError> {
     })
 }
 
+/// Enqueues `job` in `txn`: a pending job with the same kind and dedupe key takes the new
+/// payload, start and attempts instead of a second job being added.
+async fn enqueue_job(
+    txn: &DatabaseTransaction,
+    backend: DbBackend,
+    job: NewJob,
+    now: DateTime<Utc>,
+    op: &'static str,
+) -> Result<JobRecord, StoreError> {
+    let now = ts(now);
+    let run_at = ts(job.run_at);
+    let payload = job.payload.to_string();
+    let max_attempts = to_i32("max_attempts", job.max_attempts)?;
+    if let Some(key) = &job.dedupe_key {
+        if backend == DbBackend::Postgres {
+            // Two enqueues of one key must not both insert; SQLite's `BEGIN IMMEDIATE`
+            // serialises them already.
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(hashtext($1))",
+                [key.clone().into()],
+            ))
+            .await
+            .map_err(db(op))?;
+        }
+        let updated = job::Entity::update_many()
+            .col_expr(job::Column::Payload, Expr::value(payload.clone()))
+            .col_expr(job::Column::RunAt, Expr::value(run_at))
+            .col_expr(job::Column::MaxAttempts, Expr::value(max_attempts))
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+            .filter(job::Column::DedupeKey.eq(key.as_str()))
+            .filter(job::Column::Kind.eq(job.kind.as_str()))
+            .filter(job::Column::Status.eq(JobStatus::Pending.as_str()))
+            .exec_with_returning(txn)
+            .await
+            .map_err(db(op))?;
+        if let Some(row) = updated.into_iter().min_by_key(|r| r.id) {
+            return job_record(row);
+        }
+    }
+    let row = job::ActiveModel {
+        id: NotSet,
+        kind: Set(job.kind),
+        payload: Set(payload),
+        dedupe_key: Set(job.dedupe_key),
+        status: Set(JobStatus::Pending.as_str().to_owned()),
+        run_at: Set(run_at),
+        attempts: Set(0),
+        max_attempts: Set(max_attempts),
+        locked_by: Set(None),
+        lease_expires_at: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await
+    .map_err(db(op))?;
+    job_record(row)
+}
+
 /// Replaces a customer's vault if it is still `swap.old` (creates it when `old` is `None` and
 /// there is none yet); [`StoreError::VaultChanged`] otherwise.
 async fn swap_vault(
@@ -1116,6 +1177,9 @@ impl Store for SeaStore {
             after: Some(after),
         };
         insert_audit(&txn, entry, now, OP).await?;
+        for job in change.jobs {
+            enqueue_job(&txn, self.backend, job.clone(), change.now, OP).await?;
+        }
         txn.commit().await.map_err(db(OP))?;
         Ok(revision)
     }
@@ -1479,59 +1543,10 @@ impl Store for SeaStore {
 
     async fn job_enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<JobRecord, StoreError> {
         const OP: &str = "enqueueing a job";
-        let now = ts(now);
-        let run_at = ts(job.run_at);
-        let payload = job.payload.to_string();
-        let max_attempts = to_i32("max_attempts", job.max_attempts)?;
         let txn = self.begin_write(OP).await?;
-        if let Some(key) = &job.dedupe_key {
-            if self.backend == DbBackend::Postgres {
-                // Two enqueues of one key must not both insert; SQLite's `BEGIN IMMEDIATE`
-                // serialises them already.
-                txn.execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT pg_advisory_xact_lock(hashtext($1))",
-                    [key.clone().into()],
-                ))
-                .await
-                .map_err(db(OP))?;
-            }
-            let updated = job::Entity::update_many()
-                .col_expr(job::Column::Payload, Expr::value(payload.clone()))
-                .col_expr(job::Column::RunAt, Expr::value(run_at))
-                .col_expr(job::Column::MaxAttempts, Expr::value(max_attempts))
-                .col_expr(job::Column::UpdatedAt, Expr::value(now))
-                .filter(job::Column::DedupeKey.eq(key.as_str()))
-                .filter(job::Column::Kind.eq(job.kind.as_str()))
-                .filter(job::Column::Status.eq(JobStatus::Pending.as_str()))
-                .exec_with_returning(&txn)
-                .await
-                .map_err(db(OP))?;
-            if let Some(row) = updated.into_iter().min_by_key(|r| r.id) {
-                txn.commit().await.map_err(db(OP))?;
-                return job_record(row);
-            }
-        }
-        let row = job::ActiveModel {
-            id: NotSet,
-            kind: Set(job.kind),
-            payload: Set(payload),
-            dedupe_key: Set(job.dedupe_key),
-            status: Set(JobStatus::Pending.as_str().to_owned()),
-            run_at: Set(run_at),
-            attempts: Set(0),
-            max_attempts: Set(max_attempts),
-            locked_by: Set(None),
-            lease_expires_at: Set(None),
-            last_error: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await
-        .map_err(db(OP))?;
+        let record = enqueue_job(&txn, self.backend, job, now, OP).await?;
         txn.commit().await.map_err(db(OP))?;
-        job_record(row)
+        Ok(record)
     }
 
     async fn job_claim(

@@ -56,6 +56,10 @@ pub struct ConfigChange<'a> {
     pub vault: Option<VaultSwap<'a>>,
     /// The revision the change is based on; `None` creates the customer.
     pub expected_revision: Option<Revision>,
+    /// Jobs to enqueue with the change, in its transaction (as by
+    /// [`crate::Store::job_enqueue`]): the follow-up the customer's strategy asks for, which
+    /// then happens exactly when the change is stored.
+    pub jobs: &'a [NewJob],
     /// When.
     pub now: DateTime<Utc>,
 }

@@ -65,6 +65,7 @@ fn change<'a>(
         // A new customer's vault replaces none; for an update see `change_vault`.
         vault: vault.map(|new| VaultSwap { old: None, new }),
         expected_revision: expected,
+        jobs: &[],
         now: t(at),
     }
 }
@@ -1648,4 +1649,66 @@ pub async fn users_and_sessions(store: &dyn Store) {
     assert!(store.user_get(admin.id).await.unwrap().is_none());
     assert!(store.session_find("hash-4", t(31)).await.unwrap().is_none());
     assert!(store.user_get(operator.id).await.unwrap().is_some());
+}
+
+pub async fn config_changes_enqueue_their_jobs_in_their_transaction(store: &dyn Store) {
+    let spec = example_spec();
+    let keyed = |rev: u64, run_at: i64| NewJob {
+        dedupe_key: Some("deploy:cust_abc123:production".to_owned()),
+        payload: json!({ "revision": rev }),
+        ..job("deploy", run_at)
+    };
+    let created = [keyed(1, 5), job("notify", 5)];
+    store
+        .config_put(ConfigChange {
+            jobs: &created,
+            ..change(&spec, Some("vault-v1"), None, 0)
+        })
+        .await
+        .unwrap();
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!(counts.pending, 2);
+
+    // The next change's keyed job replaces the pending one (debounce), as `job_enqueue` does.
+    let next = edited(&spec);
+    store
+        .config_put(ConfigChange {
+            jobs: &[keyed(2, 15)],
+            ..change(&next, None, Some(1), 10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.job_counts().await.unwrap().pending, 2);
+    let claimed = store
+        .job_claim("w1", &["deploy"], LEASE, t(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.payload, json!({ "revision": 2 }));
+    assert_eq!(claimed.run_at, t(15));
+
+    // A change that is refused (stale revision, changed vault) enqueues nothing.
+    let refused = [keyed(3, 25), job("notify", 25)];
+    let err = store
+        .config_put(ConfigChange {
+            jobs: &refused,
+            ..change(&spec, None, Some(1), 20)
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    let err = store
+        .config_put(ConfigChange {
+            jobs: &refused,
+            ..change_vault(&spec, "not-the-stored-vault", "vault-v3", 2, 20)
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::VaultChanged { .. }), "{err:?}");
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.running), (1, 1));
+    assert_eq!(
+        store.customer_get(&cust()).await.unwrap().unwrap().revision,
+        2
+    );
 }

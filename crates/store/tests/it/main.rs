@@ -66,4 +66,5 @@ conformance!(
     health_counts_failures_in_a_row,
     jobs_abandoned_too_often_are_reaped,
     users_and_sessions,
+    config_changes_enqueue_their_jobs_in_their_transaction,
 );

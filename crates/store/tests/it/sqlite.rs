@@ -45,6 +45,7 @@ async fn file_is_created_in_wal_mode_with_foreign_keys() {
             spec: &spec,
             vault: None,
             expected_revision: None,
+            jobs: &[],
             now: t(0),
         })
         .await
