@@ -77,8 +77,15 @@ struct Running {
 }
 
 impl Running {
-    /// Starts `server` on an ephemeral port and waits until `/readyz` answers.
-    fn start(server: &Path, dir: &Path, token_hash: &str, rust_log: &str) -> Result<Self> {
+    /// Starts `server` on an ephemeral port with `args` besides the database, key file and
+    /// token, and waits until `/readyz` answers.
+    fn start(
+        server: &Path,
+        dir: &Path,
+        token_hash: &str,
+        rust_log: &str,
+        args: &[&str],
+    ) -> Result<Self> {
         let db = format!("sqlite://{}?mode=rwc", dir.join("c15t.db").display());
         let mut child = Command::new(server)
             .current_dir(dir)
@@ -87,7 +94,7 @@ impl Running {
             .arg("--key-file")
             .arg(dir.join("c15t.key"))
             .args(["--operator-token-hashes", token_hash])
-            .args(["--jobs", "false", "--health-interval-secs", "0"])
+            .args(args)
             .env("RUST_LOG", rust_log)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -150,6 +157,24 @@ impl Running {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .join("\n")
+    }
+
+    /// Waits up to `timeout` for a log line containing `needle`; returns it.
+    fn wait_for_log(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if let Some(line) = self
+                .log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .find(|l| l.contains(needle))
+            {
+                return Some(line.clone());
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        None
     }
 
     /// Resident memory in MiB, from `/proc/<pid>/status`.
@@ -355,9 +380,28 @@ pub fn bench_server(root: &Path, customers: usize, duration_secs: u64) -> Result
          bench-seed -- <db-url> <key-file> <customers>`",
     )?;
     let (token, hash) = operator_token(&server)?;
-    let server = Running::start(&server, &dir, &hash, "warn,c15t_server=info")?;
+    // As shipped: the job runner and the health monitor run beside the API.
+    let server = Running::start(
+        &server,
+        &dir,
+        &hash,
+        "warn,c15t_server=info,c15t_api::cache=info",
+        &[],
+    )?;
     let pid = server.child.id();
     let idle_rss = server.rss_mib();
+    // The targets are for the steady state: wait until the cache is warm (requests during
+    // the warm-up are served too, from the database while their entry is not cached yet).
+    let warmed = server
+        .wait_for_log("worker-config cache warmed", Duration::from_secs(300))
+        .with_context(|| {
+            format!(
+                "the server did not report a warm cache within 5 minutes; its log:\n{}",
+                server.log()
+            )
+        })?;
+    eprintln!("--> {warmed}");
+    let warm_rss = server.rss_mib();
     let sample = format!(
         "{}/api/control-plane/customers/cust_000000/worker-config",
         server.url()
@@ -438,8 +482,9 @@ pub fn bench_server(root: &Path, customers: usize, duration_secs: u64) -> Result
         eprintln!("{line}");
     }
     eprintln!(
-        "    resident memory: idle after start {}, at the end {}",
+        "    resident memory: idle after start {}, cache warm {}, at the end {}",
         fmt(idle_rss),
+        fmt(warm_rss),
         fmt(after_rss)
     );
     if misses.is_empty() {
@@ -561,7 +606,14 @@ pub fn schemathesis(root: &Path, max_examples: u32) -> Result<()> {
         "the seeder failed",
     )?;
     let (token, hash) = operator_token(&server)?;
-    let server = Running::start(&server, &dir, &hash, "warn,c15t_server=info")?;
+    // Only the API is under test: no jobs or probes running beside it.
+    let server = Running::start(
+        &server,
+        &dir,
+        &hash,
+        "warn,c15t_server=info",
+        &["--jobs", "false", "--health-interval-secs", "0"],
+    )?;
     let schema = format!("{}/api/openapi.json", server.url());
     let status = curl_status(&schema, None)?;
     if status != 200 {

@@ -94,32 +94,46 @@ impl ApiState {
 
     /// Fills the worker-config cache with every customer's production entry, a page of
     /// customers per store read, so that the first download of each customer is already a
-    /// cache hit. Returns how many entries were generated. [`router`] runs this in the
-    /// background unless [`ApiState::without_warm_up`].
+    /// cache hit. Generating and compressing run on the blocking pool, so that requests served
+    /// meanwhile never wait behind a page of it. Returns how many entries were generated.
+    /// [`router`] runs this in the background unless [`ApiState::without_warm_up`].
     pub async fn warm_worker_cache(&self) -> Result<usize, ApiError> {
         let env = c15t_model::Environment::production();
-        let target = self.control().target();
         let mut after: Option<CustomerId> = None;
         let mut count = 0;
         loop {
             let page = self
                 .control()
-                .generate_page(&env, target, after.as_ref(), WARM_PAGE)
+                .config_page(after.as_ref(), WARM_PAGE)
                 .await?;
-            for (customer, revision, source) in page.entries {
-                let entry = self.inner.workers.entry(revision, &source)?;
-                self.inner
-                    .workers
-                    .put_if_absent(customer, env.clone(), entry);
-                count += 1;
+            if page.is_empty() {
+                return Ok(count);
             }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => return Ok(count),
-            }
-            // Requests come first: warming is a background chore.
-            tokio::task::yield_now().await;
+            after.clone_from(&page.next);
+            let state = self.clone();
+            let env = env.clone();
+            count += tokio::task::spawn_blocking(move || state.warm_page(&page, &env))
+                .await
+                .map_err(|e| ApiError::bad_request(format!("warming the cache stopped: {e}")))??;
         }
+    }
+
+    /// Generates and caches the entries of one page (CPU work: call it on a blocking thread).
+    fn warm_page(
+        &self,
+        page: &c15t_control::ConfigPage,
+        env: &c15t_model::Environment,
+    ) -> Result<usize, ApiError> {
+        let control = self.control();
+        let entries = control.generate_page(page, env, control.target());
+        let count = entries.len();
+        for (customer, revision, source) in entries {
+            let entry = self.inner.workers.entry(revision, &source)?;
+            self.inner
+                .workers
+                .put_if_absent(customer, env.clone(), entry);
+        }
+        Ok(count)
     }
 
     /// The same API announcing `url` as its server in the served OpenAPI document (the
@@ -296,11 +310,16 @@ pub fn router(state: ApiState) -> Router {
             let started = std::time::Instant::now();
             match warming.warm_worker_cache().await {
                 Ok(entries) => tracing::info!(
+                    target: "c15t_api::cache",
                     entries,
                     millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                     "worker-config cache warmed"
                 ),
-                Err(e) => tracing::warn!(error = ?e, "could not warm the worker-config cache"),
+                Err(e) => tracing::warn!(
+                    target: "c15t_api::cache",
+                    error = ?e,
+                    "could not warm the worker-config cache"
+                ),
             }
         });
     }

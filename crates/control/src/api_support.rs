@@ -5,18 +5,31 @@
 
 use c15t_codegen::{Input, TargetProfile};
 use c15t_model::{CustomerId, Environment};
-use c15t_store::Revision;
+use c15t_store::{Revision, StoredConfig};
 
 use crate::{Control, ControlError};
 
-/// One page of [`Control::generate_page`].
+/// One page of the fleet's stored configs ([`Control::config_page`]), to generate from with
+/// [`Control::generate_page`]. Reading and generating are separate so that a caller can move
+/// the generation, which is CPU work, off its async workers. The vaults it holds stay sealed
+/// and private to this crate.
 #[derive(Debug)]
-pub struct GeneratedPage {
-    /// Each customer that has the environment and whose config validates: its revision and
-    /// `src/index.ts`.
-    pub entries: Vec<(CustomerId, Revision, String)>,
+pub struct ConfigPage {
+    configs: Vec<StoredConfig>,
     /// Where the next page starts (`None` after the last page).
     pub next: Option<CustomerId>,
+}
+
+impl ConfigPage {
+    /// How many customers the page holds.
+    pub fn len(&self) -> usize {
+        self.configs.len()
+    }
+
+    /// Whether the page is empty (there are no more customers).
+    pub fn is_empty(&self) -> bool {
+        self.configs.is_empty()
+    }
 }
 
 impl Control {
@@ -26,19 +39,15 @@ impl Control {
         Ok(self.store.customer_revisions().await?)
     }
 
-    /// Generates, for at most `limit` customers whose id sorts after `after`, the project of
-    /// `environment` from the stored configuration (one store read for the page; no vault is
-    /// opened). Customers without that environment, or whose stored config no longer
-    /// validates, are left out: a request for them reports why.
-    pub async fn generate_page(
+    /// The stored configs of at most `limit` customers whose id sorts after `after` (from the
+    /// first when `None`), in one store read; no vault is opened.
+    pub async fn config_page(
         &self,
-        environment: &Environment,
-        target: &TargetProfile,
         after: Option<&CustomerId>,
         limit: u64,
-    ) -> Result<GeneratedPage, ControlError> {
-        let page = self.store.customer_configs(after, limit).await?;
-        let next = match page.last() {
+    ) -> Result<ConfigPage, ControlError> {
+        let configs = self.store.customer_configs(after, limit).await?;
+        let next = match configs.last() {
             Some(last) => Some(
                 last.spec
                     .id
@@ -47,8 +56,21 @@ impl Control {
             ),
             None => None,
         };
-        let mut entries = Vec::with_capacity(page.len());
-        for stored in &page {
+        Ok(ConfigPage { configs, next })
+    }
+
+    /// Generates `src/index.ts` of `environment` for each customer of `page`: its id, the
+    /// revision generated from and the file. Customers without that environment, or whose
+    /// stored config no longer validates, are left out: a request for them reports why. Pure
+    /// CPU work (no I/O).
+    pub fn generate_page(
+        &self,
+        page: &ConfigPage,
+        environment: &Environment,
+        target: &TargetProfile,
+    ) -> Vec<(CustomerId, Revision, String)> {
+        let mut entries = Vec::with_capacity(page.configs.len());
+        for stored in &page.configs {
             let Ok(config) = self.validated(stored) else {
                 continue;
             };
@@ -65,7 +87,7 @@ impl Control {
             };
             entries.push((config.customer.id.clone(), stored.revision, entry));
         }
-        Ok(GeneratedPage { entries, next })
+        entries
     }
 
     /// A customer's worker entry (`src/index.ts`, byte for byte the project's) and the config

@@ -30,7 +30,7 @@ use c15t_secrets::Keyring;
 use c15t_store::Store;
 use chrono::{DateTime, Utc};
 
-pub use api_support::GeneratedPage;
+pub use api_support::ConfigPage;
 pub use c15t_secrets::Secret;
 pub use c15t_vendors::{ConnectionReport, Outcome as ConnectionOutcome, Testers, VendorOptions};
 pub use config::{
