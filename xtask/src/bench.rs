@@ -17,6 +17,26 @@ use crate::{cargo, run};
 /// The schemathesis release CI installs (PyPI), into `target/schemathesis-venv`.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
+/// schemathesis's configuration. Most generated path parameters name the seeded customers,
+/// their destinations and environments (the rest are random, so unknown ids stay covered):
+/// without them nearly every operation would only ever see 404s.
+const SCHEMATHESIS_CONFIG: &str = r#"headers = { Authorization = "Bearer ${C15T_SCHEMATHESIS_TOKEN}" }
+
+[dictionaries.customers]
+values = ["cust_000000", "cust_000001", "cust_000002"]
+
+[dictionaries.destinations]
+values = ["meta-pixel", "google-analytics", "tiktok-pixel", "linkedin-insight", "reddit-pixel", "snapchat-pixel"]
+
+[dictionaries.environments]
+values = ["production", "staging"]
+
+[parameters]
+"path.customerId" = { dictionary = "customers", probability = 0.8 }
+"path.destinationId" = { dictionary = "destinations", probability = 0.8 }
+"path.environment" = { dictionary = "environments", probability = 0.8 }
+"#;
+
 /// The issue's targets.
 const MIN_RPS: f64 = 20_000.0;
 const MAX_P99_MS: f64 = 5.0;
@@ -622,10 +642,7 @@ pub fn schemathesis(root: &Path, max_examples: u32) -> Result<()> {
     // The token reaches schemathesis through the environment and its configuration file, so
     // that the command line printed here (and on failure) does not show it.
     let config = dir.join("schemathesis.toml");
-    fs::write(
-        &config,
-        "headers = { Authorization = \"Bearer ${C15T_SCHEMATHESIS_TOKEN}\" }\n",
-    )?;
+    fs::write(&config, SCHEMATHESIS_CONFIG)?;
     let mut cmd = Command::new(&program);
     cmd.env("C15T_SCHEMATHESIS_TOKEN", &token)
         .arg("--config-file")

@@ -228,7 +228,8 @@ pub async fn worker_config_seed_path(
     params(("customerId" = String, Path, description = "The customer's id"), ProjectQuery,
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
     responses(
-        (status = 200, description = "The archive", content_type = "application/octet-stream", body = Vec<u8>,
+        (status = 200, description = "The archive: `tar.gz` (the default) or `zip`",
+            content((Vec<u8> = "application/gzip"), (Vec<u8> = "application/zip")),
             headers(("ETag" = String, description = "Content hash of the project and format"))),
         (status = 304, description = "Unchanged since the ETag given"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
