@@ -132,7 +132,7 @@ async fn entry(
 /// The generated worker entry (`src/index.ts`) of a customer, for CI:
 /// `curl -H "Authorization: Bearer $TOKEN" .../worker-config > src/index.ts`.
 #[utoipa::path(get, path = "/api/control-plane/customers/{customerId}/worker-config", tag = "downloads",
-    params(("customerId" = String, Path, description = "The customer's id"), WorkerConfigQuery,
+    params(("customerId" = String, Path, description = "The customer's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), WorkerConfigQuery,
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
     responses(
         (status = 200, description = "The entry file", content_type = "text/typescript", body = String,
@@ -204,7 +204,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 /// The same download at the path of the seed's CI recipe
 /// (`curl -H "Authorization: Bearer $TOKEN" https://<host>/customers/<id>/worker-config`).
 #[utoipa::path(get, path = "/customers/{customerId}/worker-config", tag = "downloads",
-    params(("customerId" = String, Path, description = "The customer's id"), WorkerConfigQuery,
+    params(("customerId" = String, Path, description = "The customer's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), WorkerConfigQuery,
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
     responses(
         (status = 200, description = "The entry file", content_type = "text/typescript", body = String,
@@ -225,7 +225,7 @@ pub async fn worker_config_seed_path(
 
 /// The whole generated project as an archive (`.tar.gz` or `.zip`); never holds secrets.
 #[utoipa::path(get, path = "/api/control-plane/customers/{customerId}/worker-project", tag = "downloads",
-    params(("customerId" = String, Path, description = "The customer's id"), ProjectQuery,
+    params(("customerId" = String, Path, description = "The customer's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ProjectQuery,
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
     responses(
         (status = 200, description = "The archive: `tar.gz` (the default) or `zip`",

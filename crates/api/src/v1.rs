@@ -95,15 +95,6 @@ async fn destination_now(
     ))
 }
 
-/// Path parameter of a customer.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(non_snake_case)]
-pub struct CustomerPath {
-    /// The customer's id, e.g. `cust_abc123`.
-    pub customerId: String,
-}
-
 /// Optional environment filter.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -256,7 +247,7 @@ pub async fn customer_create(
 
 /// One customer with its destinations.
 #[utoipa::path(get, path = "/api/v1/customers/{customerId}", tag = "customers",
-    params(CustomerPath),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")),
     responses(
         (status = 200, body = CustomerOut, headers(("ETag" = String, description = "The revision"))),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -271,7 +262,7 @@ pub async fn customer_get(
 
 /// Changes a customer's own fields.
 #[utoipa::path(patch, path = "/api/v1/customers/{customerId}", tag = "customers",
-    params(CustomerPath, ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
     request_body = CustomerUpdate,
     responses(
         (status = 200, body = CustomerOut, headers(("ETag" = String, description = "The revision"))),
@@ -310,7 +301,7 @@ pub async fn customer_update(
 /// Deletes a customer with its destinations, secrets and tokens (operators only; deployments
 /// and the audit log stay).
 #[utoipa::path(delete, path = "/api/v1/customers/{customerId}", tag = "customers",
-    params(CustomerPath, ("If-Match" = Option<String>, Header, description = "The revision the deletion is based on")),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("If-Match" = Option<String>, Header, description = "The revision the deletion is based on")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -339,7 +330,7 @@ pub async fn customer_delete(
 
 /// A customer's destinations.
 #[utoipa::path(get, path = "/api/v1/customers/{customerId}/destinations", tag = "destinations",
-    params(CustomerPath),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")),
     responses(
         (status = 200, body = Vec<DestinationOut>, headers(("ETag" = String, description = "The revision"))),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -362,7 +353,7 @@ pub async fn destination_list(
 
 /// Adds a destination; secret settings go in `secrets` and are stored encrypted.
 #[utoipa::path(post, path = "/api/v1/customers/{customerId}/destinations", tag = "destinations",
-    params(CustomerPath, ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
     request_body = DestinationCreate,
     responses(
         (status = 201, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
@@ -407,7 +398,7 @@ pub async fn destination_create(
 
 /// One destination.
 #[utoipa::path(get, path = "/api/v1/customers/{customerId}/destinations/{destinationId}", tag = "destinations",
-    params(CustomerPath, ("destinationId" = String, Path, description = "The destination's id")),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("destinationId" = String, Path, description = "The destination's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")),
     responses(
         (status = 200, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -439,7 +430,7 @@ async fn edit_destination(
 
 /// Changes a destination.
 #[utoipa::path(patch, path = "/api/v1/customers/{customerId}/destinations/{destinationId}", tag = "destinations",
-    params(CustomerPath, ("destinationId" = String, Path, description = "The destination's id"),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("destinationId" = String, Path, description = "The destination's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"),
         ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
     request_body = DestinationUpdate,
     responses(
@@ -475,7 +466,7 @@ pub async fn destination_update(
 
 /// Enables a destination.
 #[utoipa::path(post, path = "/api/v1/customers/{customerId}/destinations/{destinationId}/enable", tag = "destinations",
-    params(CustomerPath, ("destinationId" = String, Path, description = "The destination's id"),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("destinationId" = String, Path, description = "The destination's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"),
         ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
     responses(
         (status = 200, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
@@ -503,7 +494,7 @@ pub async fn destination_enable(
 
 /// Disables a destination.
 #[utoipa::path(post, path = "/api/v1/customers/{customerId}/destinations/{destinationId}/disable", tag = "destinations",
-    params(CustomerPath, ("destinationId" = String, Path, description = "The destination's id"),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("destinationId" = String, Path, description = "The destination's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"),
         ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
     responses(
         (status = 200, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
@@ -531,7 +522,7 @@ pub async fn destination_disable(
 
 /// Removes a destination and its secrets.
 #[utoipa::path(delete, path = "/api/v1/customers/{customerId}/destinations/{destinationId}", tag = "destinations",
-    params(CustomerPath, ("destinationId" = String, Path, description = "The destination's id"),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("destinationId" = String, Path, description = "The destination's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"),
         ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
     responses(
         (status = 204, description = "Removed"),
@@ -567,7 +558,7 @@ fn json_value(value: impl Serialize) -> serde_json::Value {
 
 /// What each of the customer's environments would deploy, compared with what is live.
 #[utoipa::path(get, path = "/api/v1/customers/{customerId}/plan", tag = "deploy",
-    params(CustomerPath, EnvironmentQuery),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), EnvironmentQuery),
     responses(
         (status = 200, description = "One plan per environment: status, file diffs, secret changes by fingerprint", body = Vec<Object>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -611,7 +602,7 @@ pub async fn fleet_plan(
 
 /// Deploys one environment: enqueued as a job (202), or run now with `?wait=true`.
 #[utoipa::path(post, path = "/api/v1/customers/{customerId}/environments/{environment}/deploy", tag = "deploy",
-    params(CustomerPath, ("environment" = String, Path, description = "The environment, e.g. `production`"), DeployQuery),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("environment" = String, Path, description = "The environment, e.g. `production`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,15}[a-z0-9])?$"), DeployQuery),
     responses(
         (status = 202, description = "Enqueued", body = DeployAccepted),
         (status = 200, description = "Deployed (`?wait=true`): the deploy report", body = Object),
@@ -658,7 +649,7 @@ pub async fn deploy(
 
 /// A customer's deployments, newest first.
 #[utoipa::path(get, path = "/api/v1/customers/{customerId}/deployments", tag = "deploy",
-    params(CustomerPath, ListQuery),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ListQuery),
     responses(
         (status = 200, description = "Deployments, newest first", body = Vec<Object>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -688,7 +679,7 @@ fn deployment_id(text: &str, customer: &CustomerId) -> Result<i64, ApiError> {
 
 /// One deployment.
 #[utoipa::path(get, path = "/api/v1/customers/{customerId}/deployments/{deploymentId}", tag = "deploy",
-    params(CustomerPath, ("deploymentId" = String, Path, description = "The deployment's id")),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("deploymentId" = String, Path, description = "The deployment's id")),
     responses(
         (status = 200, description = "The deployment", body = Object),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -715,7 +706,7 @@ pub struct FileOut {
 
 /// The generated files a deployment shipped (no secret values: those are worker bindings).
 #[utoipa::path(get, path = "/api/v1/customers/{customerId}/deployments/{deploymentId}/files", tag = "deploy",
-    params(CustomerPath, ("deploymentId" = String, Path, description = "The deployment's id")),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("deploymentId" = String, Path, description = "The deployment's id")),
     responses(
         (status = 200, body = Vec<FileOut>),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -739,7 +730,7 @@ pub async fn deployment_files(
 
 /// Makes an earlier successful deployment live again (recorded as a new deployment).
 #[utoipa::path(post, path = "/api/v1/customers/{customerId}/deployments/{deploymentId}/rollback", tag = "deploy",
-    params(CustomerPath, ("deploymentId" = String, Path, description = "The deployment to restore")),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("deploymentId" = String, Path, description = "The deployment to restore")),
     responses(
         (status = 200, description = "The deploy report", body = Object),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -766,7 +757,7 @@ pub async fn rollback(
 
 /// The latest health probes of the customer's live workers.
 #[utoipa::path(get, path = "/api/v1/customers/{customerId}/health", tag = "deploy",
-    params(CustomerPath),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")),
     responses(
         (status = 200, description = "One probe record per live worker", body = Vec<Object>),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -787,7 +778,7 @@ pub async fn health(
 /// answer `unsupported`. The test itself succeeding or failing is the report's `result`, not
 /// the HTTP status.
 #[utoipa::path(post, path = "/api/v1/customers/{customerId}/destinations/{destinationId}/test", tag = "destinations",
-    params(CustomerPath, ("destinationId" = String, Path, description = "The destination's id")),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("destinationId" = String, Path, description = "The destination's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")),
     responses(
         (status = 200, description = "The report: kind, result (ok, bad_credentials, not_found, rejected, unreachable, vendor_error, unsupported), the vendor's message (secrets redacted), latency", body = Object),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -807,7 +798,7 @@ pub async fn destination_test(
 
 /// The delivery settings: strategy, deploy target, webhook endpoint (secrets as fingerprints).
 #[utoipa::path(get, path = "/api/v1/customers/{customerId}/delivery", tag = "delivery",
-    params(CustomerPath),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")),
     responses(
         (status = 200, body = DeliveryOut),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -823,7 +814,7 @@ pub async fn delivery_get(
 
 /// Changes the delivery settings. A new webhook signing secret is in the answer, once.
 #[utoipa::path(patch, path = "/api/v1/customers/{customerId}/delivery", tag = "delivery",
-    params(CustomerPath),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")),
     request_body = DeliveryUpdate,
     responses(
         (status = 200, body = DeliveryOut),
@@ -860,7 +851,7 @@ pub async fn delivery_update(
 
 /// Sets the deployment strategy.
 #[utoipa::path(put, path = "/api/v1/customers/{customerId}/strategy", tag = "delivery",
-    params(CustomerPath),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")),
     request_body = StrategyUpdate,
     responses(
         (status = 200, body = DeliveryOut),
@@ -931,7 +922,7 @@ fn audit_out(records: Vec<c15t_store::AuditRecord>) -> Vec<AuditOut> {
 
 /// A customer's audit log, newest first.
 #[utoipa::path(get, path = "/api/v1/customers/{customerId}/audit", tag = "audit",
-    params(CustomerPath, LimitQuery),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), LimitQuery),
     responses(
         (status = 200, body = Vec<AuditOut>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -971,7 +962,7 @@ pub async fn audit(
 
 /// A customer's API tokens (never their values).
 #[utoipa::path(get, path = "/api/v1/customers/{customerId}/tokens", tag = "tokens",
-    params(CustomerPath),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")),
     responses(
         (status = 200, body = Vec<TokenOut>),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -993,7 +984,7 @@ pub async fn token_list(
 
 /// Creates an API token for the customer; its value is in this answer only.
 #[utoipa::path(post, path = "/api/v1/customers/{customerId}/tokens", tag = "tokens",
-    params(CustomerPath),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")),
     request_body = TokenCreate,
     responses(
         (status = 201, body = TokenCreated),
@@ -1026,7 +1017,7 @@ pub async fn token_create(
 
 /// Revokes an API token (within a second on every replica).
 #[utoipa::path(delete, path = "/api/v1/customers/{customerId}/tokens/{tokenId}", tag = "tokens",
-    params(CustomerPath, ("tokenId" = String, Path, description = "The token's id")),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("tokenId" = String, Path, description = "The token's id")),
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),

@@ -263,3 +263,93 @@ async fn a_token_revoked_elsewhere_stops_working_within_the_cache_bound() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[test]
+fn every_operation_names_each_parameter_once_and_ids_carry_the_models_rule() {
+    use c15t_model::{CustomerId, DestinationId, Environment};
+    // Samples: the model's edge cases, then pseudo-random strings over a mixed alphabet.
+    let mut samples: Vec<String> = [
+        "",
+        "a",
+        "cust_abc123",
+        "production",
+        "Cust",
+        "cust_",
+        "cust-",
+        "-cust",
+        "_cust",
+        "cust/1",
+        "cust.1",
+        "cust 1",
+        "0",
+        "a-b_c",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    samples.push("a".repeat(17));
+    samples.push("a".repeat(18));
+    samples.push("a".repeat(40));
+    samples.push("a".repeat(41));
+    samples.push("a".repeat(64));
+    samples.push("a".repeat(65));
+    // Half the strings over the allowed characters only, half with some refused ones mixed in.
+    let (allowed, mixed) = (&b"ab09_-"[..], &b"ab09_-A./"[..]);
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..2_000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let len = usize::try_from(state % 70).unwrap();
+        let alphabet = if state & 1 == 0 { allowed } else { mixed };
+        let text: String = (0..len)
+            .map(|i| {
+                let bits = usize::try_from((state >> (i % 50)) & 0xff).unwrap();
+                char::from(alphabet[bits % alphabet.len()])
+            })
+            .collect();
+        samples.push(text);
+    }
+    let model = |name: &str, text: &str| match name {
+        "customerId" => CustomerId::new(text).is_ok(),
+        "destinationId" => DestinationId::new(text).is_ok(),
+        _ => Environment::new(text).is_ok(),
+    };
+    // Names Windows reserves are refused by the model, beyond what a pattern says.
+    let reserved = |text: &str| {
+        ["con", "prn", "aux", "nul"].contains(&text)
+            || (text.len() == 4 && (text.starts_with("com") || text.starts_with("lpt")))
+    };
+
+    let doc = serde_json::to_value(c15t_api::openapi()).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let mut seen = std::collections::HashSet::new();
+            for p in &params {
+                let key = (p["name"].as_str().unwrap(), p["in"].as_str().unwrap());
+                assert!(seen.insert(key), "{method} {path} names {key:?} twice");
+                if key.1 != "path"
+                    || !["customerId", "destinationId", "environment"].contains(&key.0)
+                {
+                    continue;
+                }
+                let pattern = p["schema"]["pattern"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path}: {} has no pattern", key.0));
+                let re = regex::Regex::new(pattern).unwrap();
+                for text in samples.iter().filter(|t| !reserved(t)) {
+                    assert_eq!(
+                        re.is_match(text),
+                        model(key.0, text),
+                        "{method} {path}: {} pattern {pattern} and the model disagree on {text:?}",
+                        key.0
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 30, "only {checked} id parameters checked");
+}
