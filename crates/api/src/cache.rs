@@ -120,7 +120,7 @@ thread_local! {
 /// Raw deflate of `body` with `dictionary` preset.
 fn deflate(body: &[u8], dictionary: &[u8]) -> Result<Box<[u8]>, ApiError> {
     let failed = |e: &dyn std::fmt::Display| {
-        ApiError::bad_request(format!("compressing the entry failed: {e}"))
+        ApiError::Internal(format!("compressing the entry failed: {e}"))
     };
     DEFLATE.with_borrow_mut(|deflater| {
         deflater.reset();
@@ -147,7 +147,7 @@ fn deflate(body: &[u8], dictionary: &[u8]) -> Result<Box<[u8]>, ApiError> {
 /// Inflates `deflated` (compressed against `dictionary`) into exactly `len` bytes.
 fn inflate(deflated: &[u8], dictionary: &[u8], len: usize) -> Result<Vec<u8>, ApiError> {
     let failed = |what: &dyn std::fmt::Display| {
-        ApiError::bad_request(format!("inflating the entry failed: {what}"))
+        ApiError::Internal(format!("inflating the entry failed: {what}"))
     };
     INFLATE.with_borrow_mut(|inflater| {
         inflater.reset(false);
@@ -223,7 +223,7 @@ impl Entry {
         let gzip = encoder
             .write_all(&body)
             .and_then(|()| encoder.finish())
-            .map_err(|e| ApiError::bad_request(format!("compressing the entry failed: {e}")))?;
+            .map_err(|e| ApiError::Internal(format!("compressing the entry failed: {e}")))?;
         // `Bytes::from(Vec)` would keep the vector's spare capacity for the entry's life.
         Ok(self
             .gzip

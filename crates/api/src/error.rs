@@ -63,6 +63,8 @@ pub enum ApiError {
     },
     /// The application failed (logged with its chain; 5xx without details).
     Control(ControlError),
+    /// This layer failed, e.g. (de)compressing a cached file (logged; 500 without details).
+    Internal(String),
 }
 
 impl ApiError {
@@ -279,6 +281,19 @@ impl IntoResponse for ApiError {
                     current_revision,
                 },
             ),
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorBody {
+                        code: "internal",
+                        message: "the control plane failed; the server log has the details"
+                            .to_owned(),
+                        fields: Vec::new(),
+                        current_revision: None,
+                    },
+                )
+            }
             Self::Control(e) => {
                 let (status, code, message) = match &e {
                     ControlError::Deploy(_) | ControlError::Webhook(_) => (

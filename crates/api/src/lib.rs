@@ -114,7 +114,7 @@ impl ApiState {
             let env = env.clone();
             count += tokio::task::spawn_blocking(move || state.warm_page(&page, &env))
                 .await
-                .map_err(|e| ApiError::bad_request(format!("warming the cache stopped: {e}")))??;
+                .map_err(|e| ApiError::Internal(format!("warming the cache stopped: {e}")))??;
         }
     }
 
