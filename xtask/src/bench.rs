@@ -626,13 +626,34 @@ pub fn schemathesis(root: &Path, max_examples: u32) -> Result<()> {
         "the seeder failed",
     )?;
     let (token, hash) = operator_token(&server)?;
-    // Only the API is under test: no jobs or probes running beside it.
+    // Only the API is under test: no jobs or probes running beside it. Outside services
+    // (Cloudflare, the vendors' APIs) are a closed local port, so that generated deploys and
+    // connection tests fail at once instead of reaching the internet or waiting out retries
+    // longer than schemathesis waits for an answer.
+    let nowhere = "http://127.0.0.1:9";
     let server = Running::start(
         &server,
         &dir,
         &hash,
         "warn,c15t_server=info",
-        &["--jobs", "false", "--health-interval-secs", "0"],
+        &[
+            "--jobs",
+            "false",
+            "--health-interval-secs",
+            "0",
+            "--cloudflare-api",
+            nowhere,
+            "--retry-base-ms",
+            "10",
+            "--meta-graph-url",
+            nowhere,
+            "--ga4-mp-url",
+            nowhere,
+            "--posthog-url",
+            nowhere,
+            "--vendor-timeout-ms",
+            "3000",
+        ],
     )?;
     let schema = format!("{}/api/openapi.json", server.url());
     let status = curl_status(&schema, None)?;

@@ -190,8 +190,10 @@ impl DestinationOut {
 #[serde(deny_unknown_fields)]
 pub struct CustomerCreate {
     /// Customer id, e.g. `cust_abc123`.
+    #[schema(pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")]
     pub id: String,
     /// Display name.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// Environments; `["production"]` when omitted.
     #[serde(default)]
@@ -201,6 +203,7 @@ pub struct CustomerCreate {
     pub trusted_origins: Vec<String>,
     /// c15t log level.
     #[serde(default)]
+    #[schema(schema_with = log_level_schema)]
     pub log_level: Option<String>,
     /// The consent database.
     pub database: DatabaseIn,
@@ -221,12 +224,14 @@ pub struct DatabaseIn {
 #[serde(deny_unknown_fields)]
 pub struct CustomerUpdate {
     /// New display name.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     /// New environments.
     pub environments: Option<Vec<String>>,
     /// New trusted origins.
     pub trusted_origins: Option<Vec<String>>,
     /// New log level.
+    #[schema(schema_with = log_level_schema)]
     pub log_level: Option<String>,
     /// New database URL.
     pub database_url: Option<String>,
@@ -241,20 +246,25 @@ pub struct CustomerUpdate {
 #[serde(deny_unknown_fields)]
 pub struct DestinationCreate {
     /// Id, unique within the customer.
+    #[schema(pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")]
     pub id: String,
     /// Display name.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// Catalogue slug, e.g. `meta-pixel`.
     #[serde(rename = "type")]
+    #[schema(schema_with = kind_schema)]
     pub kind: String,
     /// Whether it runs (default `true`).
     #[serde(default)]
     pub enabled: Option<bool>,
     /// The one environment it runs in; every environment when absent.
     #[serde(default)]
+    #[schema(pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,15}[a-z0-9])?$")]
     pub environment: Option<String>,
     /// Consent category; the kind's default when absent.
     #[serde(default)]
+    #[schema(schema_with = category_schema)]
     pub category: Option<String>,
     /// Non-secret settings (strings, numbers, booleans).
     #[serde(default)]
@@ -273,14 +283,16 @@ pub struct DestinationCreate {
 #[serde(deny_unknown_fields)]
 pub struct DestinationUpdate {
     /// New display name.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     /// Enable or disable.
     pub enabled: Option<bool>,
     /// The one environment it runs in; `null` for every environment.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,15}[a-z0-9])?$")]
     pub environment: Option<Option<String>>,
     /// New consent category.
+    #[schema(schema_with = category_schema)]
     pub category: Option<String>,
     /// Non-secret settings to set.
     #[serde(default)]
@@ -496,4 +508,58 @@ pub struct FleetFailureOut {
 pub struct Health {
     /// `ok`.
     pub status: String,
+}
+
+/// A string that is one of `values`, or `null` (as absent), described.
+fn one_of(description: &str, values: Vec<&str>) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let values = values
+        .into_iter()
+        .map(serde_json::Value::from)
+        .chain([serde_json::Value::Null]);
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(values))
+        .description(Some(description))
+        .build()
+}
+
+/// `type` of a destination: a slug of the built-in catalogue.
+fn kind_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let slugs: Vec<&str> = c15t_model::Catalogue::builtin()
+        .kinds()
+        .iter()
+        .map(|k| k.slug)
+        .collect();
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::String))
+        .enum_values(Some(slugs))
+        .description(Some(
+            "Catalogue slug, e.g. `meta-pixel` (`GET /api/v1/catalogue` lists each with its \
+             settings).",
+        ))
+        .build()
+}
+
+/// A consent category (c15t's purposes).
+fn category_schema() -> utoipa::openapi::Object {
+    one_of(
+        "Consent category; the kind's default when absent.",
+        c15t_model::ConsentCategory::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect(),
+    )
+}
+
+/// A c15t log level.
+fn log_level_schema() -> utoipa::openapi::Object {
+    one_of(
+        "c15t log level (`info` when never set).",
+        c15t_model::LogLevel::ALL
+            .iter()
+            .map(|l| l.as_str())
+            .collect(),
+    )
 }
