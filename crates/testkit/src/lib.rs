@@ -11,8 +11,10 @@
 //! - [`webhook`]: a webhook receiver that records and verifies Standard Webhooks deliveries.
 //! - [`vendors`]: the vendor endpoints destination connection tests call (Meta Graph API,
 //!   GA4 Measurement Protocol validation, PostHog `/flags`).
+//! - [`workerd`]: not a fake but the real runtime: generated workers run by `wrangler dev`.
 
 pub mod cloudflare;
 pub mod postgres;
 pub mod vendors;
 pub mod webhook;
+pub mod workerd;

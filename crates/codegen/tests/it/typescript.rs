@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use c15t_codegen::{DestinationsMode, Project};
+use c15t_testkit::workerd::{WranglerDev, consent_path};
 
 use crate::support::{Case, all_cases, workspace_root};
 
@@ -203,48 +204,8 @@ fn destinations_fixture_implements_every_catalogue_factory() {
     }
 }
 
-/// Kills the whole process group of `wrangler dev` (it starts workerd as a child) on drop.
-struct DevServer(std::process::Child);
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// A plain HTTP/1.1 GET on loopback; returns the status line and body.
-fn http_get(port: u16, path: &str) -> std::io::Result<(String, String)> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(20)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response.lines().next().unwrap_or_default().to_owned();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
 #[test]
 fn destinations_really_run_in_workerd() {
-    use std::os::unix::process::CommandExt;
-
     // The default target routes /analytics/* to the destinations handler; run the generated
     // worker in workerd (`wrangler dev`) and ask it for scripts.
     let case = all_cases()
@@ -261,52 +222,8 @@ fn destinations_really_run_in_workerd() {
     )
     .expect("write .dev.vars");
 
-    let port = free_port();
-    let inspector = free_port();
-    let _server = DevServer(
-        Command::new(dir.path().join("node_modules/.bin/wrangler"))
-            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--inspector-port",
-                &inspector.to_string(),
-                "--log-level",
-                "warn",
-            ])
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("CI", "true")
-            .env("NO_COLOR", "1")
-            .current_dir(dir.path())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("start wrangler dev"),
-    );
-
-    let consent = |json: &str| {
-        let encoded: String = json
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
-        format!("/analytics/scripts?consent={encoded}")
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    let marketing = loop {
-        match http_get(port, &consent(r#"{"marketing":true}"#)) {
-            Ok(response) => break response,
-            Err(e) if std::time::Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(std::time::Duration::from_millis(500));
-            }
-            Err(e) => panic!("wrangler dev did not answer on port {port}: {e}"),
-        }
-    };
+    let server = WranglerDev::start(&dir.path().join("node_modules/.bin/wrangler"), dir.path());
+    let marketing = server.get_when_ready(&consent_path(r#"{"marketing":true}"#));
     assert!(marketing.0.contains(" 200 "), "{marketing:?}");
     let body: serde_json::Value = serde_json::from_str(&marketing.1).expect("JSON body");
     assert_eq!(
@@ -314,7 +231,9 @@ fn destinations_really_run_in_workerd() {
         serde_json::json!({ "scripts": [{ "type": "meta-pixel", "category": "marketing" }] })
     );
 
-    let measurement = http_get(port, &consent(r#"{"measurement":true}"#)).expect("second request");
+    let measurement = server
+        .get(&consent_path(r#"{"measurement":true}"#))
+        .expect("second request");
     let body: serde_json::Value = serde_json::from_str(&measurement.1).expect("JSON body");
     let types: Vec<&str> = body["scripts"]
         .as_array()

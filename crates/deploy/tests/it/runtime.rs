@@ -3,14 +3,12 @@
 //! JavaScript entry and the runtime module) run in workerd through `wrangler dev` with
 //! bundling switched off, so a deploy needs no Node.js process.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use c15t_codegen::{Input, Project, TargetProfile, generate, generate_worker_module};
 use c15t_deploy::runtime::{RuntimeBuild, RuntimeBundle, RuntimeError, worker_modules};
 use c15t_model::{Catalogue, CustomerConfig, CustomerSpec, Environment};
+use c15t_testkit::workerd::{WranglerDev, consent_path};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -51,58 +49,6 @@ fn seed_example() -> CustomerConfig {
     spec.validate(&Catalogue::builtin()).expect("valid example")
 }
 
-/// Kills the whole process group of `wrangler dev` (it starts workerd as a child) on drop.
-struct DevServer(std::process::Child);
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// A plain HTTP/1.1 GET on loopback; returns the status line and body.
-fn http_get(port: u16, path: &str) -> std::io::Result<(String, String)> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response.lines().next().unwrap_or_default().to_owned();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-fn consent_path(json: &str) -> String {
-    let encoded: String = json
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    format!("/analytics/scripts?consent={encoded}")
-}
-
 /// The generated project's `wrangler.jsonc` (vars, compatibility settings) changed to run the
 /// uploaded modules as they are: `index.js` as main, no bundling, every `.js` an ES module.
 fn unbundled_wrangler_config(project: &Project) -> serde_json::Value {
@@ -131,8 +77,7 @@ fn unbundled_wrangler_config(project: &Project) -> serde_json::Value {
 
 /// The two modules of an upload running in workerd (`wrangler dev` without bundling).
 struct Running {
-    port: u16,
-    _server: DevServer,
+    server: WranglerDev,
     _dir: tempfile::TempDir,
 }
 
@@ -162,41 +107,10 @@ fn run_upload(
         .collect();
     std::fs::write(dir.path().join(".dev.vars"), dev_vars).expect("write .dev.vars");
 
-    let port = free_port();
-    let inspector = free_port();
-    let server = DevServer(
-        Command::new(node_modules().join(".bin/wrangler"))
-            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--inspector-port",
-                &inspector.to_string(),
-                "--log-level",
-                "warn",
-            ])
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("CI", "true")
-            .env("NO_COLOR", "1")
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("start wrangler dev"),
-    );
+    let server = WranglerDev::start(&node_modules().join(".bin/wrangler"), dir.path());
     // Wait until workerd answers (the OpenAPI document needs no database).
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while let Err(e) = http_get(port, "/spec.json") {
-        assert!(
-            Instant::now() < deadline,
-            "wrangler dev did not answer on port {port}: {e}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    Running {
-        port,
-        _server: server,
-        _dir: dir,
-    }
+    server.get_when_ready("/spec.json");
+    Running { server, _dir: dir }
 }
 
 /// `GET /spec.json` of the running c15t backend: its OpenAPI document names the version of
@@ -208,7 +122,7 @@ fn assert_backend_version(running: &Running, target: &TargetProfile) {
         .find(|d| d.name == "@c15t/backend")
         .expect("the target pins @c15t/backend")
         .version;
-    let (status, body) = http_get(running.port, "/spec.json").expect("GET /spec.json");
+    let (status, body) = running.server.get("/spec.json").expect("GET /spec.json");
     assert!(status.contains(" 200 "), "{status}: {body}");
     let spec: serde_json::Value = serde_json::from_str(&body).expect("JSON spec");
     assert_eq!(spec["info"]["version"], version, "{body}");
@@ -272,10 +186,12 @@ fn uploaded_modules_really_run_in_workerd_without_bundling() {
     let modules = worker_modules(entry, &runtime);
     assert_eq!(modules[0].name, "index.js");
     let running = run_upload(&project, &modules, &secrets);
-    let port = running.port;
+    let server = &running.server;
     assert_backend_version(&running, &target);
 
-    let marketing = http_get(port, &consent_path(r#"{"marketing":true}"#)).expect("request");
+    let marketing = server
+        .get(&consent_path(r#"{"marketing":true}"#))
+        .expect("request");
     assert!(marketing.0.contains(" 200 "), "{marketing:?}");
     let body: serde_json::Value = serde_json::from_str(&marketing.1).expect("JSON body");
     assert_eq!(
@@ -283,8 +199,9 @@ fn uploaded_modules_really_run_in_workerd_without_bundling() {
         serde_json::json!({ "scripts": [{ "type": "meta-pixel", "category": "marketing" }] })
     );
 
-    let measurement =
-        http_get(port, &consent_path(r#"{"measurement":true}"#)).expect("second request");
+    let measurement = server
+        .get(&consent_path(r#"{"measurement":true}"#))
+        .expect("second request");
     let body: serde_json::Value = serde_json::from_str(&measurement.1).expect("JSON body");
     let types: Vec<&str> = body["scripts"]
         .as_array()
