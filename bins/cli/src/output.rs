@@ -217,29 +217,5 @@ pub fn catalogue_table() -> String {
 }
 
 pub fn catalogue_json() -> String {
-    let kinds: Vec<serde_json::Value> = Catalogue::builtin()
-        .kinds()
-        .iter()
-        .map(|k| {
-            serde_json::json!({
-                "slug": k.slug,
-                "display_name": k.display_name,
-                "factory": k.factory_name(),
-                "default_category": k.default_category,
-                "docs_url": k.docs_url,
-                "fields": k.fields.iter().map(|f| serde_json::json!({
-                    "key": f.key,
-                    "label": f.label,
-                    "type": f.ty.name(),
-                    "values": match f.ty { FieldType::Enum(v) => Some(v), _ => None },
-                    "required": f.required,
-                    "secret": f.secret,
-                    "pattern": f.pattern.map(|p| p.regex),
-                    "pattern_description": f.pattern.map(|p| p.expected),
-                    "description": f.description,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    json(&kinds)
+    json(&c15t_control::catalogue_json(&Catalogue::builtin()))
 }

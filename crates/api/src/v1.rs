@@ -149,33 +149,7 @@ fn limit(limit: Option<u64>) -> u64 {
     ),
     security(("bearer" = [])))]
 pub async fn catalogue(_principal: Principal, State(state): State<ApiState>) -> Response {
-    use c15t_model::FieldType;
-    let kinds: Vec<serde_json::Value> = state
-        .control()
-        .catalogue()
-        .kinds()
-        .iter()
-        .map(|k| {
-            serde_json::json!({
-                "slug": k.slug,
-                "display_name": k.display_name,
-                "factory": k.factory_name(),
-                "default_category": k.default_category,
-                "docs_url": k.docs_url,
-                "fields": k.fields.iter().map(|f| serde_json::json!({
-                    "key": f.key,
-                    "label": f.label,
-                    "type": f.ty.name(),
-                    "values": match f.ty { FieldType::Enum(v) => Some(v), _ => None },
-                    "required": f.required,
-                    "secret": f.secret,
-                    "pattern": f.pattern.map(|p| p.regex),
-                    "description": f.description,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    Json(kinds).into_response()
+    Json(c15t_control::catalogue_json(state.control().catalogue())).into_response()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -146,3 +146,33 @@ impl Control {
         &self.catalogue
     }
 }
+
+/// The catalogue as JSON, one object per kind with its settings: what `GET /api/v1/catalogue`
+/// answers and `c15tctl catalogue --json` prints.
+pub fn catalogue_json(catalogue: &Catalogue) -> Vec<serde_json::Value> {
+    use c15t_model::FieldType;
+    catalogue
+        .kinds()
+        .iter()
+        .map(|k| {
+            serde_json::json!({
+                "slug": k.slug,
+                "display_name": k.display_name,
+                "factory": k.factory_name(),
+                "default_category": k.default_category,
+                "docs_url": k.docs_url,
+                "fields": k.fields.iter().map(|f| serde_json::json!({
+                    "key": f.key,
+                    "label": f.label,
+                    "type": f.ty.name(),
+                    "values": match f.ty { FieldType::Enum(v) => Some(v), _ => None },
+                    "required": f.required,
+                    "secret": f.secret,
+                    "pattern": f.pattern.map(|p| p.regex),
+                    "pattern_description": f.pattern.map(|p| p.expected),
+                    "description": f.description,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
