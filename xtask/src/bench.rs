@@ -14,8 +14,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::{cargo, run};
 
-/// The schemathesis release CI installs (PyPI), into `target/schemathesis-venv`.
-const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+/// schemathesis and its dependencies, pinned (PyPI), installed into `target/schemathesis-venv`.
+const SCHEMATHESIS_REQUIREMENTS: &str = include_str!("../../tools/schemathesis/requirements.txt");
 
 /// schemathesis's configuration. Most generated path parameters name the seeded customers,
 /// their destinations and environments (the rest are random, so unknown ids stay covered):
@@ -567,30 +567,41 @@ fn wrk_phase(
 // ---------------------------------------------------------------------------------------------
 // schemathesis
 
-/// `target/schemathesis-venv/bin/schemathesis`, installed from PyPI when missing.
+/// `target/schemathesis-venv/bin/schemathesis`, installed from PyPI with exactly the versions
+/// of `tools/schemathesis/requirements.txt` when missing or when that file changed (a copy of
+/// what was installed is kept in the venv).
 fn schemathesis_program(root: &Path) -> Result<PathBuf> {
     let venv = target_dir(root).join("schemathesis-venv");
     let program = venv.join("bin").join("schemathesis");
-    let version = Command::new(&program).arg("--version").output();
-    let wanted = SCHEMATHESIS.trim_start_matches("schemathesis==");
-    if let Ok(out) = version
-        && out.status.success()
-        && String::from_utf8_lossy(&out.stdout).contains(wanted)
+    let installed = venv.join("c15t-requirements.txt");
+    if program.exists()
+        && fs::read_to_string(&installed).is_ok_and(|text| text == SCHEMATHESIS_REQUIREMENTS)
     {
         return Ok(program);
     }
     let fix = "install Python 3 with venv support (`apt-get install python3 python3-venv`), \
                then rerun `cargo xtask schemathesis`";
+    if venv.exists() {
+        fs::remove_dir_all(&venv).with_context(|| format!("removing {}", venv.display()))?;
+    }
     run(Command::new("python3").args(["-m", "venv"]).arg(&venv), fix)?;
     run(
-        Command::new(venv.join("bin").join("pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            SCHEMATHESIS,
-        ]),
+        Command::new(venv.join("bin").join("pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--requirement",
+            ])
+            .arg(
+                root.join("tools")
+                    .join("schemathesis")
+                    .join("requirements.txt"),
+            ),
         fix,
     )?;
+    fs::write(&installed, SCHEMATHESIS_REQUIREMENTS)?;
     Ok(program)
 }
 
@@ -676,8 +687,13 @@ pub fn schemathesis(root: &Path, max_examples: u32) -> Result<()> {
              content_type_conformance",
             "--max-examples",
             &max_examples.to_string(),
+            // One worker: with two, schemathesis's threads call `ast.parse` at once (hypothesis
+            // describing its strategies), and CPython 3.11 (seen on 3.11.7) now and then answers
+            // "SystemError: AST constructor recursion depth mismatch": the AST builder keeps its
+            // recursion counter per interpreter, not per thread (python/cpython#106905 and the
+            // reports around it). That crashed CI runs without the server doing anything wrong.
             "--workers",
-            "2",
+            "1",
             "--request-timeout",
             "10",
             "--generation-database",
