@@ -701,14 +701,15 @@ pub fn schemathesis(root: &Path, max_examples: u32) -> Result<()> {
             "--no-color",
         ])
         .arg("--report")
-        .arg("junit")
+        .arg("junit,vcr")
         .arg("--report-dir")
         .arg(&dir);
     let result = run(
         &mut cmd,
         &format!(
             "read schemathesis's failures above (each has a curl line to reproduce); the server \
-             log is in the output of `cargo xtask schemathesis`, the JUnit report in {}",
+             log is in the output of `cargo xtask schemathesis`, the JUnit report and a VCR \
+             cassette of every request and answer in {}",
             dir.display()
         ),
     );

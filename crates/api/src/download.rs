@@ -28,6 +28,7 @@ use crate::{ApiError, ApiState, ErrorBody, Query};
 #[serde(deny_unknown_fields)]
 pub struct WorkerConfigQuery {
     /// The environment (default `production`).
+    #[param(pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,15}[a-z0-9])?$")]
     pub environment: Option<String>,
 }
 
@@ -37,8 +38,10 @@ pub struct WorkerConfigQuery {
 #[serde(deny_unknown_fields)]
 pub struct ProjectQuery {
     /// The environment (default `production`).
+    #[param(pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,15}[a-z0-9])?$")]
     pub environment: Option<String>,
-    /// `tar.gz` (default) or `zip`.
+    /// `tar.gz` (default; `tgz` is read the same) or `zip`.
+    #[param(pattern = r"^(?:tar\.gz|tgz|zip)$")]
     pub format: Option<String>,
 }
 
@@ -247,7 +250,7 @@ pub async fn worker_project(
         None | Some("tar.gz" | "tgz") => ArchiveFormat::TarGz,
         Some("zip") => ArchiveFormat::Zip,
         Some(other) => {
-            return Err(ApiError::invalid_field(
+            return Err(ApiError::invalid_parameter(
                 "format",
                 format!("unknown archive format `{other}`; use `tar.gz` or `zip`"),
             ));

@@ -197,9 +197,11 @@ pub struct CustomerCreate {
     pub name: String,
     /// Environments; `["production"]` when omitted.
     #[serde(default)]
+    #[schema(schema_with = environments_or_null_schema)]
     pub environments: Option<Vec<String>>,
     /// Origins allowed to call the worker.
     #[serde(default)]
+    #[schema(schema_with = origins_schema)]
     pub trusted_origins: Vec<String>,
     /// c15t log level.
     #[serde(default)]
@@ -214,6 +216,7 @@ pub struct CustomerCreate {
 #[serde(deny_unknown_fields)]
 pub struct DatabaseIn {
     /// Database URL.
+    #[schema(schema_with = database_url_schema)]
     pub url: String,
     /// The auth token (stored encrypted, never shown again).
     pub auth_token: String,
@@ -227,13 +230,16 @@ pub struct CustomerUpdate {
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     /// New environments.
+    #[schema(schema_with = environments_or_null_schema)]
     pub environments: Option<Vec<String>>,
     /// New trusted origins.
+    #[schema(schema_with = origins_or_null_schema)]
     pub trusted_origins: Option<Vec<String>>,
     /// New log level.
     #[schema(schema_with = log_level_schema)]
     pub log_level: Option<String>,
     /// New database URL.
+    #[schema(schema_with = database_url_or_null_schema)]
     pub database_url: Option<String>,
     /// New database auth token (write-only).
     pub database_token: Option<String>,
@@ -392,10 +398,10 @@ impl DeliveryOut {
 #[serde(deny_unknown_fields)]
 pub struct DeliveryUpdate {
     /// `manual`, `automatic`, `notify` or `gitops`.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = strategy_or_null_schema)]
     pub strategy: Option<c15t_model::Strategy>,
     /// The deploy target, e.g. `{"type": "cloudflare", "account_id": "..."}`.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = target_or_null_schema)]
     pub target: Option<c15t_model::DeployTarget>,
     /// A new Cloudflare API token (write-only).
     pub cloudflare_token: Option<String>,
@@ -419,7 +425,7 @@ pub struct DeliveryUpdate {
 #[serde(deny_unknown_fields)]
 pub struct StrategyUpdate {
     /// `manual`, `automatic`, `notify` or `gitops`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = strategy_schema)]
     pub strategy: c15t_model::Strategy,
 }
 
@@ -469,7 +475,13 @@ pub struct TokenCreated {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenCreate {
-    /// A name people recognise it by, e.g. `ci`.
+    /// A name people recognise it by, e.g. `ci`: 1 to 100 characters, not only spaces, no
+    /// control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
 }
 
@@ -561,5 +573,173 @@ fn log_level_schema() -> utoipa::openapi::Object {
             .iter()
             .map(|l| l.as_str())
             .collect(),
+    )
+}
+
+/// An environment name, as the model's `Environment` checks it (`production`, `staging`).
+pub const ENVIRONMENT_PATTERN: &str = r"^[a-z0-9](?:[a-z0-9_-]{0,15}[a-z0-9])?$";
+
+/// A trusted origin's shape as the model's `TrustedOrigin` checks it: an optional scheme, an
+/// optional leading `*.` wildcard, dot-separated host labels (or a bracketed IPv6 address) and
+/// an optional port. The model also refuses what a pattern does not say: `javascript:`,
+/// `data:`, `file:`, `blob:`, `about:` and `vbscript:` schemes, port 0 or over 65535, and
+/// hosts over 253 characters.
+pub const ORIGIN_PATTERN: &str = r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?(?:(?:\*\.)?[a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?(?:\.[a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$";
+
+/// A database URL as the model checks it: `libsql`, `https`, `http`, `wss` or `ws`, a host
+/// without credentials, then an optional path, query or fragment without whitespace or
+/// control characters.
+pub const DATABASE_URL_PATTERN: &str = r"^(?:libsql|https?|wss?)://[a-zA-Z0-9_\[\]-][a-zA-Z0-9._\[\]:-]*(?:[/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
+
+fn string_schema(pattern: &str, nullable: bool, description: &str) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let ty = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::new(Type::String)
+    };
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(ty)
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .build()
+}
+
+fn array_schema(
+    item: utoipa::openapi::Object,
+    min_items: usize,
+    nullable: bool,
+    description: &str,
+) -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let ty = if nullable {
+        SchemaType::from_iter([Type::Array, Type::Null])
+    } else {
+        SchemaType::new(Type::Array)
+    };
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(ty)
+        .items(item)
+        .min_items((min_items > 0).then_some(min_items))
+        .unique_items(true)
+        .description(Some(description))
+        .build()
+}
+
+fn environments_or_null_schema() -> utoipa::openapi::schema::Array {
+    array_schema(
+        string_schema(
+            ENVIRONMENT_PATTERN,
+            false,
+            "An environment, e.g. `production`.",
+        ),
+        1,
+        true,
+        "Environments, each listed once: lowercase letters, digits, `-` and `_`, 1 to 17 \
+         characters.",
+    )
+}
+
+fn origins(nullable: bool) -> utoipa::openapi::schema::Array {
+    array_schema(
+        string_schema(
+            ORIGIN_PATTERN,
+            false,
+            "An origin, e.g. `https://example.com`, `*.example.com` or `capacitor://localhost`.",
+        ),
+        0,
+        nullable,
+        "Origins allowed to call the worker, each listed once. Not allowed: `*` alone, paths, \
+         credentials, `javascript:`/`data:`/`file:`/`blob:`/`about:`/`vbscript:` schemes.",
+    )
+}
+
+fn origins_schema() -> utoipa::openapi::schema::Array {
+    origins(false)
+}
+
+fn origins_or_null_schema() -> utoipa::openapi::schema::Array {
+    origins(true)
+}
+
+const DATABASE_URL: &str = "The consent database's URL: `libsql://`, `https://`, `http://`, \
+                            `wss://` or `ws://`, no credentials (the token is `auth_token`).";
+
+fn database_url_schema() -> utoipa::openapi::Object {
+    string_schema(DATABASE_URL_PATTERN, false, DATABASE_URL)
+}
+
+fn database_url_or_null_schema() -> utoipa::openapi::Object {
+    string_schema(DATABASE_URL_PATTERN, true, DATABASE_URL)
+}
+
+fn strategies() -> Vec<&'static str> {
+    c15t_model::Strategy::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect()
+}
+
+const STRATEGY: &str = "What happens after a change: `automatic` deploys, `manual` waits for a \
+                        deploy, `notify` sends a signed webhook, `gitops` (pending, as manual).";
+
+fn strategy_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::String))
+        .enum_values(Some(strategies()))
+        .description(Some(STRATEGY))
+        .build()
+}
+
+fn strategy_or_null_schema() -> utoipa::openapi::Object {
+    one_of(STRATEGY, strategies())
+}
+
+/// `{"type": "none" | "file" | "webhook"}` or `{"type": "cloudflare", "account_id": <32 hex>}`,
+/// or `null` (unchanged).
+fn target_or_null_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{
+        AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+    };
+    let kind = |values: Vec<&str>| {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::String))
+            .enum_values(Some(values))
+            .build()
+    };
+    let plain = ObjectBuilder::new()
+        .property("type", kind(vec!["none", "file", "webhook"]))
+        .required("type")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .description(Some(
+            "No target, the file deploy root (self-hosting), or the customer's webhook.",
+        ))
+        .build();
+    let cloudflare = ObjectBuilder::new()
+        .property("type", kind(vec!["cloudflare"]))
+        .property(
+            "account_id",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::new(Type::String))
+                .pattern(Some("^[0-9a-fA-F]{32}$"))
+                .description(Some("The Cloudflare account id (32 hex digits).")),
+        )
+        .required("type")
+        .required("account_id")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .description(Some(
+            "The customer's Cloudflare account (its API token is `cloudflare_token`).",
+        ))
+        .build();
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(plain)
+            .item(cloudflare)
+            .item(ObjectBuilder::new().schema_type(SchemaType::new(Type::Null)))
+            .description(Some(
+                "The deploy target; absent or `null` leaves it unchanged.",
+            ))
+            .build(),
     )
 }

@@ -243,6 +243,48 @@ impl utoipa::Modify for Security {
     }
 }
 
+/// Optional header parameters are absent or a string: a header cannot be JSON `null` (utoipa
+/// marks every `Option` header nullable, and clients then send the text `null`).
+struct HeadersNotNull;
+
+impl utoipa::Modify for HeadersNotNull {
+    fn modify(&self, openapi: &mut OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::schema::{Schema, SchemaType, Type};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if !matches!(parameter.parameter_in, ParameterIn::Header) {
+                        continue;
+                    }
+                    if let Some(RefOr::T(Schema::Object(object))) = &mut parameter.schema
+                        && let SchemaType::Array(types) = &object.schema_type
+                    {
+                        let mut rest: Vec<Type> = types
+                            .iter()
+                            .filter(|t| **t != Type::Null)
+                            .cloned()
+                            .collect();
+                        object.schema_type = if rest.len() == 1 {
+                            SchemaType::Type(rest.remove(0))
+                        } else {
+                            SchemaType::Array(rest)
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(
@@ -268,7 +310,7 @@ impl utoipa::Modify for Security {
         v1::token_list, v1::token_create, v1::token_revoke,
         download::worker_config, download::worker_config_seed_path, download::worker_project,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &HeadersNotNull),
     tags(
         (name = "customers", description = "Customers (list, create and delete: operators only)"),
         (name = "destinations", description = "A customer's analytics destinations"),

@@ -23,20 +23,50 @@ use crate::dto::{
 };
 use crate::{ApiError, ApiState, Body, ErrorBody, Principal, Query};
 
-/// The revision a change is based on: `If-Match: "<revision>"`, else the body's `revision`.
+/// The revision a change is based on: `If-Match: "<revision>"` (the `ETag` as given; `W/` and
+/// the bare number are accepted too), else the body's `revision`. `If-Match: *` asks for no
+/// revision check (RFC 9110: any current representation), and so does a request without
+/// either.
 fn expected_revision(headers: &HeaderMap, body: Option<u64>) -> Result<Option<u64>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(body);
     };
-    let text = value.to_str().unwrap_or_default().trim();
-    let text = text.strip_prefix("W/").unwrap_or(text);
-    text.trim_matches('"').parse().map(Some).map_err(|_| {
+    let invalid = || {
         ApiError::client(
             StatusCode::BAD_REQUEST,
             "invalid_if_match",
-            "If-Match must be a revision as the ETag gave it, e.g. `\"7\"`",
+            "If-Match must be a revision as the ETag gave it, e.g. `\"7\"`, or `*`",
         )
-    })
+    };
+    let text = value.to_str().map_err(|_| invalid())?;
+    if text == "*" {
+        return Ok(None);
+    }
+    let digits = match text.strip_prefix("W/") {
+        Some(weak) => quoted(weak).ok_or_else(invalid)?,
+        None if text.starts_with('"') => quoted(text).ok_or_else(invalid)?,
+        None => text,
+    };
+    revision_number(digits).map(Some).ok_or_else(invalid)
+}
+
+/// `t` without its surrounding double quotes, if it has them.
+fn quoted(t: &str) -> Option<&str> {
+    t.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
+}
+
+/// A revision as the `ETag` spells it: decimal, no sign, no leading zero, at most 19 digits
+/// (the `If-Match` parameters' documented pattern says the same).
+fn revision_number(digits: &str) -> Option<u64> {
+    let well_formed = !digits.is_empty()
+        && digits.len() <= 19
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    if well_formed {
+        digits.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// `body` as JSON with `ETag: "<revision>"`.
@@ -101,6 +131,7 @@ async fn destination_now(
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentQuery {
     /// One environment only.
+    #[param(pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,15}[a-z0-9])?$")]
     pub environment: Option<String>,
 }
 
@@ -110,6 +141,7 @@ pub struct EnvironmentQuery {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// One environment only.
+    #[param(pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,15}[a-z0-9])?$")]
     pub environment: Option<String>,
     /// At most this many entries (default 50, at most 1000).
     pub limit: Option<u64>,
@@ -236,7 +268,7 @@ pub async fn customer_get(
 
 /// Changes a customer's own fields.
 #[utoipa::path(patch, path = "/api/v1/customers/{customerId}", tag = "customers",
-    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("If-Match" = Option<String>, Header, description = "The revision the change is based on, as the `ETag` gave it (`\"7\"`); `*` for any", pattern = r#"^(?:\*|(?:W/)?"(?:0|[1-9][0-9]{0,18})"|(?:0|[1-9][0-9]{0,18}))$"#)),
     request_body = CustomerUpdate,
     responses(
         (status = 200, body = CustomerOut, headers(("ETag" = String, description = "The revision"))),
@@ -275,7 +307,7 @@ pub async fn customer_update(
 /// Deletes a customer with its destinations, secrets and tokens (operators only; deployments
 /// and the audit log stay).
 #[utoipa::path(delete, path = "/api/v1/customers/{customerId}", tag = "customers",
-    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("If-Match" = Option<String>, Header, description = "The revision the deletion is based on")),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("If-Match" = Option<String>, Header, description = "The revision the deletion is based on, as the `ETag` gave it (`\"7\"`); `*` for any", pattern = r#"^(?:\*|(?:W/)?"(?:0|[1-9][0-9]{0,18})"|(?:0|[1-9][0-9]{0,18}))$"#)),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -327,7 +359,7 @@ pub async fn destination_list(
 
 /// Adds a destination; secret settings go in `secrets` and are stored encrypted.
 #[utoipa::path(post, path = "/api/v1/customers/{customerId}/destinations", tag = "destinations",
-    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("If-Match" = Option<String>, Header, description = "The revision the change is based on, as the `ETag` gave it (`\"7\"`); `*` for any", pattern = r#"^(?:\*|(?:W/)?"(?:0|[1-9][0-9]{0,18})"|(?:0|[1-9][0-9]{0,18}))$"#)),
     request_body = DestinationCreate,
     responses(
         (status = 201, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
@@ -405,7 +437,7 @@ async fn edit_destination(
 /// Changes a destination.
 #[utoipa::path(patch, path = "/api/v1/customers/{customerId}/destinations/{destinationId}", tag = "destinations",
     params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("destinationId" = String, Path, description = "The destination's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"),
-        ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+        ("If-Match" = Option<String>, Header, description = "The revision the change is based on, as the `ETag` gave it (`\"7\"`); `*` for any", pattern = r#"^(?:\*|(?:W/)?"(?:0|[1-9][0-9]{0,18})"|(?:0|[1-9][0-9]{0,18}))$"#)),
     request_body = DestinationUpdate,
     responses(
         (status = 200, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
@@ -441,7 +473,7 @@ pub async fn destination_update(
 /// Enables a destination.
 #[utoipa::path(post, path = "/api/v1/customers/{customerId}/destinations/{destinationId}/enable", tag = "destinations",
     params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("destinationId" = String, Path, description = "The destination's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"),
-        ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+        ("If-Match" = Option<String>, Header, description = "The revision the change is based on, as the `ETag` gave it (`\"7\"`); `*` for any", pattern = r#"^(?:\*|(?:W/)?"(?:0|[1-9][0-9]{0,18})"|(?:0|[1-9][0-9]{0,18}))$"#)),
     responses(
         (status = 200, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -469,7 +501,7 @@ pub async fn destination_enable(
 /// Disables a destination.
 #[utoipa::path(post, path = "/api/v1/customers/{customerId}/destinations/{destinationId}/disable", tag = "destinations",
     params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("destinationId" = String, Path, description = "The destination's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"),
-        ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+        ("If-Match" = Option<String>, Header, description = "The revision the change is based on, as the `ETag` gave it (`\"7\"`); `*` for any", pattern = r#"^(?:\*|(?:W/)?"(?:0|[1-9][0-9]{0,18})"|(?:0|[1-9][0-9]{0,18}))$"#)),
     responses(
         (status = 200, body = DestinationOut, headers(("ETag" = String, description = "The revision"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -497,7 +529,7 @@ pub async fn destination_disable(
 /// Removes a destination and its secrets.
 #[utoipa::path(delete, path = "/api/v1/customers/{customerId}/destinations/{destinationId}", tag = "destinations",
     params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ("destinationId" = String, Path, description = "The destination's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"),
-        ("If-Match" = Option<String>, Header, description = "The revision the change is based on")),
+        ("If-Match" = Option<String>, Header, description = "The revision the change is based on, as the `ETag` gave it (`\"7\"`); `*` for any", pattern = r#"^(?:\*|(?:W/)?"(?:0|[1-9][0-9]{0,18})"|(?:0|[1-9][0-9]{0,18}))$"#)),
     responses(
         (status = 204, description = "Removed"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),

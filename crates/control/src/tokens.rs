@@ -43,13 +43,17 @@ impl Control {
         customer: &CustomerId,
         name: &str,
     ) -> Result<CreatedToken, ControlError> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        if name.trim().is_empty()
+            || name.chars().count() > 100
+            || name.chars().any(char::is_control)
+        {
             return Err(ControlError::BadRequest(
-                "name: give the token a name of 1 to 100 printable characters, e.g. `ci`"
+                "name: give the token a name of 1 to 100 characters, not only spaces, without \
+                 control characters, e.g. `ci`"
                     .to_owned(),
             ));
         }
+        let name = name.trim();
         let mut bytes = [0_u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| {
             ControlError::BadRequest(format!("the operating system gave no random bytes: {e}"))

@@ -751,19 +751,22 @@ async fn bump_revision(
     now: DateTime<Utc>,
     op: &'static str,
 ) -> Result<(), StoreError> {
-    let bumped = customer::Entity::update_many()
-        .col_expr(
-            customer::Column::Revision,
-            Expr::col(customer::Column::Revision).add(1),
-        )
-        .col_expr(customer::Column::UpdatedAt, Expr::value(now))
-        .filter(customer::Column::Id.eq(id))
-        .filter(customer::Column::Revision.eq(to_i64("revision", expected)?))
-        .exec(txn)
-        .await
-        .map_err(db(op))?;
-    if bumped.rows_affected == 1 {
-        return Ok(());
+    // A revision past what the column holds was never stored: stale (a 409), not an error.
+    if let Ok(stored) = i64::try_from(expected) {
+        let bumped = customer::Entity::update_many()
+            .col_expr(
+                customer::Column::Revision,
+                Expr::col(customer::Column::Revision).add(1),
+            )
+            .col_expr(customer::Column::UpdatedAt, Expr::value(now))
+            .filter(customer::Column::Id.eq(id))
+            .filter(customer::Column::Revision.eq(stored))
+            .exec(txn)
+            .await
+            .map_err(db(op))?;
+        if bumped.rows_affected == 1 {
+            return Ok(());
+        }
     }
     let actual = customer::Entity::find_by_id(id)
         .one(txn)

@@ -177,7 +177,8 @@ async fn the_project_archive_has_the_project_and_no_secret() {
             Auth::Bearer(OPERATOR),
         )
         .await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json()["code"], "invalid_parameter");
     assert_eq!(bad.json()["fields"][0]["path"], "format");
 }
 

@@ -263,6 +263,16 @@ pub async fn stale_revision_conflicts_and_writes_nothing(store: &dyn Store) {
         "customer `cust_abc123` changed since revision 1 (now 2); reload and apply your change \
          again"
     );
+    // A revision no column can hold was never stored: stale too, not a storage error.
+    let huge = u64::MAX - 1;
+    let err = store
+        .config_put(change_vault(&stale, "vault-v1", "vault-stale", huge, 20))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { expected, actual: 2, .. } if expected == huge),
+        "{err:?}"
+    );
     let got = store.customer_get(&cust()).await.unwrap().unwrap();
     assert_eq!(got.spec, edited(&spec));
     assert_eq!(got.revision, 2);
