@@ -587,9 +587,10 @@ pub const ENVIRONMENT_PATTERN: &str = r"^[a-z0-9](?:[a-z0-9_-]{0,15}[a-z0-9])?$"
 pub const ORIGIN_PATTERN: &str = r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?(?:(?:\*\.)?[a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?(?:\.[a-zA-Z0-9_](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$";
 
 /// A database URL as the model checks it: `libsql`, `https`, `http`, `wss` or `ws`, a host
-/// without credentials, then an optional path, query or fragment without whitespace or
-/// control characters.
-pub const DATABASE_URL_PATTERN: &str = r"^(?:libsql|https?|wss?)://[a-zA-Z0-9_\[\]-][a-zA-Z0-9._\[\]:-]*(?:[/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
+/// name without credentials or a bracketed IPv6 address, an optional port, then an optional
+/// path, query or fragment without whitespace or control characters. The model also refuses
+/// what a pattern does not say: a malformed IPv6 address, port 0 or over 65535.
+pub const DATABASE_URL_PATTERN: &str = r"^(?:libsql|https?|wss?)://(?:[a-zA-Z0-9_-][a-zA-Z0-9._-]*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?(?:[/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
 
 fn string_schema(pattern: &str, nullable: bool, description: &str) -> utoipa::openapi::Object {
     use utoipa::openapi::schema::{SchemaType, Type};
@@ -743,3 +744,114 @@ fn target_or_null_schema() -> utoipa::openapi::schema::Schema {
             .build(),
     )
 }
+
+/// `DestinationCreate` with the catalogue in it: the struct's own schema, and one branch per
+/// destination kind naming its settings (typed, with the catalogue's patterns, required where
+/// the kind requires them) and its secret settings, so that a client reading the document knows
+/// what each kind takes. `type` selects the branch.
+pub fn destination_create_by_kind(
+    base: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+) -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{
+        AdditionalProperties, AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+    };
+    let closed = || Some(AdditionalProperties::FreeForm(false));
+    let mut kinds = OneOfBuilder::new();
+    for kind in c15t_model::Catalogue::builtin().kinds() {
+        let mut settings = ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::Object))
+            .additional_properties(closed());
+        let mut secrets = ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::Object))
+            .additional_properties(closed());
+        let (mut needs_settings, mut needs_secrets) = (false, false);
+        for field in kind.fields {
+            let description = format!("{}: {}", field.label, field.description);
+            if field.secret {
+                secrets = secrets.property(
+                    field.key,
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::new(Type::String))
+                        .min_length(Some(1))
+                        .description(Some(description)),
+                );
+                if field.required {
+                    secrets = secrets.required(field.key);
+                    needs_secrets = true;
+                }
+                continue;
+            }
+            settings = settings.property(field.key, setting_schema(field, description));
+            if field.required {
+                settings = settings.required(field.key);
+                needs_settings = true;
+            }
+        }
+        let mut branch = ObjectBuilder::new()
+            .title(Some(kind.slug))
+            .property(
+                "type",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::new(Type::String))
+                    .enum_values(Some([kind.slug])),
+            )
+            .required("type")
+            .property("settings", settings)
+            .property("secrets", secrets)
+            .description(Some(kind.display_name));
+        if needs_settings {
+            branch = branch.required("settings");
+        }
+        if needs_secrets {
+            branch = branch.required("secrets");
+        }
+        kinds = kinds.item(branch);
+    }
+    Schema::AllOf(
+        AllOfBuilder::new()
+            .item(base)
+            .item(kinds)
+            .description(Some(
+                "A new destination: `type` names a catalogue kind, `settings` its plain \
+                 settings and `secrets` its secret ones (write-only, stored encrypted).",
+            ))
+            .build(),
+    )
+}
+
+/// One plain setting of a kind, typed as the catalogue checks it.
+fn setting_schema(
+    field: &c15t_model::FieldSpec,
+    description: String,
+) -> utoipa::openapi::schema::Object {
+    use c15t_model::FieldType;
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let text = |pattern: Option<&str>| {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::String))
+            .max_length(Some(c15t_model::SETTING_MAX))
+            .pattern(pattern.map(str::to_owned))
+    };
+    let builder = match field.ty {
+        FieldType::String => text(field.pattern.map(|p| p.regex)),
+        // A URL's own pattern (if any) is the stricter rule; else the shape every URL has.
+        FieldType::Url => text(Some(field.pattern.map_or(SETTING_URL_PATTERN, |p| p.regex))),
+        FieldType::Enum(values) => ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::String))
+            .enum_values(Some(values.iter().copied())),
+        FieldType::Bool => ObjectBuilder::new().schema_type(SchemaType::new(Type::Boolean)),
+        FieldType::Number { integer, min, max } => ObjectBuilder::new()
+            .schema_type(SchemaType::new(if integer {
+                Type::Integer
+            } else {
+                Type::Number
+            }))
+            .minimum(min)
+            .maximum(max),
+    };
+    builder.description(Some(description)).build()
+}
+
+/// A setting URL as the model checks it: `http` or `https`, a host without credentials, no
+/// whitespace or control characters.
+const SETTING_URL_PATTERN: &str = r"^https?://(?:[a-zA-Z0-9_-][a-zA-Z0-9._-]*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?(?:[/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";

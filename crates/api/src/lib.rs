@@ -285,6 +285,24 @@ impl utoipa::Modify for HeadersNotNull {
     }
 }
 
+/// `DestinationCreate` names each destination kind's settings (see
+/// [`dto::destination_create_by_kind`]).
+struct DestinationKinds;
+
+impl utoipa::Modify for DestinationKinds {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        if let Some(base) = components.schemas.remove("DestinationCreate") {
+            components.schemas.insert(
+                "DestinationCreate".to_owned(),
+                dto::destination_create_by_kind(base).into(),
+            );
+        }
+    }
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(
@@ -310,7 +328,7 @@ impl utoipa::Modify for HeadersNotNull {
         v1::token_list, v1::token_create, v1::token_revoke,
         download::worker_config, download::worker_config_seed_path, download::worker_project,
     ),
-    modifiers(&Security, &HeadersNotNull),
+    modifiers(&Security, &HeadersNotNull, &DestinationKinds),
     tags(
         (name = "customers", description = "Customers (list, create and delete: operators only)"),
         (name = "destinations", description = "A customer's analytics destinations"),

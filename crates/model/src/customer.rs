@@ -133,11 +133,7 @@ fn split_port(rest: &str) -> Result<(&str, Option<&str>), String> {
         let Some((addr, after)) = v6.split_once(']') else {
             return Err("has an unclosed `[` in an IPv6 address".into());
         };
-        if addr.is_empty()
-            || !addr
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-        {
+        if addr.parse::<std::net::Ipv6Addr>().is_err() {
             return Err("has an invalid IPv6 address".into());
         }
         return match after {

@@ -21,4 +21,6 @@ pub use ids::{
     IdError, WORKER_NAME_MAX, worker_name,
 };
 pub use problem::{Problem, ValidationErrors, is_invisible};
-pub use spec::{CustomerConfig, CustomerSpec, DatabaseSpec, DestinationSpec, RawValue};
+pub use spec::{
+    CustomerConfig, CustomerSpec, DatabaseSpec, DestinationSpec, RawValue, SETTING_MAX,
+};

@@ -645,15 +645,47 @@ fn check_url(s: &str, schemes: &[&str]) -> Result<(), String> {
     if authority.contains('@') {
         return Err("must not contain credentials (`user@`); store tokens as secrets".into());
     }
-    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let Some((addr, after)) = v6.split_once(']') else {
+                return Err("has an unclosed `[` in an IPv6 address".into());
+            };
+            if addr.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(format!("has an invalid IPv6 address `[{addr}]`"));
+            }
+            match after {
+                "" => (authority, None),
+                p => match p.strip_prefix(':') {
+                    Some(port) => (&authority[..addr.len() + 2], Some(port)),
+                    None => {
+                        return Err(
+                            "has text after the IPv6 address; only `:port` may follow".into()
+                        );
+                    }
+                },
+            }
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
     if host.is_empty() || host.starts_with('.') {
         return Err("must name a host".into());
     }
-    if !host
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':'))
+    if !host.starts_with('[')
+        && !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
     {
         return Err("host may contain only ASCII letters, digits, `.`, `-` (use punycode)".into());
+    }
+    if let Some(port) = port
+        && !port.parse::<u16>().is_ok_and(|p| p > 0)
+    {
+        return Err(format!(
+            "port must be a number from 1 to 65535, got `{port}`"
+        ));
     }
     Ok(())
 }

@@ -232,6 +232,8 @@ fn environment_lists_and_origins_carry_the_models_rules() {
             "javascript://x",
             "https://example.com:0",
             "https://a.com:65536",
+            "https://[8c16A]:5",
+            "[1:2]",
         ] {
             assert!(
                 origin.is_match(text) && TrustedOrigin::parse(text).is_err(),
@@ -277,10 +279,23 @@ async fn database_urls_and_token_names_the_document_allows_are_accepted() {
         "libsql://é.io",
         "libsql://a\u{1}",
         "",
+        "libsql://a[b]",
+        "libsql://a:abc",
+        "libsql://[::1",
+        "libsql://[::1]x",
+        "https://[2001:db8::1]/x",
     ]
     .into_iter()
+    .map(|text| (text, true))
+    // What the pattern does not say (the description does): the server refuses these.
+    .chain(
+        ["libsql://[8c16A]", "libsql://a:0", "libsql://a:70000"]
+            .into_iter()
+            .map(|text| (text, false)),
+    )
     .enumerate()
     {
+        let (text, exact) = text;
         let body = serde_json::json!({
             "id": format!("cust_db{i}"),
             "name": "Database URL sample",
@@ -305,11 +320,15 @@ async fn database_urls_and_token_names_the_document_allows_are_accepted() {
             answer.status,
             answer.text()
         );
-        assert_eq!(
-            !refused,
-            url.is_match(text),
-            "database.url {text:?}: the document's pattern and the server disagree"
-        );
+        if exact {
+            assert_eq!(
+                !refused,
+                url.is_match(text),
+                "database.url {text:?}: the document's pattern and the server disagree"
+            );
+        } else {
+            assert!(url.is_match(text) && refused, "database.url {text:?}");
+        }
     }
 
     let name = &doc["components"]["schemas"]["TokenCreate"]["properties"]["name"];
@@ -373,4 +392,124 @@ fn header_parameters_are_strings_never_null() {
         }
     }
     assert!(seen >= 10, "{seen}");
+}
+
+/// A value the branch's schema for one setting allows: drawn from its pattern (deterministic
+/// RNG), else the first enum value, a URL, `true`, or the smallest number allowed.
+fn documented_value(schema: &Value, runner: &mut proptest::test_runner::TestRunner) -> Value {
+    use proptest::strategy::{Strategy as _, ValueTree as _};
+    if let Some(values) = schema["enum"].as_array() {
+        return values[0].clone();
+    }
+    match schema["type"].as_str().unwrap() {
+        "boolean" => Value::Bool(true),
+        "integer" | "number" => schema
+            .get("minimum")
+            .cloned()
+            .unwrap_or_else(|| Value::from(1)),
+        "string" => {
+            let pattern = schema["pattern"].as_str().unwrap_or("^[a-z]{1,8}$");
+            if pattern.starts_with("^https?://") {
+                return Value::from("https://analytics.example.com/path");
+            }
+            let inner = pattern.trim_start_matches('^').trim_end_matches('$');
+            let text = proptest::string::string_regex(inner)
+                .unwrap()
+                .new_tree(runner)
+                .unwrap()
+                .current();
+            assert!(
+                Regex::new(pattern).unwrap().is_match(&text),
+                "{pattern}: {text:?}"
+            );
+            Value::from(text)
+        }
+        other => panic!("setting of type {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_kind_the_document_describes_is_accepted_as_described() {
+    let doc = doc();
+    let kinds = doc
+        .pointer("/components/schemas/DestinationCreate/allOf/1/oneOf")
+        .and_then(Value::as_array)
+        .expect("DestinationCreate has a branch per kind")
+        .clone();
+    assert_eq!(kinds.len(), c15t_model::Catalogue::builtin().kinds().len());
+    let api = TestApi::new().await;
+    let created = api
+        .call(
+            Method::POST,
+            "/api/v1/customers",
+            Auth::Bearer(OPERATOR),
+            &[],
+            Some(
+                r#"{"id": "cust_kinds", "name": "Kinds", "database": {"url": "libsql://k.turso.io", "auth_token": "t"}}"#,
+            ),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for branch in &kinds {
+        let slug = branch["properties"]["type"]["enum"][0].as_str().unwrap();
+        let mut body = serde_json::json!({"id": format!("d-{slug}"), "name": slug, "type": slug});
+        for part in ["settings", "secrets"] {
+            let schema = &branch["properties"][part];
+            let mut values = serde_json::Map::new();
+            // Every documented setting, required or not, with a documented value.
+            for (key, field) in schema["properties"].as_object().into_iter().flatten() {
+                values.insert(key.clone(), documented_value(field, &mut runner));
+            }
+            body[part] = Value::Object(values);
+        }
+        let uri = "/api/v1/customers/cust_kinds/destinations";
+        let answer = api
+            .call(
+                Method::POST,
+                uri,
+                Auth::Bearer(OPERATOR),
+                &[],
+                Some(&body.to_string()),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::CREATED,
+            "{slug}: documented body {body} refused: {}",
+            answer.text()
+        );
+        // Without a setting the document calls required, it is refused, naming the field.
+        for part in ["settings", "secrets"] {
+            for key in branch["properties"][part]["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let key = key.as_str().unwrap();
+                let mut without = body.clone();
+                without["id"] = Value::from(format!("x-{slug}"));
+                without[part].as_object_mut().unwrap().remove(key);
+                let answer = api
+                    .call(
+                        Method::POST,
+                        uri,
+                        Auth::Bearer(OPERATOR),
+                        &[],
+                        Some(&without.to_string()),
+                    )
+                    .await;
+                assert_eq!(
+                    answer.status,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "{slug} without {key}"
+                );
+                assert!(
+                    answer.text().contains(key),
+                    "{slug} without {key}: {}",
+                    answer.text()
+                );
+            }
+        }
+    }
 }
