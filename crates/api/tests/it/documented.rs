@@ -302,13 +302,7 @@ async fn database_urls_and_token_names_the_document_allows_are_accepted() {
             "database": {"url": text, "auth_token": "t"},
         });
         let answer = api
-            .call(
-                Method::POST,
-                "/api/v1/customers",
-                Auth::Bearer(OPERATOR),
-                &[],
-                Some(&body.to_string()),
-            )
+            .post("/api/v1/customers", Auth::Bearer(OPERATOR), &body)
             .await;
         let refused = answer.status == StatusCode::UNPROCESSABLE_ENTITY
             && answer.json()["fields"]
@@ -352,12 +346,10 @@ async fn database_urls_and_token_names_the_document_allows_are_accepted() {
     ] {
         let documented = name_pattern.is_match(text) && (min..=max).contains(&text.chars().count());
         let answer = api
-            .call(
-                Method::POST,
+            .post(
                 "/api/v1/customers/cust_a/tokens",
                 Auth::Bearer(OPERATOR),
-                &[],
-                Some(&serde_json::json!({ "name": text }).to_string()),
+                &serde_json::json!({ "name": text }),
             )
             .await;
         if documented {
@@ -438,16 +430,13 @@ async fn every_kind_the_document_describes_is_accepted_as_described() {
         .clone();
     assert_eq!(kinds.len(), c15t_model::Catalogue::builtin().kinds().len());
     let api = TestApi::new().await;
+    let customer = serde_json::json!({
+        "id": "cust_kinds",
+        "name": "Kinds",
+        "database": {"url": "libsql://k.turso.io", "auth_token": "t"},
+    });
     let created = api
-        .call(
-            Method::POST,
-            "/api/v1/customers",
-            Auth::Bearer(OPERATOR),
-            &[],
-            Some(
-                r#"{"id": "cust_kinds", "name": "Kinds", "database": {"url": "libsql://k.turso.io", "auth_token": "t"}}"#,
-            ),
-        )
+        .post("/api/v1/customers", Auth::Bearer(OPERATOR), &customer)
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let mut runner = proptest::test_runner::TestRunner::deterministic();
@@ -464,15 +453,7 @@ async fn every_kind_the_document_describes_is_accepted_as_described() {
             body[part] = Value::Object(values);
         }
         let uri = "/api/v1/customers/cust_kinds/destinations";
-        let answer = api
-            .call(
-                Method::POST,
-                uri,
-                Auth::Bearer(OPERATOR),
-                &[],
-                Some(&body.to_string()),
-            )
-            .await;
+        let answer = api.post(uri, Auth::Bearer(OPERATOR), &body).await;
         assert_eq!(
             answer.status,
             StatusCode::CREATED,
@@ -490,15 +471,7 @@ async fn every_kind_the_document_describes_is_accepted_as_described() {
                 let mut without = body.clone();
                 without["id"] = Value::from(format!("x-{slug}"));
                 without[part].as_object_mut().unwrap().remove(key);
-                let answer = api
-                    .call(
-                        Method::POST,
-                        uri,
-                        Auth::Bearer(OPERATOR),
-                        &[],
-                        Some(&without.to_string()),
-                    )
-                    .await;
+                let answer = api.post(uri, Auth::Bearer(OPERATOR), &without).await;
                 assert_eq!(
                     answer.status,
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -187,6 +187,12 @@ impl TestApi {
         self.call(Method::GET, uri, auth, &[], None).await
     }
 
+    /// `POST`s `body` as JSON.
+    pub async fn post(&self, uri: &str, auth: Auth<'_>, body: &serde_json::Value) -> Answer {
+        self.call(Method::POST, uri, auth, &[], Some(&body.to_string()))
+            .await
+    }
+
     /// `cust_a`'s revision and audit log length, to show a failed request changed nothing.
     pub async fn fingerprint(&self) -> (u64, usize) {
         let revision = self
