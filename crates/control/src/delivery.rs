@@ -211,7 +211,8 @@ impl Control {
             .customer_get(customer)
             .await?
             .ok_or_else(|| crate::config::not_found(customer))?;
-        let mut delivery = self.delivery_settings(customer).await?;
+        let before = self.delivery_settings(customer).await?;
+        let mut delivery = before.clone();
         if let Some(strategy) = patch.strategy {
             delivery.strategy = strategy;
         }
@@ -306,6 +307,9 @@ impl Control {
             vault_changed = true;
         }
         delivery.validate()?;
+        let jobs = self
+            .catch_up_jobs(actor, customer, &before, &delivery)
+            .await?;
         let sealed = match (vault_changed, keyring) {
             (true, Some(keyring)) => Some(keyring.seal(&vault)?),
             _ => None,
@@ -320,10 +324,11 @@ impl Control {
                     old: stored.vault.as_deref(),
                     new,
                 }),
+                jobs: &jobs,
                 now: self.clock.now(),
             })
             .await?;
-        tracing::info!(actor, %customer, strategy = %delivery.strategy, target = delivery.target.kind(), "delivery settings changed");
+        tracing::info!(actor, %customer, strategy = %delivery.strategy, target = delivery.target.kind(), deploys = jobs.len(), "delivery settings changed");
         let view = if keyring.is_some() {
             self.view(delivery, &vault)?
         } else {

@@ -241,8 +241,11 @@ impl Control {
                 .map_err(ControlError::from)?
                 .into_iter()
                 .find(|d| &d.environment == environment);
+            let destination = delivery.target.destination();
             if let Some(live) = live.filter(|l| {
-                l.content_hash == project.content_hash && l.secret_fingerprints == fingerprints
+                l.content_hash == project.content_hash
+                    && l.secret_fingerprints == fingerprints
+                    && l.destination.as_deref().is_none_or(|d| d == destination)
             }) {
                 return self
                     .record_unchanged(actor, &live, stored.revision, run.job_id)
@@ -298,6 +301,7 @@ impl Control {
                         secret_fingerprints: fingerprints,
                         entry_module,
                         runtime_module,
+                        destination: delivery.target.destination(),
                     },
                     self.clock.now(),
                 )
@@ -362,6 +366,7 @@ impl Control {
                     secret_fingerprints: live.secret_fingerprints.clone(),
                     entry_module,
                     runtime_module: live.runtime_module.clone(),
+                    destination: live.destination.clone().unwrap_or_default(),
                 },
                 now,
             )
@@ -836,6 +841,7 @@ impl Control {
                     secret_fingerprints: fingerprints,
                     entry_module,
                     runtime_module: earlier.runtime_module.clone(),
+                    destination: delivery.target.destination(),
                 },
                 self.clock.now(),
             )

@@ -24,13 +24,13 @@ use c15t_codegen::Input;
 use c15t_deploy::webhook::{
     MessageId, NextStep, WebhookEvent, WebhookMessage, WorkerConfigUpdated,
 };
-use c15t_model::{CustomerId, Environment, Strategy};
+use c15t_model::{CustomerId, Delivery, DeployTarget, Environment, Strategy};
 use c15t_secrets::Vault;
 use c15t_store::{DeliveryChange, JobRecord, NewJob, NewWebhookDelivery};
 use serde::{Deserialize, Serialize};
 
 use crate::deploy::{DeployRun, error_chain};
-use crate::{Control, ControlError};
+use crate::{Control, ControlError, SyncStatus};
 
 /// Job kind: deploy one environment.
 pub const JOB_DEPLOY: &str = "deploy";
@@ -123,6 +123,41 @@ impl Control {
         environments
             .iter()
             .map(|environment| self.environment_job(kind, actor, customer, environment))
+            .collect()
+    }
+
+    /// The deploys a delivery change asks for. A customer that turns automatic has its
+    /// environments brought in line at once, not at its next edit: a deploy of each one that
+    /// is not synced (out of sync, never deployed, or its newest attempt failed). One that is
+    /// automatic and gets another deploy target has every environment deployed there. Nothing
+    /// without a target, and nothing while the config does not plan (it would not deploy; the
+    /// next valid edit enqueues the deploys). They are stored with the change, in its
+    /// transaction (see [`c15t_store::DeliveryChange::jobs`]).
+    pub(crate) async fn catch_up_jobs(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        before: &Delivery,
+        after: &Delivery,
+    ) -> Result<Vec<NewJob>, ControlError> {
+        let moved = before.target != after.target;
+        if after.strategy != Strategy::Automatic
+            || after.target == DeployTarget::None
+            || (before.strategy == Strategy::Automatic && !moved)
+        {
+            return Ok(Vec::new());
+        }
+        let plans = match self.plan(customer, None).await {
+            Ok(plans) => plans,
+            Err(e) => {
+                tracing::warn!(%customer, error = %e, "turned automatic, but the config does not plan; nothing deployed until it does");
+                return Ok(Vec::new());
+            }
+        };
+        plans
+            .iter()
+            .filter(|plan| moved || plan.status != SyncStatus::Synced)
+            .map(|plan| self.environment_job(JOB_DEPLOY, actor, customer, &plan.environment))
             .collect()
     }
 
@@ -546,6 +581,7 @@ impl Control {
                         customer,
                         delivery: &delivery,
                         vault: None,
+                        jobs: &[],
                         now: self.clock.now(),
                     })
                     .await?;

@@ -288,7 +288,8 @@ impl Control {
             .ok_or_else(|| crate::config::not_found(customer))?;
         let live = self.store.deployment_live(Some(customer)).await?;
         let health = self.store.health_list(Some(customer)).await?;
-        let strategy = self.delivery_settings(customer).await?.strategy;
+        let delivery = self.delivery_settings(customer).await?;
+        let (strategy, destination) = (delivery.strategy, delivery.target.destination());
         let config = self.validated(&stored)?;
         if let Some(env) = environment
             && !config.has_environment(env)
@@ -305,8 +306,15 @@ impl Control {
             let live = live.iter().find(|d| &d.environment == env);
             let health = live.and_then(|l| health.iter().find(|h| h.probe.deployment_id == l.id));
             plans.push(
-                self.plan_environment(&stored, &config, env, strategy, live, health)
-                    .await?,
+                self.plan_environment(
+                    &stored,
+                    &config,
+                    env,
+                    (strategy, &destination),
+                    live,
+                    health,
+                )
+                .await?,
             );
         }
         Ok(plans)
@@ -338,7 +346,9 @@ impl Control {
                 };
                 let outcome = async {
                     let config = self.validated(stored)?;
-                    let strategy = self.delivery_settings(&id).await?.strategy;
+                    let delivery = self.delivery_settings(&id).await?;
+                    let (strategy, destination) =
+                        (delivery.strategy, delivery.target.destination());
                     let mut out = Vec::new();
                     for env in &config.environments {
                         let live = live
@@ -347,8 +357,15 @@ impl Control {
                         let health = live
                             .and_then(|l| health.iter().find(|h| h.probe.deployment_id == l.id));
                         out.push(
-                            self.plan_environment(stored, &config, env, strategy, live, health)
-                                .await?,
+                            self.plan_environment(
+                                stored,
+                                &config,
+                                env,
+                                (strategy, &destination),
+                                live,
+                                health,
+                            )
+                            .await?,
                         );
                     }
                     Ok::<_, ControlError>(out)
@@ -369,7 +386,7 @@ impl Control {
         stored: &StoredConfig,
         config: &CustomerConfig,
         env: &Environment,
-        strategy: Strategy,
+        (strategy, destination): (Strategy, &str),
         live: Option<&DeploymentRecord>,
         health: Option<&HealthRecord>,
     ) -> Result<EnvironmentPlan, ControlError> {
@@ -400,7 +417,12 @@ impl Control {
             ),
             Some(live) => {
                 let secrets = secret_changes(&live.secret_fingerprints, &pending_secrets);
-                if live.content_hash == project.content_hash && secrets.is_empty() {
+                // Live elsewhere (another account or target) is not live here. Deployments
+                // recorded before destinations were count as here.
+                if live.content_hash == project.content_hash
+                    && secrets.is_empty()
+                    && live.destination.as_deref().is_none_or(|d| d == destination)
+                {
                     (SyncStatus::Synced, Vec::new(), secrets)
                 } else {
                     let deployed = self.store.deployment_files(live.id).await?;

@@ -91,6 +91,18 @@ pub enum DeployTarget {
 }
 
 impl DeployTarget {
+    /// Where a release sent to this target lands, as deployments record it: the kind, and for
+    /// Cloudflare the account (`cloudflare:<account id>`, lowercase). A release live at one
+    /// destination is not live at another.
+    pub fn destination(&self) -> String {
+        match self {
+            Self::Cloudflare { account_id } => {
+                format!("cloudflare:{}", account_id.to_ascii_lowercase())
+            }
+            other => other.kind().to_owned(),
+        }
+    }
+
     /// The name shown in listings.
     pub fn kind(&self) -> &'static str {
         match self {

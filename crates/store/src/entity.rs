@@ -132,6 +132,8 @@ pub mod deployment {
         pub entry_module: Option<String>,
         /// The name of the runtime module uploaded beside it.
         pub runtime_module: Option<String>,
+        /// Where the release went, e.g. `cloudflare:<account id>` (none before migration 5).
+        pub destination: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

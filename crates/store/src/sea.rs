@@ -611,6 +611,7 @@ fn deployment_record(row: deployment::Model) -> Result<DeploymentRecord, StoreEr
             Some(json) => json_from(&what("secret fingerprints"), json)?,
         },
         runtime_module: row.runtime_module,
+        destination: row.destination,
         created_at: row.created_at,
         started_at: row.started_at,
         finished_at: row.finished_at,
@@ -944,6 +945,7 @@ fn without_release(query: Select<deployment::Entity>) -> Select<deployment::Enti
             deployment::Column::JobId,
             deployment::Column::SecretFingerprints,
             deployment::Column::RuntimeModule,
+            deployment::Column::Destination,
         ])
         .column_as(Expr::value(""), "files")
         .column_as(Expr::value(Option::<String>::None), "entry_module")
@@ -1416,6 +1418,7 @@ impl Store for SeaStore {
             )?)),
             entry_module: Set(d.entry_module),
             runtime_module: Set(d.runtime_module),
+            destination: Set(Some(d.destination)),
             created_at: Set(now),
             started_at: Set(None),
             finished_at: Set(None),
@@ -1919,6 +1922,9 @@ impl Store for SeaStore {
             after: Some(after),
         };
         insert_audit(&txn, entry, now, OP).await?;
+        for job in change.jobs {
+            enqueue_job(&txn, self.backend, job.clone(), change.now, OP).await?;
+        }
         txn.commit().await.map_err(db(OP))
     }
 

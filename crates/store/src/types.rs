@@ -197,6 +197,10 @@ pub struct NewDeployment {
     pub entry_module: Option<String>,
     /// The content-addressed name of the runtime module uploaded beside the entry.
     pub runtime_module: Option<String>,
+    /// Where the release goes: the deploy target with what tells two apart, e.g.
+    /// `cloudflare:<account id>`, `file`, `webhook`. A release live at another destination is
+    /// not live here.
+    pub destination: String,
 }
 
 /// A change of a deployment's status; `None` fields keep their stored value.
@@ -243,6 +247,9 @@ pub struct DeploymentRecord {
     pub secret_fingerprints: BTreeMap<String, String>,
     /// The runtime module's name, for managed deploys.
     pub runtime_module: Option<String>,
+    /// Where the release went (see [`NewDeployment::destination`]); `None` for deployments
+    /// recorded before destinations were (they count as live at the current destination).
+    pub destination: Option<String>,
     /// Recorded at.
     pub created_at: DateTime<Utc>,
     /// Started running at.
@@ -382,6 +389,10 @@ pub struct DeliveryChange<'a> {
     pub delivery: &'a Delivery,
     /// A vault change made together with the settings (a new API token or webhook secret).
     pub vault: Option<VaultSwap<'a>>,
+    /// Jobs the change asks for (deploys of the environments out of sync when a customer
+    /// turns automatic), enqueued in its transaction with the same dedupe rule as
+    /// [`crate::Store::job_enqueue`].
+    pub jobs: &'a [NewJob],
     /// When.
     pub now: DateTime<Utc>,
 }

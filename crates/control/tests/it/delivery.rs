@@ -550,3 +550,113 @@ async fn health_probes_live_workers() {
         .expect("probed deployment shows its health");
     assert_eq!(listed.consecutive_failures, 2);
 }
+
+#[tokio::test]
+async fn turning_automatic_deploys_what_is_pending() {
+    let env = TestEnv::sqlite();
+    let cf = FakeCloudflare::start().await;
+    cf.add_account(ACCOUNT, "acme", TOKEN);
+    let other = "fedcba9876543210fedcba9876543210";
+    let other_token = "cf-token-for-tests-0002";
+    cf.add_account(other, "acme-eu", other_token);
+    let control = env.delivering(test_delivery(&cf.base_url())).await;
+    let cust = id("cust_abc123");
+    let values = secrets("catch-up");
+    control
+        .import("ops", example(), &resolver(&values))
+        .await
+        .unwrap();
+    let target = |account: &str| DeliveryPatch {
+        target: Some(DeployTarget::Cloudflare {
+            account_id: account.to_owned(),
+        }),
+        ..DeliveryPatch::default()
+    };
+    let strategy = |s| DeliveryPatch {
+        strategy: Some(s),
+        ..DeliveryPatch::default()
+    };
+    // Manual: setting the target ships nothing.
+    control
+        .delivery_set(
+            "ops",
+            &cust,
+            DeliveryPatch {
+                cloudflare_token: Some(Secret::new(TOKEN.to_owned())),
+                ..target(ACCOUNT)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(run_once(&control, "r1").await.completed, 0);
+    let production = Environment::new("production").unwrap();
+    control.deploy("alice", &cust, &production).await.unwrap();
+    let statuses = |plans: Vec<c15t_control::EnvironmentPlan>| {
+        plans
+            .into_iter()
+            .map(|p| (p.environment.to_string(), p.status))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        statuses(control.plan(&cust, None).await.unwrap()),
+        [
+            ("production".to_owned(), SyncStatus::Synced),
+            ("staging".to_owned(), SyncStatus::NeverDeployed)
+        ]
+    );
+
+    // Turning automatic deploys what is not synced (staging), and only that.
+    control
+        .delivery_set("bob", &cust, strategy(Strategy::Automatic))
+        .await
+        .unwrap();
+    assert_eq!(run_once(&control, "r2").await.completed, 1);
+    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust_abc123"), 1);
+    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust_abc123-staging"), 1);
+    assert!(
+        statuses(control.plan(&cust, None).await.unwrap())
+            .iter()
+            .all(|(_, s)| *s == SyncStatus::Synced)
+    );
+    // Already automatic: setting the same strategy again ships nothing.
+    control
+        .delivery_set("bob", &cust, strategy(Strategy::Automatic))
+        .await
+        .unwrap();
+    assert_eq!(run_once(&control, "r3").await.completed, 0);
+
+    // Edits made while manual wait; turning automatic ships them.
+    control
+        .delivery_set("bob", &cust, strategy(Strategy::Manual))
+        .await
+        .unwrap();
+    control
+        .destination_edit("alice", &cust, "meta-prod", pixel_id("1234567890"), None)
+        .await
+        .unwrap();
+    assert_eq!(run_once(&control, "r4").await.completed, 0);
+    control
+        .delivery_set("bob", &cust, strategy(Strategy::Automatic))
+        .await
+        .unwrap();
+    assert_eq!(run_once(&control, "r5").await.completed, 2);
+    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust_abc123"), 2);
+
+    // Automatic and moved to another account: every environment is deployed there.
+    control
+        .delivery_set(
+            "bob",
+            &cust,
+            DeliveryPatch {
+                cloudflare_token: Some(Secret::new(other_token.to_owned())),
+                ..target(other)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(run_once(&control, "r6").await.completed, 2);
+    assert_eq!(cf.upload_count(other, "c15t-cust_abc123"), 1);
+    assert_eq!(cf.upload_count(other, "c15t-cust_abc123-staging"), 1);
+    let audit = control.audit(Some(&cust), 20).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "delivery.update"));
+}

@@ -9,6 +9,7 @@ mod m20261127_000001_initial;
 mod m20261127_000002_delivery;
 mod m20261127_000003_users;
 mod m20261127_000004_api_token_last_used;
+mod m20261127_000005_deployment_destination;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_delivery::Migration),
             Box::new(m20261127_000003_users::Migration),
             Box::new(m20261127_000004_api_token_last_used::Migration),
+            Box::new(m20261127_000005_deployment_destination::Migration),
         ]
     }
 }

@@ -661,6 +661,7 @@ fn new_deployment(env: &str, revision: Revision) -> NewDeployment {
         .into(),
         entry_module: Some(format!("export default {{ rev: {revision} }};\n")),
         runtime_module: Some("c15t-runtime-0123456789abcdef.js".to_owned()),
+        destination: "cloudflare:0123456789abcdef0123456789abcdef".to_owned(),
     }
 }
 
@@ -671,6 +672,10 @@ pub async fn deployments_record_attempts(store: &dyn Store) {
         .unwrap();
     assert_eq!(first.status, DeploymentStatus::Pending);
     assert_eq!((first.created_at, first.started_at), (t(0), None));
+    assert_eq!(
+        first.destination.as_deref(),
+        Some("cloudflare:0123456789abcdef0123456789abcdef")
+    );
 
     let running = store
         .deployment_update(
@@ -1195,6 +1200,7 @@ pub async fn delivery_settings_round_trip_with_vault_swap(store: &dyn Store) {
         customer: &CUST,
         delivery,
         vault,
+        jobs: &[],
         now: t(at),
     };
     static CUST: std::sync::LazyLock<CustomerId> = std::sync::LazyLock::new(cust);
@@ -1223,18 +1229,28 @@ pub async fn delivery_settings_round_trip_with_vault_swap(store: &dyn Store) {
         strategy: Strategy::Manual,
         ..delivery.clone()
     };
+    // Jobs asked for by a refused change are not enqueued either.
+    let deploy = [NewJob {
+        dedupe_key: Some("deploy:cust_abc123:production".to_owned()),
+        ..job("deploy", 25)
+    }];
+    let pending = store.job_counts().await.unwrap().pending;
     let err = store
-        .delivery_put(change(
-            &manual,
-            Some(VaultSwap {
-                old: Some("vault-v1"),
-                new: "vault-stale",
-            }),
-            20,
-        ))
+        .delivery_put(DeliveryChange {
+            jobs: &deploy,
+            ..change(
+                &manual,
+                Some(VaultSwap {
+                    old: Some("vault-v1"),
+                    new: "vault-stale",
+                }),
+                20,
+            )
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::VaultChanged { .. }), "{err:?}");
+    assert_eq!(store.job_counts().await.unwrap().pending, pending);
     assert_eq!(
         store.delivery_get(&cust()).await.unwrap().unwrap().delivery,
         delivery
@@ -1256,8 +1272,16 @@ pub async fn delivery_settings_round_trip_with_vault_swap(store: &dyn Store) {
         1
     );
 
-    // Without a vault change the settings are simply replaced; both changes are audited.
-    store.delivery_put(change(&manual, None, 30)).await.unwrap();
+    // Without a vault change the settings are simply replaced, with the jobs the change asks
+    // for; both changes are audited.
+    store
+        .delivery_put(DeliveryChange {
+            jobs: &deploy,
+            ..change(&manual, None, 30)
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.job_counts().await.unwrap().pending, pending + 1);
     assert_eq!(
         store.delivery_get(&cust()).await.unwrap().unwrap().delivery,
         manual
@@ -1344,6 +1368,12 @@ pub async fn deployments_by_job_and_live(store: &dyn Store) {
         .map(|d| (d.id, d.environment.as_str()))
         .collect();
     assert_eq!(ids, [(first.id, "production"), (staging.id, "staging")]);
+    assert!(
+        live.iter().all(
+            |d| d.destination.as_deref() == Some("cloudflare:0123456789abcdef0123456789abcdef")
+        ),
+        "{live:?}"
+    );
     // Listings carry the new columns too.
     let listed = store.deployment_list(&cust(), None, 10).await.unwrap();
     assert_eq!(listed.last().unwrap().job_id, Some(41));
