@@ -64,6 +64,10 @@ pub struct DeploymentView {
     /// The worker's URL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Where it went: `cloudflare:<account id>`, `file` or `webhook` (absent on deployments
+    /// recorded before destinations were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
     /// What went wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -96,6 +100,7 @@ impl From<DeploymentRecord> for DeploymentView {
             content_hash: d.content_hash,
             status: d.status.to_string(),
             url: d.url,
+            destination: d.destination,
             error: d.error,
             remote_version: d.remote_version,
             rollback_of: d.rollback_of,
@@ -248,7 +253,7 @@ impl Control {
                     && l.destination.as_deref().is_none_or(|d| d == destination)
             }) {
                 return self
-                    .record_unchanged(actor, &live, stored.revision, run.job_id)
+                    .record_unchanged(actor, &live, destination, stored.revision, run.job_id)
                     .await;
             }
         }
@@ -332,11 +337,12 @@ impl Control {
         })
     }
 
-    /// Records that `live` is already what a deploy would ship.
+    /// Records that `live` is already what a deploy to `destination` would ship.
     async fn record_unchanged(
         &self,
         actor: &str,
         live: &DeploymentRecord,
+        destination: String,
         revision: u64,
         job_id: Option<i64>,
     ) -> Result<DeployReport, DeployFailure> {
@@ -366,7 +372,7 @@ impl Control {
                     secret_fingerprints: live.secret_fingerprints.clone(),
                     entry_module,
                     runtime_module: live.runtime_module.clone(),
-                    destination: live.destination.clone().unwrap_or_default(),
+                    destination,
                 },
                 now,
             )

@@ -624,6 +624,13 @@ async fn turning_automatic_deploys_what_is_pending() {
         .await
         .unwrap();
     assert_eq!(run_once(&control, "r3").await.completed, 0);
+    // A deploy now is recorded as unchanged, at this account.
+    let report = control.deploy("alice", &cust, &production).await.unwrap();
+    assert!(report.unchanged);
+    assert_eq!(
+        report.deployment.destination.as_deref(),
+        Some(format!("cloudflare:{ACCOUNT}").as_str())
+    );
 
     // Edits made while manual wait; turning automatic ships them.
     control
