@@ -44,6 +44,8 @@ pub(crate) fn render_destinations(catalogue: &Catalogue, header: Vec<String>) ->
             $['\n']
             $("/** A configured destination, as every factory returns it. */")
             export interface Destination<Settings = unknown> {
+                $("/** The destination's id in the control plane; also its c15t script id. */")
+                readonly id: string;
                 $("/** The catalogue slug of the destination's kind, e.g. `meta-pixel`. */")
                 readonly type: string;
                 readonly settings: Settings;
@@ -51,12 +53,26 @@ pub(crate) fn render_destinations(catalogue: &Catalogue, header: Vec<String>) ->
                 readonly category: ConsentCategory;
             }
             $['\n']
-            $("/** Creates a destination; `category` defaults to the kind's own. */")
+            $("/** Creates a destination; `category` defaults to the kind's own, `id` to its slug. */")
             export type Factory<Settings> = (
                 settings: Settings,
                 enabled?: boolean,
-                category?: ConsentCategory
+                category?: ConsentCategory,
+                id?: string
             ) => Destination<Settings>;
+            $['\n']
+            $("/** One entry of `GET {basePath}/scripts`: the browser passes `options` to the")
+            $(" * `@c15t/scripts` function `function` of module `@c15t/scripts/{vendor}` and gets")
+            $(" * the c15t `Script` of the destination. Never holds a secret setting. */")
+            export interface ScriptDescriptor {
+                readonly id: string;
+                readonly type: string;
+                readonly vendor: string;
+                readonly function: string;
+                readonly options: Readonly<Record<string, unknown>>;
+                readonly category: ConsentCategory;
+                readonly alwaysLoad: boolean;
+            }
             $kinds
             $['\n']
             $("/** Options of the handler that serves the destinations' routes. */")
@@ -68,7 +84,8 @@ pub(crate) fn render_destinations(catalogue: &Catalogue, header: Vec<String>) ->
                 destinations: readonly Destination[];
             }
             $['\n']
-            $("/** Serves `GET {basePath}/scripts?consent=...` for the consented destinations. */")
+            $("/** Serves `GET {basePath}/scripts?consent=...` (the consented destinations as")
+            $(" * `ScriptDescriptor`s) and `GET {basePath}/client.js` (the browser module). */")
             export function createAnalyticsHandler(
                 options: AnalyticsHandlerOptions
             ): (request: Request) => Promise<Response>;
@@ -118,6 +135,45 @@ fn jsdoc(text: &str) -> String {
         "/** {} */",
         crate::literal::trusted_comment_text(text).replace("*/", "*\\/")
     )
+}
+
+/// The catalogue as the destinations runtime reads it (`packages/destinations/src/catalogue.json`):
+/// per kind slug, its factory, default category and how a browser loads it (the
+/// `@c15t/scripts` module and function, `alwaysLoad`, the option taking the category, and the
+/// vendor option each public setting fills). Secret settings are not listed: the runtime never
+/// sends a setting it does not find here.
+pub(crate) fn runtime_catalogue(catalogue: &Catalogue) -> String {
+    use serde_json::{Map, Value, json};
+    let mut kinds = Map::new();
+    for kind in catalogue.kinds() {
+        let options: Map<String, Value> = kind
+            .fields
+            .iter()
+            .filter_map(|f| Some((f.key.to_owned(), json!(f.public_script_option()?))))
+            .collect();
+        let (vendor, function, always_load, category_option) = match kind.scripts {
+            Some(v) => (
+                json!(v.module),
+                json!(v.function),
+                v.always_load,
+                json!(v.category_option),
+            ),
+            None => (Value::Null, Value::Null, false, Value::Null),
+        };
+        kinds.insert(
+            kind.slug.to_owned(),
+            json!({
+                "factory": kind.factory_name(),
+                "defaultCategory": kind.default_category.as_str(),
+                "vendor": vendor,
+                "function": function,
+                "alwaysLoad": always_load,
+                "categoryOption": category_option,
+                "options": options,
+            }),
+        );
+    }
+    crate::project::pretty_json(&Value::Object(kinds))
 }
 
 /// Renders `types/c15t-backend-analytics.d.ts`: the seed design's `analytics` option, added to

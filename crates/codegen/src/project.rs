@@ -105,7 +105,7 @@ pub(crate) fn files(
 
 /// JSON as c15t's Biome settings lay it out: tab indentation, objects one member per line,
 /// arrays on one line when they fit in the line width, and a final newline.
-fn pretty_json(value: &Value) -> String {
+pub(crate) fn pretty_json(value: &Value) -> String {
     let mut out = String::with_capacity(512);
     write_json(value, 0, 0, &mut out);
     out.push('\n');

@@ -120,6 +120,11 @@ pub struct FieldSpec {
     pub pattern: Option<Pattern>,
     /// One sentence telling the user where to find the value.
     pub description: &'static str,
+    /// Where the value goes in the options of the kind's `@c15t/scripts` vendor function, as
+    /// a dotted path (`id`, `initOptions.api_host`), or `None` when a browser never gets it.
+    /// Secrets are never sent to a browser, whatever this says; the catalogue's tests require
+    /// `None` for them.
+    pub script_option: Option<&'static str>,
 }
 
 impl FieldSpec {
@@ -133,7 +138,13 @@ impl FieldSpec {
             secret: false,
             pattern: None,
             description,
+            script_option: Some(key),
         }
+    }
+
+    /// Whether a browser may get this setting: it is not secret and the vendor function takes it.
+    pub fn public_script_option(&self) -> Option<&'static str> {
+        if self.secret { None } else { self.script_option }
     }
 }
 
@@ -150,6 +161,47 @@ pub struct KindSpec {
     pub docs_url: &'static str,
     /// The settings, in the order forms and generated code show them.
     pub fields: &'static [FieldSpec],
+    /// The `@c15t/scripts` vendor that loads this kind in the browser, or `None` for a kind
+    /// that is server-side only.
+    pub scripts: Option<ScriptsVendor>,
+}
+
+/// How the browser loads a kind: the `@c15t/scripts` function that builds its c15t `Script`.
+///
+/// The destinations runtime serves, per destination, the function's module and name and the
+/// options taken from the destination's public settings ([`FieldSpec::script_option`]); the
+/// browser calls the real function with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScriptsVendor {
+    /// The subpath of `@c15t/scripts` that exports the function: `meta-pixel` for
+    /// `@c15t/scripts/meta-pixel`.
+    pub module: &'static str,
+    /// The exported function, e.g. `metaPixel`.
+    pub function: &'static str,
+    /// Whether the `Script` the function returns has `alwaysLoad`: c15t loads it while consent
+    /// is denied so it can signal consent mode (Google's tags, PostHog). Such a script is
+    /// served whatever the visitor consented to.
+    pub always_load: bool,
+    /// The option that takes the destination's consent category (the Google tag's `category`).
+    pub category_option: Option<&'static str>,
+}
+
+const fn always_loaded(module: &'static str, function: &'static str) -> Option<ScriptsVendor> {
+    Some(ScriptsVendor {
+        module,
+        function,
+        always_load: true,
+        category_option: None,
+    })
+}
+
+const fn vendor(module: &'static str, function: &'static str) -> Option<ScriptsVendor> {
+    Some(ScriptsVendor {
+        module,
+        function,
+        always_load: false,
+        category_option: None,
+    })
 }
 
 impl KindSpec {
@@ -235,6 +287,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Meta Pixel",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://developers.facebook.com/docs/meta-pixel/get-started",
+        scripts: vendor("meta-pixel", "metaPixel"),
         fields: &[
             FieldSpec {
                 required: true,
@@ -246,6 +299,7 @@ pub static KINDS: &[KindSpec] = &[
                 )
             },
             FieldSpec {
+                script_option: None,
                 secret: true,
                 ..FieldSpec::text(
                     "accessToken",
@@ -255,6 +309,7 @@ pub static KINDS: &[KindSpec] = &[
                 )
             },
             FieldSpec {
+                script_option: None,
                 pattern: pattern(r"^TEST[0-9]+$", "look like `TEST12345`"),
                 ..FieldSpec::text(
                     "testEventCode",
@@ -269,8 +324,15 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Google Analytics 4",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://developers.google.com/analytics/devguides/collection/protocol/ga4",
+        scripts: Some(ScriptsVendor {
+            module: "google-tag",
+            function: "gtag",
+            always_load: true,
+            category_option: Some("category"),
+        }),
         fields: &[
             FieldSpec {
+                script_option: Some("id"),
                 required: true,
                 pattern: pattern(r"^G-[A-Z0-9]{4,16}$", "look like `G-XXXXXXXXXX`"),
                 ..FieldSpec::text(
@@ -280,6 +342,7 @@ pub static KINDS: &[KindSpec] = &[
                 )
             },
             FieldSpec {
+                script_option: None,
                 secret: true,
                 ..FieldSpec::text(
                     "apiSecret",
@@ -295,8 +358,10 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "PostHog",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://posthog.com/docs/libraries/js",
+        scripts: always_loaded("posthog", "posthog"),
         fields: &[
             FieldSpec {
+                script_option: Some("id"),
                 required: true,
                 pattern: pattern(
                     r"^phc_[A-Za-z0-9]{8,64}$",
@@ -309,6 +374,7 @@ pub static KINDS: &[KindSpec] = &[
                 )
             },
             FieldSpec {
+                script_option: Some("apiHost"),
                 ty: FieldType::Url,
                 ..FieldSpec::text(
                     "host",
@@ -328,6 +394,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Google Tag Manager",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://developers.google.com/tag-platform/tag-manager/web",
+        scripts: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -354,6 +421,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "TikTok Pixel",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://ads.tiktok.com/help/article/tiktok-pixel",
+        scripts: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -391,6 +459,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "LinkedIn Insight Tag",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://www.linkedin.com/help/lms/answer/a418880",
+        scripts: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -418,6 +487,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Mixpanel",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://docs.mixpanel.com/docs/tracking-methods/sdks/javascript",
+        scripts: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -454,6 +524,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Amplitude",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://amplitude.com/docs/sdks/analytics/browser/browser-sdk-2",
+        scripts: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -484,6 +555,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Segment",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/",
+        scripts: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -511,6 +583,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Plausible Analytics",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://plausible.io/docs/events-api",
+        scripts: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -542,6 +615,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Microsoft Clarity",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://learn.microsoft.com/en-us/clarity/setup-and-installation/clarity-setup",
+        scripts: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(
@@ -560,6 +634,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "X (Twitter) Pixel",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://business.x.com/en/help/campaign-measurement-and-analytics/conversion-tracking-for-websites",
+        scripts: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(
@@ -578,6 +653,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Reddit Pixel",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://business.reddithelp.com/s/article/reddit-pixel",
+        scripts: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -608,6 +684,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Snap Pixel",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://businesshelp.snapchat.com/s/article/pixel-website-install",
+        scripts: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -638,6 +715,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Microsoft Advertising UET",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://learn.microsoft.com/en-us/advertising/guides/universal-event-tracking?view=bingads-13",
+        scripts: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(r"^[0-9]{4,12}$", "contain only digits (4 to 12 of them)"),
@@ -653,6 +731,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Hotjar",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://help.hotjar.com/hc/en-us/articles/115009336727-How-to-Install-Your-Hotjar-Tracking-Code",
+        scripts: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(r"^[1-9][0-9]{0,9}$", "be a number such as `1234567`"),
@@ -669,6 +748,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Umami",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://umami.is/docs/tracker-config",
+        scripts: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -698,6 +778,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Matomo",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://developer.matomo.org/api-reference/tracking-api",
+        scripts: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -739,6 +820,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Fathom Analytics",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://usefathom.com/docs/script/script-settings",
+        scripts: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(
@@ -757,6 +839,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Cloudflare Web Analytics",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://developers.cloudflare.com/analytics/web-analytics/get-started/",
+        scripts: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(r"^[a-f0-9]{32}$", "be 32 lower-case hexadecimal characters"),

@@ -12,7 +12,9 @@ mod problem;
 mod spec;
 
 pub use bindings::{Bindings, SecretBinding};
-pub use catalogue::{Catalogue, ConsentCategory, FieldSpec, FieldType, KindSpec, Pattern};
+pub use catalogue::{
+    Catalogue, ConsentCategory, FieldSpec, FieldType, KindSpec, Pattern, ScriptsVendor,
+};
 pub use customer::{Customer, DatabaseBinding, LogLevel, TrustedOrigin};
 pub use delivery::{Delivery, DeployTarget, Strategy, WebhookEndpoint};
 pub use destination::{Destination, EnvironmentScope, SecretRef, SettingValue};
