@@ -4,6 +4,19 @@
 //! The catalogue is data: adding a kind is adding one [`KindSpec`] to [`KINDS`]. Validation, the
 //! generator (factories and the TypeScript contract of `@c15t/destinations`), the CLI's
 //! `catalogue` listing and the admin UI's forms are all driven by it.
+//!
+//! Each kind names the `@c15t/scripts` (2.2.0) vendor function a browser loads it with
+//! ([`KindSpec::scripts`]) and, per public setting, the vendor option the setting fills
+//! ([`FieldSpec::script_option`]). Every kind has one: no kind is server-side only.
+//!
+//! Vendors of `@c15t/scripts` without a kind, and why:
+//!
+//! - `vercel-analytics`: Vercel Web Analytics is enabled per Vercel project and served from the
+//!   site's own `/_vercel/insights` path; it only works for sites hosted on Vercel (or behind a
+//!   Vercel DSN the site owner wires up), and there is no per-customer ID a destination could
+//!   hold.
+//!
+//! Kinds without an `@c15t/scripts` vendor: none (Amplitude, once missing, is there since 2.2.0).
 
 use std::fmt;
 
@@ -144,7 +157,11 @@ impl FieldSpec {
 
     /// Whether a browser may get this setting: it is not secret and the vendor function takes it.
     pub fn public_script_option(&self) -> Option<&'static str> {
-        if self.secret { None } else { self.script_option }
+        if self.secret {
+            None
+        } else {
+            self.script_option
+        }
     }
 }
 
@@ -388,15 +405,18 @@ pub static KINDS: &[KindSpec] = &[
     // `necessary` (it always loads GTM and gates the tags inside through Google Consent Mode).
     // A destination of ours is forwarded events only when its category is granted, and a
     // container can fire ad tags, so it defaults to `marketing`; a container that holds only
-    // analytics tags can be configured down to `measurement`.
+    // analytics tags can be configured down to `measurement`. The Script `googleTagManager`
+    // returns has `alwaysLoad` (it signals consent through Consent Mode), so the container is
+    // served whatever the visitor consented to.
     KindSpec {
         slug: "google-tag-manager",
         display_name: "Google Tag Manager",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://developers.google.com/tag-platform/tag-manager/web",
-        scripts: None,
+        scripts: always_loaded("google-tag-manager", "googleTagManager"),
         fields: &[
             FieldSpec {
+                script_option: Some("id"),
                 required: true,
                 pattern: pattern(r"^GTM-[A-Z0-9]{4,12}$", "look like `GTM-XXXXXXX`"),
                 ..FieldSpec::text(
@@ -405,7 +425,10 @@ pub static KINDS: &[KindSpec] = &[
                     "Shown at the top of the workspace in Tag Manager, next to the container name.",
                 )
             },
+            // `googleTagManager` always loads gtm.js from www.googletagmanager.com and takes no
+            // server container option; the URL is for server-side use only.
             FieldSpec {
+                script_option: None,
                 ty: FieldType::Url,
                 ..FieldSpec::text(
                     "serverContainerUrl",
@@ -421,7 +444,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "TikTok Pixel",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://ads.tiktok.com/help/article/tiktok-pixel",
-        scripts: None,
+        scripts: vendor("tiktok-pixel", "tiktokPixel"),
         fields: &[
             FieldSpec {
                 required: true,
@@ -434,6 +457,7 @@ pub static KINDS: &[KindSpec] = &[
                 )
             },
             FieldSpec {
+                script_option: None,
                 secret: true,
                 ..FieldSpec::text(
                     "accessToken",
@@ -442,7 +466,9 @@ pub static KINDS: &[KindSpec] = &[
                      server-side events.",
                 )
             },
+            // `tiktokPixel` takes no test event code; it tags server-side Events API calls only.
             FieldSpec {
+                script_option: None,
                 pattern: pattern(r"^TEST[0-9]+$", "look like `TEST12345`"),
                 ..FieldSpec::text(
                     "testEventCode",
@@ -459,9 +485,10 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "LinkedIn Insight Tag",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://www.linkedin.com/help/lms/answer/a418880",
-        scripts: None,
+        scripts: vendor("linkedin-insights", "linkedinInsights"),
         fields: &[
             FieldSpec {
+                script_option: Some("id"),
                 required: true,
                 pattern: pattern(r"^[0-9]{4,12}$", "contain only digits (4 to 12 of them)"),
                 ..FieldSpec::text(
@@ -471,6 +498,7 @@ pub static KINDS: &[KindSpec] = &[
                 )
             },
             FieldSpec {
+                script_option: None,
                 secret: true,
                 ..FieldSpec::text(
                     "accessToken",
@@ -481,13 +509,16 @@ pub static KINDS: &[KindSpec] = &[
             },
         ],
     },
-    // `@c15t/scripts` names this `mixpanel-analytics`; it takes the same `token`.
+    // `@c15t/scripts` names this `mixpanel-analytics`; it takes the same `token` (and refuses
+    // one that is not 32 hexadecimal characters, as the pattern here does), and the API host
+    // as Mixpanel's own `api_host` init option. Its Script has `alwaysLoad`: c15t opts
+    // Mixpanel in and out of tracking rather than withholding the library.
     KindSpec {
         slug: "mixpanel",
         display_name: "Mixpanel",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://docs.mixpanel.com/docs/tracking-methods/sdks/javascript",
-        scripts: None,
+        scripts: always_loaded("mixpanel-analytics", "mixpanelAnalytics"),
         fields: &[
             FieldSpec {
                 required: true,
@@ -499,6 +530,7 @@ pub static KINDS: &[KindSpec] = &[
                 )
             },
             FieldSpec {
+                script_option: Some("initOptions.api_host"),
                 ty: FieldType::Url,
                 ..FieldSpec::text(
                     "apiHost",
@@ -508,6 +540,7 @@ pub static KINDS: &[KindSpec] = &[
                 )
             },
             FieldSpec {
+                script_option: None,
                 secret: true,
                 ..FieldSpec::text(
                     "apiSecret",
@@ -518,13 +551,15 @@ pub static KINDS: &[KindSpec] = &[
             },
         ],
     },
-    // Not in `@c15t/scripts`; names follow Amplitude's Browser SDK 2 (`apiKey`, `serverZone`).
+    // Names follow Amplitude's Browser SDK 2 (`apiKey`, `serverZone`). `@c15t/scripts`'
+    // `amplitude` takes the same `apiKey` and passes `initOptions` to `amplitude.init`, where
+    // Browser SDK 2 reads `serverZone`.
     KindSpec {
         slug: "amplitude",
         display_name: "Amplitude",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://amplitude.com/docs/sdks/analytics/browser/browser-sdk-2",
-        scripts: None,
+        scripts: vendor("amplitude", "amplitude"),
         fields: &[
             FieldSpec {
                 required: true,
@@ -536,6 +571,7 @@ pub static KINDS: &[KindSpec] = &[
                 )
             },
             FieldSpec {
+                script_option: Some("initOptions.serverZone"),
                 ty: FieldType::Enum(&["US", "EU"]),
                 ..FieldSpec::text(
                     "serverZone",
@@ -555,7 +591,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Segment",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/",
-        scripts: None,
+        scripts: vendor("segment", "segment"),
         fields: &[
             FieldSpec {
                 required: true,
@@ -566,7 +602,11 @@ pub static KINDS: &[KindSpec] = &[
                     "Connections > Sources > your source > Settings > API keys.",
                 )
             },
+            // The HTTP API base the worker sends to. `segment` takes no host: analytics.js would
+            // need it as `integrations['Segment.io'].apiHost` in its load options, which the
+            // vendor function does not accept, so this is for server-side use only.
             FieldSpec {
+                script_option: None,
                 ty: FieldType::Url,
                 ..FieldSpec::text(
                     "apiHost",
@@ -577,13 +617,13 @@ pub static KINDS: &[KindSpec] = &[
             },
         ],
     },
-    // `@c15t/scripts` names this `plausible-analytics` and calls the endpoint `endpoint`.
+    // `@c15t/scripts` names this `plausible-analytics`; it takes the same legacy `domain`.
     KindSpec {
         slug: "plausible",
         display_name: "Plausible Analytics",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://plausible.io/docs/events-api",
-        scripts: None,
+        scripts: vendor("plausible-analytics", "plausibleAnalytics"),
         fields: &[
             FieldSpec {
                 required: true,
@@ -598,7 +638,11 @@ pub static KINDS: &[KindSpec] = &[
                      > General.",
                 )
             },
+            // A base URL (the worker posts to `{apiHost}/api/event`). The vendor's `endpoint` is
+            // the full event URL (its `data-api`), and its script always loads from plausible.io
+            // unless `scriptUrl` is given, so neither means the same: server-side use only.
             FieldSpec {
+                script_option: None,
                 ty: FieldType::Url,
                 ..FieldSpec::text(
                     "apiHost",
@@ -609,14 +653,16 @@ pub static KINDS: &[KindSpec] = &[
             },
         ],
     },
-    // `@c15t/scripts` calls the project ID `id` and files Clarity under `measurement`.
+    // `@c15t/scripts` calls the project ID `id` and files Clarity under `measurement`; its
+    // function is `clarity`.
     KindSpec {
         slug: "microsoft-clarity",
         display_name: "Microsoft Clarity",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://learn.microsoft.com/en-us/clarity/setup-and-installation/clarity-setup",
-        scripts: None,
+        scripts: vendor("microsoft-clarity", "clarity"),
         fields: &[FieldSpec {
+            script_option: Some("id"),
             required: true,
             pattern: pattern(
                 r"^[a-z0-9]{8,12}$",
@@ -634,7 +680,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "X (Twitter) Pixel",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://business.x.com/en/help/campaign-measurement-and-analytics/conversion-tracking-for-websites",
-        scripts: None,
+        scripts: vendor("x-pixel", "xPixel"),
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(
@@ -653,7 +699,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Reddit Pixel",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://business.reddithelp.com/s/article/reddit-pixel",
-        scripts: None,
+        scripts: vendor("reddit-pixel", "redditPixel"),
         fields: &[
             FieldSpec {
                 required: true,
@@ -668,6 +714,7 @@ pub static KINDS: &[KindSpec] = &[
                 )
             },
             FieldSpec {
+                script_option: None,
                 secret: true,
                 ..FieldSpec::text(
                     "accessToken",
@@ -684,7 +731,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Snap Pixel",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://businesshelp.snapchat.com/s/article/pixel-website-install",
-        scripts: None,
+        scripts: vendor("snapchat-pixel", "snapchatPixel"),
         fields: &[
             FieldSpec {
                 required: true,
@@ -699,6 +746,7 @@ pub static KINDS: &[KindSpec] = &[
                 )
             },
             FieldSpec {
+                script_option: None,
                 secret: true,
                 ..FieldSpec::text(
                     "accessToken",
@@ -709,14 +757,16 @@ pub static KINDS: &[KindSpec] = &[
             },
         ],
     },
-    // `@c15t/scripts` calls the tag ID `id`; the snippet calls it `ti`.
+    // `@c15t/scripts` calls the tag ID `id`; the snippet calls it `ti`. Its Script has
+    // `alwaysLoad`: UET loads in consent mode and is told consent through `uetq.push('consent')`.
     KindSpec {
         slug: "microsoft-uet",
         display_name: "Microsoft Advertising UET",
         default_category: ConsentCategory::Marketing,
         docs_url: "https://learn.microsoft.com/en-us/advertising/guides/universal-event-tracking?view=bingads-13",
-        scripts: None,
+        scripts: always_loaded("microsoft-uet", "microsoftUet"),
         fields: &[FieldSpec {
+            script_option: Some("id"),
             required: true,
             pattern: pattern(r"^[0-9]{4,12}$", "contain only digits (4 to 12 of them)"),
             ..FieldSpec::text(
@@ -731,7 +781,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Hotjar",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://help.hotjar.com/hc/en-us/articles/115009336727-How-to-Install-Your-Hotjar-Tracking-Code",
-        scripts: None,
+        scripts: vendor("hotjar", "hotjar"),
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(r"^[1-9][0-9]{0,9}$", "be a number such as `1234567`"),
@@ -748,7 +798,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Umami",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://umami.is/docs/tracker-config",
-        scripts: None,
+        scripts: vendor("umami-analytics", "umamiAnalytics"),
         fields: &[
             FieldSpec {
                 required: true,
@@ -772,13 +822,16 @@ pub static KINDS: &[KindSpec] = &[
             },
         ],
     },
-    // `@c15t/scripts` names this `matomo-analytics`; same `matomoUrl` and `siteId`.
+    // `@c15t/scripts` names this `matomo-analytics`; same `matomoUrl` (it loads
+    // `{matomoUrl}/matomo.js` and tracks to `{matomoUrl}/matomo.php`, Matomo Cloud's
+    // `https://<name>.matomo.cloud` included) and `siteId`. Without a `defaultConsent` option
+    // its Script is not `alwaysLoad`.
     KindSpec {
         slug: "matomo",
         display_name: "Matomo",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://developer.matomo.org/api-reference/tracking-api",
-        scripts: None,
+        scripts: vendor("matomo-analytics", "matomoAnalytics"),
         fields: &[
             FieldSpec {
                 required: true,
@@ -804,6 +857,7 @@ pub static KINDS: &[KindSpec] = &[
                 )
             },
             FieldSpec {
+                script_option: None,
                 secret: true,
                 ..FieldSpec::text(
                     "tokenAuth",
@@ -820,8 +874,9 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Fathom Analytics",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://usefathom.com/docs/script/script-settings",
-        scripts: None,
+        scripts: vendor("fathom-analytics", "fathomAnalytics"),
         fields: &[FieldSpec {
+            script_option: Some("site"),
             required: true,
             pattern: pattern(
                 r"^[A-Z0-9]{8}$",
@@ -839,7 +894,7 @@ pub static KINDS: &[KindSpec] = &[
         display_name: "Cloudflare Web Analytics",
         default_category: ConsentCategory::Measurement,
         docs_url: "https://developers.cloudflare.com/analytics/web-analytics/get-started/",
-        scripts: None,
+        scripts: vendor("cloudflare-web-analytics", "cloudflareWebAnalytics"),
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(r"^[a-f0-9]{32}$", "be 32 lower-case hexadecimal characters"),
@@ -850,6 +905,337 @@ pub static KINDS: &[KindSpec] = &[
                  JS snippet (public).",
             )
         }],
+    },
+    // Adobe Analytics is deployed through an Adobe Experience Platform Tags (Launch) property;
+    // `@c15t/scripts`' `adobeAnalytics` loads the property's embed code URL, which it requires to
+    // be `https:`. The URL itself is what identifies the property.
+    KindSpec {
+        slug: "adobe-analytics",
+        display_name: "Adobe Analytics (Adobe Tags)",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://experienceleague.adobe.com/docs/core-services-learn/implementing-in-websites-with-launch/configure-launch/launch-add-embed.html?lang=en",
+        scripts: vendor("adobe-analytics", "adobeAnalytics"),
+        fields: &[FieldSpec {
+            required: true,
+            ty: FieldType::Url,
+            pattern: pattern(
+                r"^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(/[A-Za-z0-9._~-]+)*/[A-Za-z0-9._~-]+\.js$",
+                "be the `https://` URL of a `.js` file, such as \
+                 `https://assets.adobedtm.com/.../launch-....min.js`",
+            ),
+            ..FieldSpec::text(
+                "scriptUrl",
+                "Embed code URL",
+                "Data Collection > Tags > your property > Environments > Production > Install: \
+                 the `src` of the embed code.",
+            )
+        }],
+    },
+    // `@c15t/scripts` names this `ahrefs-analytics`; the project key is public (the snippet's
+    // `data-key`).
+    KindSpec {
+        slug: "ahrefs",
+        display_name: "Ahrefs Web Analytics",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://ahrefs.com/web-analytics",
+        scripts: vendor("ahrefs-analytics", "ahrefsAnalytics"),
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(
+                r"^[A-Za-z0-9+/_-]{16,64}={0,2}$",
+                "be the `data-key` of the Ahrefs snippet (16 to 64 letters, digits, `+`, `/`, \
+                 `_` or `-`)",
+            ),
+            ..FieldSpec::text(
+                "key",
+                "Project key",
+                "Web Analytics > your project > Settings > Installation: the `data-key` value of \
+                 the tracking snippet.",
+            )
+        }],
+    },
+    // The publishable key is public by design (it is part of the tag's URL,
+    // `tag.clearbitscripts.com/v1/<key>/tags.js`), so it is not a secret. `@c15t/scripts` files
+    // Clearbit under `marketing`: it identifies visiting companies for sales and ads.
+    KindSpec {
+        slug: "clearbit",
+        display_name: "Clearbit (Breeze Intelligence)",
+        default_category: ConsentCategory::Marketing,
+        docs_url: "https://help.clearbit.com/hc/en-us/articles/360010019734-Getting-started-with-clearbit-js",
+        scripts: vendor("clearbit", "clearbit"),
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(
+                r"^pk_[A-Za-z0-9]{20,64}$",
+                "look like `pk_` followed by letters and digits",
+            ),
+            ..FieldSpec::text(
+                "publishableKey",
+                "Publishable key",
+                "Clearbit dashboard > API: the publishable key (starts with `pk_`), not the \
+                 secret `sk_` key.",
+            )
+        }],
+    },
+    // `@c15t/scripts`' `databuddy` returns an `alwaysLoad` Script: the library loads whatever
+    // the visitor chose and c15t turns tracking on and off through `databuddy.options.disabled`.
+    // Its `configWhenGranted` / `configWhenDenied` objects are not settings.
+    KindSpec {
+        slug: "databuddy",
+        display_name: "Databuddy",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://www.databuddy.cc/docs/sdk",
+        scripts: always_loaded("databuddy", "databuddy"),
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(
+                    r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$",
+                    "be 8 to 64 letters, digits, `_` or `-`",
+                ),
+                ..FieldSpec::text(
+                    "clientId",
+                    "Client ID",
+                    "Dashboard > your website > Settings: the `data-client-id` of the tracking \
+                     script.",
+                )
+            },
+            FieldSpec {
+                ty: FieldType::Url,
+                ..FieldSpec::text(
+                    "apiUrl",
+                    "API URL",
+                    "Where events are sent, for a proxy or self-hosted Databuddy; leave empty for \
+                     https://basket.databuddy.cc.",
+                )
+            },
+        ],
+    },
+    // Heap calls the ID of an environment its app ID; `@c15t/scripts` calls it `envId`.
+    KindSpec {
+        slug: "heap",
+        display_name: "Heap",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://help.heap.io/installation/standard-installations/web-installation/",
+        scripts: vendor("heap", "heap"),
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(r"^[1-9][0-9]{3,19}$", "be a number such as `1535634150`"),
+            ..FieldSpec::text(
+                "envId",
+                "App ID",
+                "Account > Manage > Projects: the app ID of the environment to send data to.",
+            )
+        }],
+    },
+    // Hightouch Events' write key, like Segment's, is sent from every visitor's browser and only
+    // writes to one source: an identifier, not a secret.
+    KindSpec {
+        slug: "hightouch",
+        display_name: "Hightouch Events",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://hightouch.com/docs/events/sdks/browser",
+        scripts: vendor("hightouch", "hightouch"),
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(
+                    r"^[A-Za-z0-9_-]{16,128}$",
+                    "contain only letters, digits, `_` and `-` (16 or more)",
+                ),
+                ..FieldSpec::text(
+                    "writeKey",
+                    "Write key",
+                    "Events > Sources > your browser source > Setup: the write key.",
+                )
+            },
+            // The browser SDK takes a host name without scheme (`us-east-1.hightouch-events.com`).
+            FieldSpec {
+                pattern: pattern(
+                    r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+                    "be a lower-case host name such as `us-east-1.hightouch-events.com`, without \
+                     scheme or path",
+                ),
+                ..FieldSpec::text(
+                    "apiHost",
+                    "API host",
+                    "The API host of your source's region or your first-party tracking domain; \
+                     leave empty for us-east-1.hightouch-events.com.",
+                )
+            },
+        ],
+    },
+    // `@c15t/scripts`' function is `logRocket`; it refuses an app ID that is not `org/app`.
+    KindSpec {
+        slug: "logrocket",
+        display_name: "LogRocket",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://docs.logrocket.com/docs/quickstart",
+        scripts: vendor("logrocket", "logRocket"),
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(
+                r"^[a-z0-9][a-z0-9_-]{0,63}/[a-z0-9][a-z0-9_-]{0,63}$",
+                "look like `org-slug/app-slug`",
+            ),
+            ..FieldSpec::text(
+                "appId",
+                "App ID",
+                "Settings > Project Setup in LogRocket, the value passed to `LogRocket.init`.",
+            )
+        }],
+    },
+    KindSpec {
+        slug: "pirsch",
+        display_name: "Pirsch Analytics",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://docs.pirsch.io/get-started/frontend-integration/",
+        scripts: vendor("pirsch", "pirsch"),
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(r"^[A-Za-z0-9]{32}$", "be 32 letters and digits"),
+            ..FieldSpec::text(
+                "identificationCode",
+                "Identification code",
+                "Settings > Integration in your Pirsch dashboard, the snippet's `data-code`.",
+            )
+        }],
+    },
+    // Promptwatch measures visits that come from AI assistants and crawlers.
+    KindSpec {
+        slug: "promptwatch",
+        display_name: "Promptwatch",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://promptwatch.com/docs",
+        scripts: vendor("promptwatch", "promptwatch"),
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(
+                r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                "be a lower-case UUID such as `01234567-89ab-cdef-0123-456789abcdef`",
+            ),
+            ..FieldSpec::text(
+                "projectId",
+                "Project ID",
+                "Project settings in Promptwatch, the tracking snippet's `data-project-id`.",
+            )
+        }],
+    },
+    // The write key is an identifier sent from every browser, like Segment's. `rudderstack`
+    // refuses a data plane URL that is not `https:`.
+    KindSpec {
+        slug: "rudderstack",
+        display_name: "RudderStack",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://www.rudderstack.com/docs/sources/event-streams/sdks/rudderstack-javascript-sdk/",
+        scripts: vendor("rudderstack", "rudderstack"),
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(r"^[A-Za-z0-9]{27}$", "be 27 letters and digits"),
+                ..FieldSpec::text(
+                    "writeKey",
+                    "Write key",
+                    "Collect > Sources > your JavaScript source > Setup: the write key.",
+                )
+            },
+            FieldSpec {
+                required: true,
+                ty: FieldType::Url,
+                pattern: pattern(
+                    r"^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[1-9][0-9]{0,3})?/?$",
+                    "be an `https://` URL without a path, such as \
+                     `https://example.dataplane.rudderstack.com`",
+                ),
+                ..FieldSpec::text(
+                    "dataPlaneUrl",
+                    "Data plane URL",
+                    "Shown at the top of the Connections page of your RudderStack workspace.",
+                )
+            },
+        ],
+    },
+    // `@c15t/scripts` names this `rybbit-analytics`.
+    KindSpec {
+        slug: "rybbit",
+        display_name: "Rybbit",
+        default_category: ConsentCategory::Measurement,
+        docs_url: "https://www.rybbit.com/docs/script",
+        scripts: vendor("rybbit-analytics", "rybbitAnalytics"),
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(r"^[1-9][0-9]{0,9}$", "be a number such as `123`"),
+                ..FieldSpec::text(
+                    "siteId",
+                    "Site ID",
+                    "Site Settings > Tracking Script in your Rybbit dashboard.",
+                )
+            },
+            // The vendor loads `{analyticsHost}/script.js` and sends events there.
+            FieldSpec {
+                ty: FieldType::Url,
+                ..FieldSpec::text(
+                    "analyticsHost",
+                    "Analytics host",
+                    "The API base of your self-hosted Rybbit, e.g. https://rybbit.example.com/api; \
+                     leave empty for Rybbit Cloud.",
+                )
+            },
+        ],
+    },
+    // A chat widget: `@c15t/scripts` files it under `functionality`.
+    KindSpec {
+        slug: "crisp",
+        display_name: "Crisp",
+        default_category: ConsentCategory::Functionality,
+        docs_url: "https://docs.crisp.chat/guides/chatbox-sdks/web-sdk/",
+        scripts: vendor("crisp", "crisp"),
+        fields: &[FieldSpec {
+            required: true,
+            pattern: pattern(
+                r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                "be a lower-case UUID such as `01234567-89ab-cdef-0123-456789abcdef`",
+            ),
+            ..FieldSpec::text(
+                "websiteId",
+                "Website ID",
+                "Settings > Workspace Settings > Setup & Integrations: the Website ID.",
+            )
+        }],
+    },
+    // A chat widget: `@c15t/scripts` files it under `functionality`. The API base is one of
+    // Intercom's three regional hosts, exactly as the vendor function takes it.
+    KindSpec {
+        slug: "intercom",
+        display_name: "Intercom Messenger",
+        default_category: ConsentCategory::Functionality,
+        docs_url: "https://developers.intercom.com/installing-intercom/web/installation/",
+        scripts: vendor("intercom", "intercom"),
+        fields: &[
+            FieldSpec {
+                required: true,
+                pattern: pattern(r"^[a-z0-9]{8}$", "be 8 lower-case letters and digits"),
+                ..FieldSpec::text(
+                    "appId",
+                    "Workspace ID",
+                    "The workspace (app) ID in your Intercom URL, app.intercom.com/a/apps/<id>.",
+                )
+            },
+            FieldSpec {
+                ty: FieldType::Enum(&[
+                    "https://api-iam.intercom.io",
+                    "https://api-iam.eu.intercom.io",
+                    "https://api-iam.au.intercom.io",
+                ]),
+                ..FieldSpec::text(
+                    "apiBase",
+                    "Regional API base",
+                    "The EU or Australian host if your workspace is hosted there; leave empty for \
+                     the US default.",
+                )
+            },
+        ],
     },
 ];
 
@@ -908,6 +1294,213 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Kinds a browser never loads (no `@c15t/scripts` vendor). None today; a kind listed here
+    /// must say why in its comment.
+    const SERVER_ONLY: [&str; 0] = [];
+
+    /// The vendor subpaths `@c15t/scripts` 2.2.0 exports (its package.json `exports`, without
+    /// `registry` and `*`).
+    const SCRIPTS_MODULES: [&str; 34] = [
+        "adobe-analytics",
+        "ahrefs-analytics",
+        "amplitude",
+        "cloudflare-web-analytics",
+        "clearbit",
+        "microsoft-clarity",
+        "databuddy",
+        "fathom-analytics",
+        "heap",
+        "hotjar",
+        "hightouch",
+        "rudderstack",
+        "logrocket",
+        "google-tag",
+        "matomo-analytics",
+        "mixpanel-analytics",
+        "pirsch",
+        "plausible-analytics",
+        "posthog",
+        "promptwatch",
+        "segment",
+        "rybbit-analytics",
+        "umami-analytics",
+        "vercel-analytics",
+        "crisp",
+        "intercom",
+        "google-tag-manager",
+        "linkedin-insights",
+        "meta-pixel",
+        "reddit-pixel",
+        "microsoft-uet",
+        "snapchat-pixel",
+        "tiktok-pixel",
+        "x-pixel",
+    ];
+
+    /// Vendors of `@c15t/scripts` without a kind; the module documentation says why.
+    const LEFT_OUT: [&str; 1] = ["vercel-analytics"];
+
+    fn is_dotted_identifier(path: &str) -> bool {
+        path.split('.').all(|part| {
+            part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    }
+
+    #[test]
+    fn every_kind_says_how_a_browser_loads_it() {
+        for kind in KINDS {
+            let Some(vendor) = kind.scripts else {
+                assert!(
+                    SERVER_ONLY.contains(&kind.slug),
+                    "{} has no `scripts` and is not a documented server-only kind",
+                    kind.slug
+                );
+                assert!(
+                    kind.fields.iter().all(|f| f.script_option.is_none()),
+                    "{}: a server-only kind has no vendor options",
+                    kind.slug
+                );
+                continue;
+            };
+            assert!(
+                !SERVER_ONLY.contains(&kind.slug),
+                "{} is listed as server-only but has `scripts`",
+                kind.slug
+            );
+            assert!(
+                SCRIPTS_MODULES.contains(&vendor.module),
+                "{}: `@c15t/scripts/{}` is not a module of @c15t/scripts 2.2.0",
+                kind.slug,
+                vendor.module
+            );
+            assert!(
+                is_dotted_identifier(vendor.function) && !vendor.function.contains('.'),
+                "{}: function {} is not an identifier",
+                kind.slug,
+                vendor.function
+            );
+            if let Some(option) = vendor.category_option {
+                assert!(is_dotted_identifier(option), "{}: {option}", kind.slug);
+            }
+            let mut options = std::collections::BTreeSet::new();
+            for field in kind.fields {
+                if field.secret {
+                    assert_eq!(
+                        field.script_option, None,
+                        "{}.{} is secret: it must not name a vendor option",
+                        kind.slug, field.key
+                    );
+                }
+                if field.required {
+                    assert!(
+                        field.script_option.is_some(),
+                        "{}.{} is required but fills no vendor option",
+                        kind.slug,
+                        field.key
+                    );
+                }
+                if let Some(option) = field.script_option {
+                    assert!(
+                        is_dotted_identifier(option),
+                        "{}.{}: `{option}` is not a dotted path of identifiers",
+                        kind.slug,
+                        field.key
+                    );
+                    assert!(
+                        Some(option) != vendor.category_option,
+                        "{}.{}: `{option}` takes the category",
+                        kind.slug,
+                        field.key
+                    );
+                    assert!(
+                        options.insert(option),
+                        "{}: two settings fill `{option}`",
+                        kind.slug
+                    );
+                }
+                assert_eq!(field.public_script_option(), {
+                    if field.secret {
+                        None
+                    } else {
+                        field.script_option
+                    }
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn every_scripts_vendor_has_a_kind_or_a_reason() {
+        for module in SCRIPTS_MODULES {
+            let kinds = KINDS
+                .iter()
+                .filter(|k| k.scripts.is_some_and(|v| v.module == module))
+                .count();
+            if LEFT_OUT.contains(&module) {
+                assert_eq!(kinds, 0, "{module} is listed as left out but has a kind");
+                let doc: String = SOURCE
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("//!"))
+                    .collect();
+                assert!(
+                    doc.contains(&format!("- `{module}`: ")),
+                    "the module documentation does not say why {module} has no kind"
+                );
+            } else {
+                assert!(kinds >= 1, "@c15t/scripts/{module} has no kind");
+            }
+        }
+    }
+
+    const SOURCE: &str = include_str!("catalogue.rs");
+
+    #[test]
+    fn pinned_vendor_mappings() {
+        // Mappings that are not a plain rename of the setting key, checked against
+        // @c15t/scripts 2.2.0's option types.
+        let cases = [
+            ("google-analytics", "measurementId", Some("id")),
+            ("posthog", "apiKey", Some("id")),
+            ("posthog", "host", Some("apiHost")),
+            ("google-tag-manager", "containerId", Some("id")),
+            ("google-tag-manager", "serverContainerUrl", None),
+            ("tiktok-pixel", "testEventCode", None),
+            ("meta-pixel", "testEventCode", None),
+            ("linkedin-insight", "partnerId", Some("id")),
+            ("mixpanel", "apiHost", Some("initOptions.api_host")),
+            ("amplitude", "serverZone", Some("initOptions.serverZone")),
+            ("segment", "apiHost", None),
+            ("plausible", "apiHost", None),
+            ("microsoft-clarity", "projectId", Some("id")),
+            ("microsoft-uet", "tagId", Some("id")),
+            ("fathom", "siteId", Some("site")),
+            ("matomo", "matomoUrl", Some("matomoUrl")),
+            ("umami", "hostUrl", Some("hostUrl")),
+        ];
+        let catalogue = Catalogue::builtin();
+        for (slug, key, option) in cases {
+            let field = catalogue.get(slug).unwrap().field(key).unwrap();
+            assert_eq!(field.script_option, option, "{slug}.{key}");
+        }
+        let always: Vec<_> = KINDS
+            .iter()
+            .filter(|k| k.scripts.is_some_and(|v| v.always_load))
+            .map(|k| k.slug)
+            .collect();
+        assert_eq!(
+            always,
+            [
+                "google-analytics",
+                "posthog",
+                "google-tag-manager",
+                "mixpanel",
+                "microsoft-uet",
+                "databuddy",
+            ]
+        );
     }
 
     const REQUIRED_SLUGS: [&str; 12] = [
@@ -985,6 +1578,51 @@ mod tests {
                 "token",
                 "4c5f0c3d3e5a4d1ba0d2d9f0a0f0a0f0",
             ),
+            (
+                "adobe-analytics",
+                "scriptUrl",
+                "https://assets.adobedtm.com/2a518741ab24/5e9f8e7d6c5b/launch-ENa1b2c3d4e5f6-development.min.js",
+            ),
+            ("ahrefs", "key", "fd3eKSs6Vl2RPsjSJNgIog"),
+            (
+                "clearbit",
+                "publishableKey",
+                "pk_0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "databuddy",
+                "clientId",
+                "3ed1fce1-5a56-4cbc-a917-66864f6d18e3",
+            ),
+            ("databuddy", "clientId", "OXmNQsViBT-FOS_wZCTHc"),
+            ("heap", "envId", "1535634150"),
+            ("hightouch", "writeKey", "a8e6c1f0b1c94d0e9f7a2b3c4d5e6f70"),
+            ("hightouch", "apiHost", "us-east-1.hightouch-events.com"),
+            ("logrocket", "appId", "9cf0rr/herodevs-website"),
+            (
+                "pirsch",
+                "identificationCode",
+                "gXsqHgZyOhGsnsfaHyPcQxf7qfDJR3Qi",
+            ),
+            (
+                "promptwatch",
+                "projectId",
+                "7d60345b-27bb-4779-a385-d4fc19ce732c",
+            ),
+            ("rudderstack", "writeKey", "1Qb1F3jSWv0eKFBPZcrM7ypgjVo"),
+            (
+                "rudderstack",
+                "dataPlaneUrl",
+                "https://hosted.rudderlabs.com",
+            ),
+            (
+                "rudderstack",
+                "dataPlaneUrl",
+                "https://examplecorp.dataplane.rudderstack.com/",
+            ),
+            ("rybbit", "siteId", "123"),
+            ("crisp", "websiteId", "e987cede-c42d-4c32-8cf3-1a4a074abd73"),
+            ("intercom", "appId", "u6ljgpqe"),
         ];
         for (slug, key, value) in good {
             assert!(accepts(slug, key, value), "{slug}.{key} rejects {value}");
@@ -1001,6 +1639,44 @@ mod tests {
             ("x-pixel", "pixelId", "tw-123"),
             ("snapchat-pixel", "pixelId", "123456789012345"),
             ("hotjar", "siteId", "0"),
+            (
+                "adobe-analytics",
+                "scriptUrl",
+                "http://assets.adobedtm.com/a/b/launch-x.min.js",
+            ),
+            (
+                "adobe-analytics",
+                "scriptUrl",
+                "https://assets.adobedtm.com/a/b/",
+            ),
+            ("ahrefs", "key", "short"),
+            ("ahrefs", "key", "<script>alert(1)</script>"),
+            (
+                "clearbit",
+                "publishableKey",
+                "sk_0123456789abcdef0123456789abcdef",
+            ),
+            ("databuddy", "clientId", "not an id"),
+            ("heap", "envId", "YOUR_APP_ID"),
+            ("hightouch", "writeKey", "key with spaces!"),
+            (
+                "hightouch",
+                "apiHost",
+                "https://us-east-1.hightouch-events.com",
+            ),
+            ("logrocket", "appId", "herodevs-website"),
+            ("logrocket", "appId", "org/app/extra"),
+            ("pirsch", "identificationCode", "too-short"),
+            ("promptwatch", "projectId", "project-1"),
+            ("rudderstack", "writeKey", "YOUR_WRITE_KEY"),
+            (
+                "rudderstack",
+                "dataPlaneUrl",
+                "http://examplecorp.dataplane.rudderstack.com",
+            ),
+            ("rybbit", "siteId", "site-1"),
+            ("crisp", "websiteId", "crisp-123"),
+            ("intercom", "appId", "abc"),
         ];
         for (slug, key, value) in bad {
             assert!(!accepts(slug, key, value), "{slug}.{key} accepts {value}");
