@@ -237,6 +237,120 @@ declare module '@c15t/destinations' {
 	/** Cloudflare Web Analytics, slug `cloudflare-web-analytics`, default category `measurement`. */
 	export const cloudflareWebAnalytics: Factory<CloudflareWebAnalyticsSettings>;
 
+	/** Settings of Adobe Analytics (Adobe Tags) (https://experienceleague.adobe.com/docs/core-services-learn/implementing-in-websites-with-launch/configure-launch/launch-add-embed.html?lang=en). */
+	export interface AdobeAnalyticsSettings {
+		/** Data Collection > Tags > your property > Environments > Production > Install: the `src` of the embed code. */
+		scriptUrl: string;
+	}
+	/** Adobe Analytics (Adobe Tags), slug `adobe-analytics`, default category `measurement`. */
+	export const adobeAnalytics: Factory<AdobeAnalyticsSettings>;
+
+	/** Settings of Ahrefs Web Analytics (https://ahrefs.com/web-analytics). */
+	export interface AhrefsSettings {
+		/** Web Analytics > your project > Settings > Installation: the `data-key` value of the tracking snippet. */
+		key: string;
+	}
+	/** Ahrefs Web Analytics, slug `ahrefs`, default category `measurement`. */
+	export const ahrefs: Factory<AhrefsSettings>;
+
+	/** Settings of Clearbit (Breeze Intelligence) (https://help.clearbit.com/hc/en-us/articles/360010019734-Getting-started-with-clearbit-js). */
+	export interface ClearbitSettings {
+		/** Clearbit dashboard > API: the publishable key (starts with `pk_`), not the secret `sk_` key. */
+		publishableKey: string;
+	}
+	/** Clearbit (Breeze Intelligence), slug `clearbit`, default category `marketing`. */
+	export const clearbit: Factory<ClearbitSettings>;
+
+	/** Settings of Databuddy (https://www.databuddy.cc/docs/sdk). */
+	export interface DatabuddySettings {
+		/** Dashboard > your website > Settings: the `data-client-id` of the tracking script. */
+		clientId: string;
+		/** Where events are sent, for a proxy or self-hosted Databuddy; leave empty for https://basket.databuddy.cc. */
+		apiUrl?: string;
+	}
+	/** Databuddy, slug `databuddy`, default category `measurement`. */
+	export const databuddy: Factory<DatabuddySettings>;
+
+	/** Settings of Heap (https://help.heap.io/installation/standard-installations/web-installation/). */
+	export interface HeapSettings {
+		/** Account > Manage > Projects: the app ID of the environment to send data to. */
+		envId: string;
+	}
+	/** Heap, slug `heap`, default category `measurement`. */
+	export const heap: Factory<HeapSettings>;
+
+	/** Settings of Hightouch Events (https://hightouch.com/docs/events/sdks/browser). */
+	export interface HightouchSettings {
+		/** Events > Sources > your browser source > Setup: the write key. */
+		writeKey: string;
+		/** The API host of your source's region or your first-party tracking domain; leave empty for us-east-1.hightouch-events.com. */
+		apiHost?: string;
+	}
+	/** Hightouch Events, slug `hightouch`, default category `measurement`. */
+	export const hightouch: Factory<HightouchSettings>;
+
+	/** Settings of LogRocket (https://docs.logrocket.com/docs/quickstart). */
+	export interface LogrocketSettings {
+		/** Settings > Project Setup in LogRocket, the value passed to `LogRocket.init`. */
+		appId: string;
+	}
+	/** LogRocket, slug `logrocket`, default category `measurement`. */
+	export const logrocket: Factory<LogrocketSettings>;
+
+	/** Settings of Pirsch Analytics (https://docs.pirsch.io/get-started/frontend-integration/). */
+	export interface PirschSettings {
+		/** Settings > Integration in your Pirsch dashboard, the snippet's `data-code`. */
+		identificationCode: string;
+	}
+	/** Pirsch Analytics, slug `pirsch`, default category `measurement`. */
+	export const pirsch: Factory<PirschSettings>;
+
+	/** Settings of Promptwatch (https://promptwatch.com/docs). */
+	export interface PromptwatchSettings {
+		/** Project settings in Promptwatch, the tracking snippet's `data-project-id`. */
+		projectId: string;
+	}
+	/** Promptwatch, slug `promptwatch`, default category `measurement`. */
+	export const promptwatch: Factory<PromptwatchSettings>;
+
+	/** Settings of RudderStack (https://www.rudderstack.com/docs/sources/event-streams/sdks/rudderstack-javascript-sdk/). */
+	export interface RudderstackSettings {
+		/** Collect > Sources > your JavaScript source > Setup: the write key. */
+		writeKey: string;
+		/** Shown at the top of the Connections page of your RudderStack workspace. */
+		dataPlaneUrl: string;
+	}
+	/** RudderStack, slug `rudderstack`, default category `measurement`. */
+	export const rudderstack: Factory<RudderstackSettings>;
+
+	/** Settings of Rybbit (https://www.rybbit.com/docs/script). */
+	export interface RybbitSettings {
+		/** Site Settings > Tracking Script in your Rybbit dashboard. */
+		siteId: string;
+		/** The API base of your self-hosted Rybbit, e.g. https://rybbit.example.com/api; leave empty for Rybbit Cloud. */
+		analyticsHost?: string;
+	}
+	/** Rybbit, slug `rybbit`, default category `measurement`. */
+	export const rybbit: Factory<RybbitSettings>;
+
+	/** Settings of Crisp (https://docs.crisp.chat/guides/chatbox-sdks/web-sdk/). */
+	export interface CrispSettings {
+		/** Settings > Workspace Settings > Setup & Integrations: the Website ID. */
+		websiteId: string;
+	}
+	/** Crisp, slug `crisp`, default category `functionality`. */
+	export const crisp: Factory<CrispSettings>;
+
+	/** Settings of Intercom Messenger (https://developers.intercom.com/installing-intercom/web/installation/). */
+	export interface IntercomSettings {
+		/** The workspace (app) ID in your Intercom URL, app.intercom.com/a/apps/<id>. */
+		appId: string;
+		/** The EU or Australian host if your workspace is hosted there; leave empty for the US default. */
+		apiBase?: 'https://api-iam.intercom.io' | 'https://api-iam.eu.intercom.io' | 'https://api-iam.au.intercom.io';
+	}
+	/** Intercom Messenger, slug `intercom`, default category `functionality`. */
+	export const intercom: Factory<IntercomSettings>;
+
 	/** Options of the handler that serves the destinations' routes. */
 	export interface AnalyticsHandlerOptions {
 		/** Paths under this prefix are served, e.g. `GET /analytics/scripts`. */
