@@ -31,7 +31,7 @@ export const contract = (() => {
 	)) {
 		const settings = {};
 		for (const f of m[2].matchAll(
-			/\/\*\*([\s\S]*?)\*\/\s*(\w+)(\??): ([^;]+);/g
+			/\/\*\*([\s\S]*?)\*\/\s*(\w+)(\??):\s*([^;]+);/g
 		)) {
 			settings[f[2]] = {
 				optional: f[3] === '?',

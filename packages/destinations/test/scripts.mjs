@@ -17,11 +17,18 @@ export async function scriptOf(descriptor) {
 	return script;
 }
 
-/** The serialisable fields of a Script (no callbacks), plus which callbacks it has. */
+/**
+ * The serialisable fields of a Script (no callbacks), plus which callbacks it has;
+ * `alwaysLoad` and `persistAfterConsentRevoked` always, as booleans.
+ */
 export function serialise(script) {
-	const out = {};
+	const out = {
+		id: script.id,
+		alwaysLoad: script.alwaysLoad === true,
+		persistAfterConsentRevoked: script.persistAfterConsentRevoked === true,
+	};
 	for (const [key, value] of Object.entries(script)) {
-		if (value === undefined) {
+		if (value === undefined || key in out) {
 			continue;
 		}
 		if (typeof value === 'function') {

@@ -346,7 +346,10 @@ declare module '@c15t/destinations' {
 		/** The workspace (app) ID in your Intercom URL, app.intercom.com/a/apps/<id>. */
 		appId: string;
 		/** The EU or Australian host if your workspace is hosted there; leave empty for the US default. */
-		apiBase?: 'https://api-iam.intercom.io' | 'https://api-iam.eu.intercom.io' | 'https://api-iam.au.intercom.io';
+		apiBase?:
+			| 'https://api-iam.intercom.io'
+			| 'https://api-iam.eu.intercom.io'
+			| 'https://api-iam.au.intercom.io';
 	}
 	/** Intercom Messenger, slug `intercom`, default category `functionality`. */
 	export const intercom: Factory<IntercomSettings>;
