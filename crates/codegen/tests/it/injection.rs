@@ -1056,9 +1056,16 @@ fn field_value(field: &'static FieldSpec) -> BoxedStrategy<Value> {
                 .prop_map(|s| Value::Free(truncate(&s, SETTING_MAX)))
                 .boxed(),
         },
-        FieldType::Url => hostile_url(&["https", "http"])
-            .prop_map(Value::Free)
-            .boxed(),
+        // A URL with its own pattern (an `https:`-only vendor option) is constrained text.
+        FieldType::Url => match field.pattern {
+            Some(p) => proptest::string::string_regex(unanchored(p.regex))
+                .unwrap_or_else(|e| panic!("{}: {e}", field.key))
+                .prop_map(Value::Fixed)
+                .boxed(),
+            None => hostile_url(&["https", "http"])
+                .prop_map(Value::Free)
+                .boxed(),
+        },
         FieldType::Enum(values) => select(values)
             .prop_map(|v| Value::Fixed(v.to_owned()))
             .boxed(),
@@ -1652,7 +1659,8 @@ fn every_user_setting_is_fuzzed() {
                 .expect("a value")
                 .current();
             let free = matches!(value, Value::Free(_));
-            let expected = is_free_text(field) || field.ty == FieldType::Url;
+            let expected =
+                is_free_text(field) || (field.ty == FieldType::Url && field.pattern.is_none());
             assert_eq!(free, expected, "{}.{}: {value:?}", kind.slug, field.key);
             hostile += usize::from(free);
         }
