@@ -1,9 +1,12 @@
-//! Reading and writing the key file: owner-only permissions, no overwrite on create, atomic save.
+//! Reading and writing the key file: owner-only permissions, atomic create that never
+//! overwrites (and loads the file of a process that created it first), atomic save.
 
-use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
+use std::fs::{self, DirBuilder, File, Permissions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
@@ -13,6 +16,8 @@ use crate::{Keyring, SecretsError};
 const FILE_MODE: u32 = 0o600;
 /// Mode of a directory created for the key file.
 const DIR_MODE: u32 = 0o700;
+/// How long [`Keyring::create_or_load`] waits for a key file another process is writing.
+const RACE_WAIT: Duration = Duration::from_secs(5);
 
 impl Keyring {
     /// Loads the key file at `path`.
@@ -64,7 +69,11 @@ impl Keyring {
     /// Generates a keyring and writes it to a new key file at `path` with mode 0600, creating
     /// the parent directory (mode 0700) if needed.
     ///
-    /// Never overwrites: if `path` exists, fails with [`SecretsError::KeyFileExists`].
+    /// Atomic and never overwrites: the keys are written to a temporary file in the same
+    /// directory and flushed to disk, then that file is given the name `path` only if no file
+    /// has it (`renameat2(RENAME_NOREPLACE)`, or a hard link where that is unsupported). So no
+    /// reader ever sees a partial key file, and if `path` exists (or another process creates it
+    /// first) this fails with [`SecretsError::KeyFileExists`] and leaves that file alone.
     pub fn create(path: &Path) -> Result<Self, SecretsError> {
         let keyring = Self::generate();
         let write_error = |source| SecretsError::KeyFileWrite {
@@ -77,33 +86,63 @@ impl Keyring {
             .mode(DIR_MODE)
             .create(&dir)
             .map_err(write_error)?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(FILE_MODE)
-            .open(path)
-            .map_err(|source| {
-                if source.kind() == io::ErrorKind::AlreadyExists {
-                    SecretsError::KeyFileExists {
-                        path: path.to_owned(),
-                    }
-                } else {
-                    write_error(source)
-                }
-            })?;
-        let written = file
+        if fs::symlink_metadata(path).is_ok() {
+            return Err(SecretsError::KeyFileExists {
+                path: path.to_owned(),
+            });
+        }
+        let mut temp = tempfile::Builder::new()
+            .prefix(".c15t-keys-")
+            .suffix(".tmp")
+            .permissions(Permissions::from_mode(FILE_MODE))
+            .tempfile_in(&dir)
+            .map_err(write_error)?;
+        temp.as_file()
             // The umask can only clear bits; set the mode anyway in case the file system ignored it.
             .set_permissions(Permissions::from_mode(FILE_MODE))
-            .and_then(|()| file.write_all(keyring.to_file_text().as_bytes()))
-            .and_then(|()| file.sync_all())
-            .and_then(|()| sync_dir(&dir));
-        if let Err(source) = written {
-            // The file is ours (create_new) and incomplete: remove it so a retry can succeed.
-            drop(file);
-            let _ = fs::remove_file(path);
-            return Err(write_error(source));
-        }
+            .and_then(|()| temp.write_all(keyring.to_file_text().as_bytes()))
+            .and_then(|()| temp.as_file().sync_all())
+            .map_err(write_error)?;
+        // On failure the temporary file is removed when `temp` (in the error) is dropped.
+        temp.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == io::ErrorKind::AlreadyExists {
+                SecretsError::KeyFileExists {
+                    path: path.to_owned(),
+                }
+            } else {
+                write_error(e.error)
+            }
+        })?;
+        sync_dir(&dir).map_err(write_error)?;
         Ok(keyring)
+    }
+
+    /// Creates the key file at `path` as [`Keyring::create`] does, or, if it exists (another
+    /// process created it first, e.g. a replica starting at the same moment), loads that one;
+    /// the flag says whether this call created it.
+    ///
+    /// A file that does not parse yet is read again for up to 5 seconds (a writer that is
+    /// not atomic may still be writing it) before its error is returned; so is a file removed
+    /// meanwhile, which is then created. Call this only when a new key is acceptable: when no
+    /// vault is sealed to an existing one.
+    pub fn create_or_load(path: &Path) -> Result<(Self, bool), SecretsError> {
+        let deadline = Instant::now() + RACE_WAIT;
+        loop {
+            match Self::create(path) {
+                Ok(keyring) => return Ok((keyring, true)),
+                Err(SecretsError::KeyFileExists { .. }) => {}
+                Err(other) => return Err(other),
+            }
+            match Self::load(path) {
+                Ok(keyring) => return Ok((keyring, false)),
+                Err(SecretsError::KeyFileInvalid { .. } | SecretsError::KeyFileMissing { .. })
+                    if Instant::now() < deadline =>
+                {
+                    thread::sleep(Duration::from_millis(25));
+                }
+                Err(other) => return Err(other),
+            }
+        }
     }
 
     /// Writes the keyring to `path` atomically: a temporary file (mode 0600) in the same

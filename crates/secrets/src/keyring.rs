@@ -245,6 +245,25 @@ impl Keyring {
         Ok(())
     }
 
+    /// Whether some identity of this keyring can decrypt this vault: `Ok(false)` when it was
+    /// sealed to another key file (or to a key retired before it was re-sealed).
+    ///
+    /// Cheap, like [`Keyring::sealed_to_primary`]: the file key is unwrapped and the header MAC
+    /// checked; the payload is not read, so a vault whose payload is damaged still counts.
+    pub fn opens(&self, armored: &str) -> Result<bool, SecretsError> {
+        let decryptor = decryptor(armored)?;
+        let identities = self
+            .identities
+            .iter()
+            .rev()
+            .map(|identity| identity as &dyn age::Identity);
+        match decryptor.decrypt(identities) {
+            Ok(_) => Ok(true),
+            Err(DecryptError::NoMatchingKeys) => Ok(false),
+            Err(e) => Err(decrypt_error(e)),
+        }
+    }
+
     /// Whether the primary identity alone can decrypt this vault, i.e. whether the vault no
     /// longer needs re-sealing in the current rotation.
     ///
@@ -397,6 +416,23 @@ mod tests {
         let err = other.open(&sealed).unwrap_err();
         assert!(matches!(err, SecretsError::NoMatchingKey), "{err:?}");
         assert!(!other.sealed_to_primary(&sealed).unwrap());
+        assert!(!other.opens(&sealed).unwrap());
+    }
+
+    #[test]
+    fn opens_tries_every_identity() {
+        let mut keyring = Keyring::generate();
+        let sealed = keyring.seal(&vault()).unwrap();
+        assert!(keyring.opens(&sealed).unwrap());
+        keyring.begin_rotation();
+        assert!(!keyring.sealed_to_primary(&sealed).unwrap());
+        assert!(keyring.opens(&sealed).unwrap());
+        keyring.finish_rotation();
+        assert!(!keyring.opens(&sealed).unwrap());
+        assert!(matches!(
+            keyring.opens("not age at all"),
+            Err(SecretsError::VaultCorrupt { .. })
+        ));
     }
 
     #[test]

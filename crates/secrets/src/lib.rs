@@ -15,8 +15,13 @@
 //!
 //! # Key file
 //!
-//! [`Keyring::create`] (`c15tctl keys init`) writes a key file with mode 0600; [`Keyring::load`]
-//! refuses one that its group or others can access. The file is a valid age identity file:
+//! [`Keyring::create`] (`c15tctl keys init`) writes a key file with mode 0600, atomically (a
+//! fully written, flushed temporary file is given the name only if no file has it), so no
+//! reader sees a partial file and an existing one is never replaced;
+//! [`Keyring::create_or_load`] loads the file of a process that created it first (replicas
+//! starting together). [`Keyring::load`] refuses one that its group or others can access.
+//! Whether a new key may be created at all (only when no vault is stored) is the caller's
+//! decision: `c15t-control`'s `KeySource::open`. The file is a valid age identity file:
 //!
 //! ```text
 //! # c15t control plane key file, created by `c15tctl keys init`: an age identity file.

@@ -131,3 +131,81 @@ fn save_to_a_missing_directory_fails_cleanly() {
         "{err}"
     );
 }
+
+#[test]
+fn a_key_file_being_created_is_never_seen_half_written() {
+    // A reader polling the path (another replica loading the key) sees no file or the whole
+    // file, never an empty or partial one.
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..200 {
+        let path = dir.path().join(format!("keys-{round}.txt"));
+        let created = std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                loop {
+                    match Keyring::load(&path) {
+                        Ok(keyring) => return keyring.recipients(),
+                        Err(SecretsError::KeyFileMissing { .. }) => std::hint::spin_loop(),
+                        Err(other) => panic!("round {round}: a reader saw {other:?}"),
+                    }
+                }
+            });
+            let created = Keyring::create(&path).unwrap().recipients();
+            assert_eq!(reader.join().unwrap(), created);
+            created
+        });
+        assert_eq!(Keyring::load(&path).unwrap().recipients(), created);
+    }
+    let leftovers: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("keys-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn racing_creations_on_one_path_all_end_up_with_the_one_key() {
+    // Replicas starting together on a fresh install: one creates the key file, every other
+    // loads that one instead of failing with "already exists".
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..20 {
+        let path = dir.path().join(format!("race-{round}/c15t.key"));
+        let barrier = std::sync::Barrier::new(8);
+        let results: Vec<(Vec<String>, bool)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        let (keyring, created) = Keyring::create_or_load(&path).unwrap();
+                        (keyring.recipients(), created)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(
+            results.iter().filter(|(_, created)| *created).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        let on_disk = Keyring::load(&path).unwrap().recipients();
+        assert!(results.iter().all(|(r, _)| *r == on_disk), "{results:?}");
+        assert_eq!(mode(&path), 0o600);
+    }
+}
+
+#[test]
+fn create_or_load_loads_an_existing_file_and_keeps_refusing_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.txt");
+    let first = Keyring::create(&path).unwrap();
+    let (loaded, created) = Keyring::create_or_load(&path).unwrap();
+    assert!(!created);
+    assert_eq!(loaded.recipients(), first.recipients());
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let err = Keyring::create_or_load(&path).unwrap_err();
+    assert!(
+        matches!(err, SecretsError::KeyFilePermissions { .. }),
+        "{err:?}"
+    );
+}
