@@ -11,10 +11,15 @@
 //! - [`webhook`]: a webhook receiver that records and verifies Standard Webhooks deliveries.
 //! - [`vendors`]: the vendor endpoints destination connection tests call (Meta Graph API,
 //!   GA4 Measurement Protocol validation, PostHog `/flags`).
+//! - [`assets`]: the vendors' script hosts (Meta, Google, TikTok, PostHog) over HTTPS with a
+//!   self-signed certificate, for browser tests; records every request.
 //! - [`workerd`]: not a fake but the real runtime: generated workers run by `wrangler dev`.
+//! - [`webdriver`]: not a fake either: headless Chromium driven through chromedriver.
 
+pub mod assets;
 pub mod cloudflare;
 pub mod postgres;
 pub mod vendors;
+pub mod webdriver;
 pub mod webhook;
 pub mod workerd;

@@ -1,7 +1,7 @@
 //! The admin UI in a real browser: headless Chromium driven through chromedriver (the W3C
-//! WebDriver protocol, spoken by the small client in [`webdriver`]) against the UI router served on 127.0.0.1 with a SQLite store, the fake
-//! Cloudflare API and the fake vendor endpoints. Screenshots of the main pages are written to
-//! `target/ui-screenshots/`.
+//! WebDriver protocol, spoken by the small client in [`c15t_testkit::webdriver`]) against the
+//! UI router served on 127.0.0.1 with a SQLite store, the fake Cloudflare API and the fake
+//! vendor endpoints. Screenshots of the main pages are written to `target/ui-screenshots/`.
 //!
 //! Needs `chromium` and `chromedriver` on the PATH (Debian: `apt-get install chromium
 //! chromium-driver`; `C15T_CHROMEDRIVER` and `C15T_CHROMIUM` override the paths).
@@ -11,7 +11,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,7 @@ use c15t_model::{CustomerId, CustomerSpec, DatabaseSpec, DeployTarget, RawValue,
 use c15t_store::{SeaStore, UserRole};
 use c15t_testkit::cloudflare::FakeCloudflare;
 use c15t_testkit::vendors::FakeVendors;
-use webdriver::{Client, Element};
+use c15t_testkit::webdriver::{Chromedriver, Client, Element};
 
 const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
 const CF_TOKEN: &str = "cf-token-ui-test";
@@ -180,65 +179,11 @@ async fn start(throttle: LoginThrottle) -> App {
     }
 }
 
-/// chromedriver, ended (by its process id) when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn chromedriver() -> Driver {
-    let program = std::env::var("C15T_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_owned());
-    let port = free_port();
-    let child = Command::new(&program)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("`{program}` is needed by the browser test (Debian: apt-get install chromium chromium-driver): {e}")
-        });
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Headless Chromium at the size the screenshots are taken.
+async fn browser(driver: &Chromedriver) -> Client {
     driver
-}
-
-async fn browser(driver: &Driver) -> Client {
-    let binary = std::env::var("C15T_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    Client::start(
-        &driver.url,
-        serde_json::json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": binary,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1280,1100", "--lang=en-US"],
-            },
-        }),
-    )
-    .await
-    .expect("chromedriver starts a Chromium session")
+        .chromium(&["--window-size=1280,1100", "--lang=en-US"])
+        .await
 }
 
 fn screenshots_dir() -> PathBuf {
@@ -353,7 +298,7 @@ async fn path(c: &Client) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_operator_configures_deploys_and_rolls_back_in_a_browser() {
     let app = start(LoginThrottle::default()).await;
-    let driver = chromedriver().await;
+    let driver = Chromedriver::start().await;
     let c = browser(&driver).await;
     let base = app.base.clone();
     let result = async {
@@ -789,209 +734,4 @@ async fn posts_need_the_session_csrf_token_and_failed_logins_slow_down() {
         .unwrap();
     assert_eq!(fragment.status(), 200);
     assert_eq!(fragment.headers()["hx-redirect"], "/ui/login");
-}
-
-/// A minimal client of the W3C WebDriver protocol (<https://www.w3.org/TR/webdriver2/>): the
-/// dozen commands these tests need, over the workspace's HTTP client.
-mod webdriver {
-    use base64::Engine;
-    use serde_json::{Value, json};
-
-    /// The key of an element reference in WebDriver answers.
-    const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-    /// One browser session.
-    #[derive(Debug)]
-    pub struct Client {
-        http: reqwest::Client,
-        session: String,
-    }
-
-    /// An element of the current page.
-    #[derive(Debug)]
-    pub struct Element<'a> {
-        client: &'a Client,
-        id: String,
-    }
-
-    async fn call(
-        http: &reqwest::Client,
-        method: reqwest::Method,
-        url: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
-        let mut request = http.request(method, url);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.map_err(|e| e.to_string())?;
-        let status = response.status();
-        let answer: Value = response.json().await.map_err(|e| e.to_string())?;
-        let value = answer.get("value").cloned().unwrap_or(Value::Null);
-        if status.is_success() {
-            Ok(value)
-        } else {
-            Err(format!(
-                "{}: {}",
-                value["error"].as_str().unwrap_or("error"),
-                value["message"].as_str().unwrap_or_default()
-            ))
-        }
-    }
-
-    impl Client {
-        /// Starts a session with `capabilities` at the driver listening on `driver`.
-        pub async fn start(driver: &str, capabilities: Value) -> Result<Self, String> {
-            let http = reqwest::Client::new();
-            let body = json!({ "capabilities": { "alwaysMatch": capabilities } });
-            let value = call(
-                &http,
-                reqwest::Method::POST,
-                &format!("{driver}/session"),
-                Some(body),
-            )
-            .await?;
-            let id = value["sessionId"].as_str().ok_or("no session id")?;
-            Ok(Self {
-                http,
-                session: format!("{driver}/session/{id}"),
-            })
-        }
-
-        async fn get(&self, path: &str) -> Result<Value, String> {
-            call(
-                &self.http,
-                reqwest::Method::GET,
-                &format!("{}{path}", self.session),
-                None,
-            )
-            .await
-        }
-
-        async fn post(&self, path: &str, body: Value) -> Result<Value, String> {
-            call(
-                &self.http,
-                reqwest::Method::POST,
-                &format!("{}{path}", self.session),
-                Some(body),
-            )
-            .await
-        }
-
-        /// Navigates to `url` and waits for the page to load.
-        pub async fn goto(&self, url: &str) -> Result<(), String> {
-            self.post("/url", json!({ "url": url })).await.map(drop)
-        }
-
-        /// The current page's URL.
-        pub async fn current_url(&self) -> Result<String, String> {
-            Ok(self
-                .get("/url")
-                .await?
-                .as_str()
-                .unwrap_or_default()
-                .to_owned())
-        }
-
-        /// The first element matching a CSS selector.
-        pub async fn find(&self, selector: &str) -> Result<Element<'_>, String> {
-            let value = self
-                .post(
-                    "/element",
-                    json!({ "using": "css selector", "value": selector }),
-                )
-                .await?;
-            let id = value[ELEMENT].as_str().ok_or("no element reference")?;
-            Ok(Element {
-                client: self,
-                id: id.to_owned(),
-            })
-        }
-
-        /// The page's HTML as the browser has it now.
-        pub async fn source(&self) -> Result<String, String> {
-            Ok(self
-                .get("/source")
-                .await?
-                .as_str()
-                .unwrap_or_default()
-                .to_owned())
-        }
-
-        /// A PNG of the viewport.
-        pub async fn screenshot(&self) -> Result<Vec<u8>, String> {
-            let value = self.get("/screenshot").await?;
-            base64::engine::general_purpose::STANDARD
-                .decode(value.as_str().unwrap_or_default())
-                .map_err(|e| e.to_string())
-        }
-
-        /// Ends the session (and closes the browser).
-        pub async fn close(self) -> Result<(), String> {
-            call(&self.http, reqwest::Method::DELETE, &self.session, None)
-                .await
-                .map(drop)
-        }
-    }
-
-    impl Element<'_> {
-        fn path(&self, what: &str) -> String {
-            format!("/element/{}/{what}", self.id)
-        }
-
-        /// Clicks it.
-        pub async fn click(&self) -> Result<(), String> {
-            self.client
-                .post(&self.path("click"), json!({}))
-                .await
-                .map(drop)
-        }
-
-        /// Empties an input.
-        pub async fn clear(&self) -> Result<(), String> {
-            self.client
-                .post(&self.path("clear"), json!({}))
-                .await
-                .map(drop)
-        }
-
-        /// Types `text` into it.
-        pub async fn send_keys(&self, text: &str) -> Result<(), String> {
-            self.client
-                .post(&self.path("value"), json!({ "text": text }))
-                .await
-                .map(drop)
-        }
-
-        /// Its rendered text.
-        pub async fn text(&self) -> Result<String, String> {
-            Ok(self
-                .client
-                .get(&self.path("text"))
-                .await?
-                .as_str()
-                .unwrap_or_default()
-                .to_owned())
-        }
-
-        /// An HTML attribute.
-        pub async fn attr(&self, name: &str) -> Result<Option<String>, String> {
-            Ok(self
-                .client
-                .get(&self.path(&format!("attribute/{name}")))
-                .await?
-                .as_str()
-                .map(str::to_owned))
-        }
-
-        /// A DOM property (e.g. an input's current `value`).
-        pub async fn prop(&self, name: &str) -> Result<Option<String>, String> {
-            Ok(self
-                .client
-                .get(&self.path(&format!("property/{name}")))
-                .await?
-                .as_str()
-                .map(str::to_owned))
-        }
-    }
 }
