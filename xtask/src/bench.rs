@@ -43,14 +43,14 @@ const MAX_P99_MS: f64 = 5.0;
 /// 64 MB (the unit: 10^6 bytes), in MiB as `/proc` and this report count.
 const MAX_RSS_MIB: f64 = 64.0e6 / 1_048_576.0;
 
-fn target_dir(root: &Path) -> PathBuf {
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
     env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
 /// A scratch directory of this run under `target/` (`<name>-<pid>`, so that runs started at
 /// the same time from one checkout do not share a database; removed first if a previous run
 /// left it).
-fn scratch(root: &Path, name: &str) -> Result<PathBuf> {
+pub(crate) fn scratch(root: &Path, name: &str) -> Result<PathBuf> {
     let dir = target_dir(root).join(format!("{name}-{}", std::process::id()));
     if dir.exists() {
         fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
@@ -60,7 +60,7 @@ fn scratch(root: &Path, name: &str) -> Result<PathBuf> {
 }
 
 /// Runs `program` with `args` and returns its standard output.
-fn output(cmd: &mut Command, what: &str) -> Result<String> {
+pub(crate) fn output(cmd: &mut Command, what: &str) -> Result<String> {
     let out = cmd
         .output()
         .with_context(|| format!("could not run {what}"))?;
@@ -263,7 +263,7 @@ fn curl_status(url: &str, token: Option<&str>) -> Result<u16> {
 }
 
 /// Installs a Debian package when `program` is missing.
-fn ensure_program(program: &str, package: &str) -> Result<()> {
+pub(crate) fn ensure_program(program: &str, package: &str) -> Result<()> {
     if Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
         .stdout(Stdio::null())
@@ -297,15 +297,15 @@ fn ensure_program(program: &str, package: &str) -> Result<()> {
 
 /// What one wrk run measured.
 #[derive(Debug)]
-struct WrkResult {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+pub(crate) struct WrkResult {
+    pub(crate) rps: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
     non_2xx: u64,
     errors: String,
 }
 
-fn parse_wrk(text: &str) -> Result<WrkResult> {
+pub(crate) fn parse_wrk(text: &str) -> Result<WrkResult> {
     let ms = |v: &str| -> Option<f64> {
         let v = v.trim();
         let (number, factor) = if let Some(n) = v.strip_suffix("us") {

@@ -6,6 +6,7 @@
 #![allow(clippy::print_stderr)]
 
 mod bench;
+mod destinations_bench;
 
 use std::{
     env,
@@ -19,8 +20,13 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, builder::FalseyValueParser};
 use sha2::{Digest, Sha256};
 
-/// The pinned npm toolchains the codegen integration tests run, relative to the workspace root.
-const NPM_DIRS: &[&str] = &["tools/ts", "tools/ts/seed"];
+/// The pinned npm toolchains the codegen integration tests run, and the destinations runtime
+/// package, relative to the workspace root.
+const NPM_DIRS: &[&str] = &["tools/ts", "tools/ts/seed", DESTINATIONS_DIR];
+
+/// The TypeScript package of the destinations runtime; `cargo xtask test` runs its checks
+/// (`npm run check`: strict tsc, Biome with c15t's settings, its tests, the committed build).
+const DESTINATIONS_DIR: &str = "packages/destinations";
 
 /// Written into `node_modules` after a successful `npm ci`: a SHA-256 of the `package-lock.json`
 /// (and `package.json`) it installed, so an unchanged lock file skips the reinstall. package.json
@@ -46,10 +52,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Install the npm toolchains in tools/ts and tools/ts/seed (skipped when package-lock.json
-    /// and package.json are unchanged since the last install).
+    /// Install the npm toolchains in tools/ts and tools/ts/seed and the packages/destinations
+    /// dependencies (skipped when package-lock.json and package.json are unchanged since the
+    /// last install).
     Npm,
-    /// Run every test: npm toolchains, then doctests, then cargo-nextest (or cargo test).
+    /// Run every test: npm toolchains, packages/destinations' checks, then doctests, then
+    /// cargo-nextest (or cargo test).
     Test,
     /// Run what CI runs: rustfmt, clippy, the tests, schemathesis, cargo deny.
     Ci {
@@ -68,6 +76,17 @@ enum Task {
         #[arg(long, default_value_t = 20)]
         duration: u64,
     },
+    /// Benchmark the destinations runtime: the bundle size it adds to a worker (gzip) and the
+    /// time of a `/analytics/scripts` request in workerd (`wrangler dev`, wrk one at a time).
+    BenchDestinations {
+        /// Seconds each wrk run takes.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+    },
+    /// Resolve each target profile's package-lock.json with npm (from the registry) and write it
+    /// to crates/codegen/locks/, which generated projects carry; run it after changing a
+    /// profile's dependencies or the destinations runtime's version.
+    Locks,
     /// Write docs/openapi.json from the API's code, or with --check fail when it is stale.
     Openapi {
         /// Compare instead of writing.
@@ -95,6 +114,10 @@ fn main() -> ExitCode {
             duration,
         } => bench::bench_server(&root, customers, duration),
         Task::Openapi { check } => openapi(&root, check),
+        Task::Locks => locks(&root),
+        Task::BenchDestinations { duration } => {
+            destinations_bench::bench_destinations(&root, duration)
+        }
         Task::Schemathesis { max_examples } => bench::schemathesis(&root, max_examples),
     };
     match result {
@@ -191,6 +214,44 @@ fn npm_install(root: &Path, dir: &str) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// locks
+
+fn locks(root: &Path) -> Result<()> {
+    check_node()?;
+    for target in c15t_codegen::TargetProfile::ALL {
+        let dir = env::temp_dir().join(format!("c15t-lock-{}-{}", target.id, std::process::id()));
+        if dir.exists() {
+            fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+        for (path, contents) in c15t_codegen::runtime::lock_inputs(target) {
+            let file = dir.join(path);
+            fs::create_dir_all(file.parent().unwrap_or(&dir))
+                .with_context(|| format!("creating {}", dir.display()))?;
+            fs::write(&file, contents).with_context(|| format!("writing {}", file.display()))?;
+        }
+        eprintln!("--> resolving the lock file of {}", target.id);
+        let mut cmd = Command::new(npm_program());
+        cmd.args([
+            "install",
+            "--package-lock-only",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+        ])
+        .current_dir(&dir);
+        run(&mut cmd, "check that the npm registry is reachable")?;
+        let out = root
+            .join("crates/codegen")
+            .join(c15t_codegen::runtime::lock_file_path(target));
+        fs::copy(dir.join("package-lock.json"), &out)
+            .with_context(|| format!("writing {}", out.display()))?;
+        fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        eprintln!("    wrote {}", out.display());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 // test
 
 fn test(root: &Path) -> Result<()> {
@@ -198,6 +259,17 @@ fn test(root: &Path) -> Result<()> {
     let fix = "fix the failing tests above and rerun `cargo xtask test`; when a snapshot changed \
                on purpose, review it with `cargo insta review`";
     let mut failures = Vec::new();
+    let mut check = Command::new(npm_program());
+    check
+        .args(["run", "check"])
+        .current_dir(root.join(DESTINATIONS_DIR));
+    if let Err(err) = run(
+        &mut check,
+        "fix what `npm run check` in packages/destinations reports (`npm run build` rebuilds \
+         crates/codegen/runtime/c15t-destinations.js)",
+    ) {
+        failures.push(err);
+    }
     // nextest does not run doctests, so they get their own run, first, so that the main test
     // runner's summary is the last thing printed.
     if let Err(err) = run(&mut cargo(root, ["test", "--workspace", "--doc"]), fix) {

@@ -26,9 +26,10 @@ pub struct BuildArgs {
     /// Target profile (see `c15tctl targets`).
     #[arg(long, default_value = TargetProfile::ALL[0].id)]
     target: String,
-    /// The entry file of `@c15t/destinations` (not published yet, so taken from a path).
+    /// An entry file of `@c15t/destinations` to bundle instead of the built-in destinations
+    /// runtime (the one generated projects vendor).
     #[arg(long)]
-    destinations: PathBuf,
+    destinations: Option<PathBuf>,
     /// A node_modules directory holding the target's npm packages.
     #[arg(long, default_value = "node_modules")]
     node_modules: PathBuf,

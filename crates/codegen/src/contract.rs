@@ -6,7 +6,7 @@ use c15t_model::{Catalogue, ConsentCategory, FieldType, KindSpec};
 use genco::prelude::*;
 
 use crate::lang::Tokens;
-use crate::literal::string_literal;
+use crate::literal::{INDENT_WIDTH, LINE_WIDTH, string_literal, width};
 use crate::target::DESTINATIONS_MODULE;
 
 /// The contract of the built-in catalogue with `header` lines on top. The body depends only on
@@ -99,16 +99,13 @@ fn kind_tokens(t: &mut Tokens, kind: &KindSpec) {
     let factory = kind.factory_name();
     let mut fields = Tokens::new();
     for field in kind.fields {
-        let ty = match field.ty {
-            FieldType::String | FieldType::Url => "string".to_owned(),
-            FieldType::Enum(values) => values
-                .iter()
-                .map(|v| string_literal(v))
-                .collect::<Vec<_>>()
-                .join(" | "),
-            FieldType::Bool => "boolean".to_owned(),
-            FieldType::Number { .. } => "number".to_owned(),
+        let members: Vec<String> = match field.ty {
+            FieldType::String | FieldType::Url => vec!["string".to_owned()],
+            FieldType::Enum(values) => values.iter().map(|v| string_literal(v)).collect(),
+            FieldType::Bool => vec!["boolean".to_owned()],
+            FieldType::Number { .. } => vec!["number".to_owned()],
         };
+        let ty = members.join(" | ");
         let mut doc = field.description.to_owned();
         if field.secret {
             doc.push_str(" Secret: read it from the worker's environment, never inline it.");
@@ -117,7 +114,18 @@ fn kind_tokens(t: &mut Tokens, kind: &KindSpec) {
         fields.push();
         fields.append(jsdoc(&doc));
         fields.push();
-        quote_in!(fields => $(field.key)$optional: $ty;);
+        // A union that does not fit on the member's line (two levels deep) is broken as Biome
+        // breaks it: one `| member` per line, indented once more.
+        let line = 2 * INDENT_WIDTH + width(field.key) + optional.len() + 2 + width(&ty) + 1;
+        if members.len() > 1 && line > LINE_WIDTH {
+            let lines: Vec<String> = members.iter().map(|m| format!("| {m}")).collect();
+            quote_in! { fields =>
+                $(field.key)$optional:
+                    $(for l in lines join ($['\r']) => $l);
+            };
+        } else {
+            quote_in!(fields => $(field.key)$optional: $ty;);
+        }
     }
     quote_in! { *t =>
         $(jsdoc(&format!("Settings of {} ({}).", kind.display_name, kind.docs_url)))

@@ -14,6 +14,7 @@ mod contract;
 mod lang;
 pub mod literal;
 mod project;
+pub mod runtime;
 pub mod target;
 mod worker;
 
@@ -54,7 +55,10 @@ pub fn destinations_package_files() -> Vec<(&'static str, String)> {
                     .to_owned(),
             ]),
         ),
-        ("src/catalogue.json", contract::runtime_catalogue(&catalogue)),
+        (
+            "src/catalogue.json",
+            contract::runtime_catalogue(&catalogue),
+        ),
     ]
 }
 

@@ -10,7 +10,9 @@ pub enum DestinationsMode {
     /// `/analytics/*` to `createAnalyticsHandler` from `@c15t/destinations`.
     Handler,
     /// The seed design's `analytics: { destinations }` option of `c15tInstance`, declared by a
-    /// module augmentation of `C15TOptions`.
+    /// module augmentation of `C15TOptions`. The backend the profile pins (1.8) ignores the
+    /// option at run time, so the worker also routes `/analytics/*` to `createAnalyticsHandler`
+    /// with the same destinations.
     AnalyticsOption,
 }
 
@@ -53,6 +55,9 @@ pub struct TargetProfile {
     pub dependencies: &'static [Dependency],
     /// Development dependencies (types, compiler, wrangler), pinned.
     pub dev_dependencies: &'static [Dependency],
+    /// The `package-lock.json` of these dependencies (and the vendored destinations runtime),
+    /// resolved by npm with `cargo xtask locks`, its project name a placeholder.
+    pub package_lock: &'static str,
 }
 
 /// The destinations package the generated worker imports (not yet published: its contract is
@@ -84,6 +89,7 @@ pub const BACKEND_2: TargetProfile = TargetProfile {
         dep("kysely", "0.28.19"),
     ],
     dev_dependencies: DEV_DEPENDENCIES,
+    package_lock: include_str!("../locks/c15t-backend-2.package-lock.json"),
 };
 
 /// The seed design's paths: `@c15t/backend/v2` (published in `@c15t/backend` 1.x) with the
@@ -106,6 +112,7 @@ pub const SEED_V2: TargetProfile = TargetProfile {
         dep("kysely", "0.28.19"),
     ],
     dev_dependencies: DEV_DEPENDENCIES,
+    package_lock: include_str!("../locks/seed-v2.package-lock.json"),
 };
 
 impl TargetProfile {

@@ -164,17 +164,21 @@ fn template(handler_mode: bool, sig: &Signatures) -> Template {
         };
     }
 
-    if handler_mode {
-        quote_in! { t =>
-            const ANALYTICS_BASE_PATH = $(string_literal(ANALYTICS_BASE_PATH));
-            $['\n']
-        };
-    }
+    quote_in! { t =>
+        const ANALYTICS_BASE_PATH = $(string_literal(ANALYTICS_BASE_PATH));
+        $['\n']
+    };
 
+    // Both modes serve `/analytics/*` with `createAnalyticsHandler`; the seed design's
+    // `analytics` option gets the same destinations too (its backend ignores the option at run
+    // time, so without the handler its workers would serve no scripts).
     quote_in! { t =>
         const createHandler = $(sig.create_handler) => {
-            $(if handler_mode {
-                const $(sig.origins) = $(Hole::Origins.mark());
+            const $(sig.origins) = $(Hole::Origins.mark());
+            $(if !handler_mode {
+                const analyticsOptions = {
+                    destinations: [$(Hole::Destinations.mark())],
+                };
             })
             const instance = $(Hole::C15tInstance.mark())({
                 adapter: $(Hole::KyselyAdapter.mark())({
@@ -186,19 +190,13 @@ fn template(handler_mode: bool, sig: &Signatures) -> Template {
                     }),
                     provider: $(string_literal("sqlite")),
                 }),
-                $(if handler_mode {
-                    trustedOrigins,
-                } else {
-                    trustedOrigins: $(Hole::Origins.mark()),
-                })
+                trustedOrigins,
                 logger: {
                     level: $(Hole::Level.mark()),
                     appName: $(Hole::AppName.mark()),
                 },
                 $(if !handler_mode {
-                    analytics: {
-                        destinations: [$(Hole::Destinations.mark())],
-                    },
+                    analytics: analyticsOptions,
                 })
             });
             $(if handler_mode {
@@ -207,19 +205,23 @@ fn template(handler_mode: bool, sig: &Signatures) -> Template {
                     trustedOrigins,
                     destinations: [$(Hole::Destinations.mark())],
                 });
+            } else {
+                const analytics = $(Hole::CreateAnalyticsHandler.mark())({
+                    basePath: ANALYTICS_BASE_PATH,
+                    trustedOrigins,
+                    ...analyticsOptions,
+                });
             })
             $['\n']
             return async $(sig.request_fn) => {
                 try {
-                    $(if handler_mode {
-                        const { pathname } = new URL(request.url);
-                        if (
-                            pathname === ANALYTICS_BASE_PATH ||
-                            pathname.startsWith(ANALYTICS_BASE_PATH + $(string_literal("/")))
-                        ) {
-                            return await analytics(request);
-                        }
-                    })
+                    const { pathname } = new URL(request.url);
+                    if (
+                        pathname === ANALYTICS_BASE_PATH ||
+                        pathname.startsWith(ANALYTICS_BASE_PATH + $(string_literal("/")))
+                    ) {
+                        return await analytics(request);
+                    }
                     return await instance.handler(request);
                 } catch (error) {
                     console.error($(string_literal("c15t worker: unhandled error")), error);
@@ -332,7 +334,7 @@ pub(crate) fn render(
     let typescript = flavour == Flavour::TypeScript;
     let template = template_for(handler_mode, typescript);
     // Depth (in tabs) of the entries of the destinations array.
-    let entry_depth = if handler_mode { 3 } else { 4 };
+    let entry_depth = 3;
 
     let mut a = Assembly {
         text: String::with_capacity(2560 + 320 * destinations.len()),
@@ -372,12 +374,12 @@ pub(crate) fn render(
                 origins_array(
                     &mut a.text,
                     input,
-                    match (handler_mode, typescript) {
-                        (true, true) => "\tconst trustedOrigins: string[] = ",
-                        (true, false) => "\tconst trustedOrigins = ",
-                        (false, _) => "\t\ttrustedOrigins: ",
+                    if typescript {
+                        "\tconst trustedOrigins: string[] = "
+                    } else {
+                        "\tconst trustedOrigins = "
                     },
-                    if handler_mode { 1 } else { 2 },
+                    1,
                 );
                 continue;
             }
@@ -573,8 +575,13 @@ fn destination_entries(
         let enabled = if d.enabled { "true" } else { "false" };
         let mut settings = d.ordered_settings().peekable();
         if settings.peek().is_none() {
+            // Every kind has a required setting, so a valid config never gets here; the call
+            // still names the destination and stays on one line only when Biome would keep it.
             let category = string_literal(d.category.as_str());
-            a.push(Part::Tokens(quote!($factory({}, $enabled, $category),)));
+            let id = string_literal(d.id.as_str());
+            a.push(Part::Tokens(
+                quote!($factory({}, $enabled, $category, $id),),
+            ));
             continue;
         }
         a.push(Part::Import(factory));
@@ -611,6 +618,9 @@ fn destination_entries(
         out.push(',');
         push_line(out, depth + 1);
         push_string_literal(out, d.category.as_str());
+        out.push(',');
+        push_line(out, depth + 1);
+        push_string_literal(out, d.id.as_str());
         push_line(out, depth);
         out.push_str("),");
     }

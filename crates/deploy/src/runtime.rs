@@ -148,8 +148,10 @@ pub struct RuntimeBuild<'a> {
     /// A `node_modules` directory holding the target's packages (`@c15t/backend`, `kysely`,
     /// `@libsql/kysely-libsql` at the versions of [`TargetProfile::dependencies`]).
     pub node_modules: PathBuf,
-    /// The entry file of `@c15t/destinations` (not published yet, so taken from a path).
-    pub destinations_module: PathBuf,
+    /// An entry file of `@c15t/destinations` to bundle instead of the runtime built from
+    /// `packages/destinations` that generated projects vendor
+    /// ([`c15t_codegen::runtime::DESTINATIONS_JS`], the default).
+    pub destinations_module: Option<PathBuf>,
     /// The esbuild executable; `node_modules/.bin/esbuild` when `None`.
     pub esbuild: Option<PathBuf>,
 }
@@ -198,7 +200,8 @@ impl RuntimeBundle {
     /// Bundles the runtime of `build.target` with esbuild, run once: the entry of
     /// [`c15t_codegen::runtime_entry_source`] is written to a temporary directory (next to a
     /// link to `build.node_modules`) and bundled into one minified ES module for workerd, with
-    /// `@c15t/destinations` aliased to `build.destinations_module`.
+    /// `@c15t/destinations` aliased to the vendored destinations runtime (or to
+    /// `build.destinations_module` when given).
     ///
     /// The options follow `wrangler deploy`: `workerd`, `worker` and `browser` conditions,
     /// `process.env.NODE_ENV` defined as `"production"`, names kept, `cloudflare:*` and
@@ -225,11 +228,13 @@ impl RuntimeBundle {
         let esbuild = esbuild
             .canonicalize()
             .map_err(RuntimeError::io("resolve", &esbuild))?;
-        let destinations = build.destinations_module.canonicalize().map_err(|_| {
-            RuntimeError::DestinationsNotFound {
-                path: build.destinations_module.clone(),
-            }
-        })?;
+        let destinations = match &build.destinations_module {
+            Some(path) => Some(
+                path.canonicalize()
+                    .map_err(|_| RuntimeError::DestinationsNotFound { path: path.clone() })?,
+            ),
+            None => None,
+        };
         let node_modules = build
             .node_modules
             .canonicalize()
@@ -249,6 +254,19 @@ impl RuntimeBundle {
         std::os::unix::fs::symlink(&node_modules, &link)
             .map_err(RuntimeError::io("link node_modules at", &link))?;
         let outfile = dir.path().join("runtime.js");
+        // The default: the runtime generated projects vendor, at the same relative place.
+        let destinations = match destinations {
+            Some(path) => path,
+            None => {
+                let vendored = dir.path().join(c15t_codegen::runtime::VENDOR_DIR);
+                std::fs::create_dir_all(&vendored)
+                    .map_err(RuntimeError::io("create", &vendored))?;
+                let index = vendored.join("index.js");
+                std::fs::write(&index, c15t_codegen::runtime::DESTINATIONS_JS)
+                    .map_err(RuntimeError::io("write", &index))?;
+                index
+            }
+        };
 
         let mut command = Command::new(&esbuild);
         command

@@ -4,6 +4,7 @@ mod canary;
 mod connection;
 mod jobs;
 mod runtime;
+mod self_hosted;
 mod store_commands;
 mod users;
 mod workspace;
@@ -12,15 +13,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The files `generate` writes for a project.
-pub const PROJECT_FILES: [&str; 8] = [
+pub const PROJECT_FILES: [&str; 12] = [
     "src/index.ts",
     "types/c15t-destinations.d.ts",
     "wrangler.jsonc",
     "package.json",
+    "package-lock.json",
     "tsconfig.json",
     ".dev.vars.example",
     ".gitignore",
     "README.md",
+    "vendor/c15t-destinations/package.json",
+    "vendor/c15t-destinations/index.js",
+    "vendor/c15t-destinations/NOTICE",
 ];
 
 fn c15tctl(args: &[&str]) -> Output {
@@ -51,7 +56,7 @@ fn generate_writes_the_seed_example_project() {
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
-        stdout.starts_with("generated c15t-cust_abc123 (8 files, sha256:"),
+        stdout.starts_with("generated c15t-cust_abc123 (12 files, sha256:"),
         "{stdout}"
     );
     for file in PROJECT_FILES {

@@ -1,5 +1,5 @@
 //! `c15tctl runtime build`: the runtime module bundled by the pinned esbuild from `tools/ts`,
-//! with the destinations fixture of the generator's tests.
+//! with the built-in destinations runtime (no `--destinations` needed).
 
 use std::path::{Path, PathBuf};
 
@@ -22,20 +22,13 @@ fn node_modules() -> PathBuf {
     nm
 }
 
-fn destinations() -> PathBuf {
-    workspace_root().join("crates/codegen/tests/fixtures/c15t-destinations/index.js")
-}
-
 fn build(out: &Path, target: &str, extra: &[&str]) -> std::process::Output {
     let node_modules = node_modules();
-    let destinations = destinations();
     let mut args = vec![
         "runtime",
         "build",
         "--target",
         target,
-        "--destinations",
-        destinations.to_str().unwrap(),
         "--node-modules",
         node_modules.to_str().unwrap(),
         "--out",

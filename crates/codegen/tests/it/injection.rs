@@ -230,8 +230,9 @@ impl Walk {
                 for property in &o.properties {
                     match property {
                         ObjectPropertyKind::ObjectProperty(p) => self.property(p),
-                        ObjectPropertyKind::SpreadProperty(_) => {
-                            self.unsupported("spread in an object")
+                        ObjectPropertyKind::SpreadProperty(spread) => {
+                            self.tag("...");
+                            self.expression(&spread.argument);
                         }
                     }
                 }

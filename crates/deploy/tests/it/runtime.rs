@@ -1,5 +1,5 @@
 //! The runtime bundle for real: esbuild (pinned in `tools/ts`) bundles the default target's
-//! runtime with the destinations fixture, and the two uploaded modules (the generated
+//! runtime with the destinations runtime generated projects vendor, and the two uploaded modules (the generated
 //! JavaScript entry and the runtime module) run in workerd through `wrangler dev` with
 //! bundling switched off, so a deploy needs no Node.js process.
 
@@ -28,15 +28,11 @@ fn node_modules() -> PathBuf {
     nm
 }
 
-fn destinations_fixture() -> PathBuf {
-    workspace_root().join("crates/codegen/tests/fixtures/c15t-destinations/index.js")
-}
-
 fn runtime_build(target: &TargetProfile) -> RuntimeBuild<'_> {
     RuntimeBuild {
         target,
         node_modules: node_modules(),
-        destinations_module: destinations_fixture(),
+        destinations_module: None,
         esbuild: None,
     }
 }
@@ -141,7 +137,7 @@ fn uploaded_modules_really_run_in_workerd_without_bundling() {
     let again = RuntimeBundle::build(&RuntimeBuild {
         target: &target,
         node_modules: relative.to_owned(),
-        destinations_module: "../codegen/tests/fixtures/c15t-destinations/index.js".into(),
+        destinations_module: None,
         esbuild: Some(relative.join(".bin/esbuild")),
     })
     .expect("runtime builds again");
@@ -189,33 +185,51 @@ fn uploaded_modules_really_run_in_workerd_without_bundling() {
     let server = &running.server;
     assert_backend_version(&running, &target);
 
+    // The destinations runtime generated projects vendor answers real descriptors: with
+    // marketing consent Meta's pixel, and Google's tag and PostHog, which c15t always loads
+    // (in denied consent mode) whatever the consent.
     let marketing = server
         .get(&consent_path(r#"{"marketing":true}"#))
         .expect("request");
     assert!(marketing.0.contains(" 200 "), "{marketing:?}");
     let body: serde_json::Value = serde_json::from_str(&marketing.1).expect("JSON body");
     assert_eq!(
-        body,
-        serde_json::json!({ "scripts": [{ "type": "meta-pixel", "category": "marketing" }] })
+        body["scripts"][0],
+        serde_json::json!({
+            "id": "meta-prod",
+            "type": "meta-pixel",
+            "vendor": "meta-pixel",
+            "function": "metaPixel",
+            "options": { "pixelId": "1234567890" },
+            "category": "marketing",
+            "alwaysLoad": false,
+        }),
+        "{body}"
     );
+    assert_eq!(script_ids(&body), ["meta-prod", "ga4-prod", "posthog"]);
 
     let measurement = server
         .get(&consent_path(r#"{"measurement":true}"#))
         .expect("second request");
     let body: serde_json::Value = serde_json::from_str(&measurement.1).expect("JSON body");
-    let types: Vec<&str> = body["scripts"]
-        .as_array()
-        .expect("scripts")
-        .iter()
-        .map(|s| s["type"].as_str().expect("type"))
-        .collect();
-    assert_eq!(types, ["google-analytics", "posthog"]);
+    assert_eq!(script_ids(&body), ["ga4-prod", "posthog"]);
+    assert_eq!(body["scripts"][0]["options"]["id"], "G-ABC123XYZ", "{body}");
     for (_, value) in secrets {
         assert!(
             !measurement.1.contains(value) && !marketing.1.contains(value),
             "a secret leaked"
         );
     }
+}
+
+/// The ids of a `/analytics/scripts` answer's descriptors, in order.
+fn script_ids(body: &serde_json::Value) -> Vec<&str> {
+    body["scripts"]
+        .as_array()
+        .expect("scripts")
+        .iter()
+        .map(|s| s["id"].as_str().expect("id"))
+        .collect()
 }
 
 #[test]
@@ -232,7 +246,7 @@ fn the_seed_targets_runtime_runs_with_nodejs_compat() {
     let runtime = RuntimeBundle::build(&RuntimeBuild {
         target: &target,
         node_modules: seed_modules,
-        destinations_module: destinations_fixture(),
+        destinations_module: None,
         esbuild: Some(node_modules().join(".bin/esbuild")),
     })
     .expect("seed runtime builds");
@@ -303,7 +317,7 @@ fn a_missing_esbuild_or_destinations_module_is_a_clear_error() {
     assert!(err.to_string().contains("run `cargo xtask npm`"), "{err}");
 
     let err = RuntimeBundle::build(&RuntimeBuild {
-        destinations_module: dir.path().join("missing.js"),
+        destinations_module: Some(dir.path().join("missing.js")),
         ..runtime_build(&target)
     })
     .expect_err("no destinations");
@@ -316,7 +330,7 @@ fn a_missing_esbuild_or_destinations_module_is_a_clear_error() {
     let broken = dir.path().join("broken.js");
     std::fs::write(&broken, "export const metaPixel = ;\n").expect("write");
     let err = RuntimeBundle::build(&RuntimeBuild {
-        destinations_module: broken,
+        destinations_module: Some(broken),
         ..runtime_build(&target)
     })
     .expect_err("syntax error");
