@@ -233,7 +233,8 @@ enum DbCommand {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Create the key file (mode 0600); refuses to overwrite one.
+    /// Create the key file (mode 0600); refuses to overwrite one, and refuses when the
+    /// database already holds secrets (a new key could not open them).
     Init,
     /// Add a new key, re-encrypt every stored secret to it, then retire the old key. Safe to
     /// run again after an interruption: it resumes.
@@ -559,7 +560,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Runtime(command) => runtime::run(command),
         Command::Keys(KeysCommand::Init) => {
-            let recipient = c15t_control::keys_init(&cli.key_file)?;
+            // Only for a database without vaults: a new key could not open stored ones.
+            let store = open_store(&cli.database_url).await?;
+            let recipient = c15t_control::keys_init_for(&cli.key_file, &store).await?;
             print(&format!(
                 "created {} (public key {recipient}); keep it safe and private",
                 cli.key_file.display()
@@ -575,11 +578,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-async fn connect(url: &str, key_file: &Path) -> Result<Control, Failure> {
-    let store = SeaStore::connect(url).await.map_err(|e| Failure {
+async fn open_store(url: &str) -> Result<SeaStore, Failure> {
+    SeaStore::connect(url).await.map_err(|e| Failure {
         code: EXIT_IO,
         error: anyhow!(e).context("cannot open the database"),
-    })?;
+    })
+}
+
+async fn connect(url: &str, key_file: &Path) -> Result<Control, Failure> {
+    let store = open_store(url).await?;
     let keys = KeySource::load(key_file.to_owned())?;
     Ok(Control::new(Arc::new(store), keys, Arc::new(SystemClock)))
 }

@@ -44,7 +44,9 @@ pub struct Flags {
     /// [default: sqlite://c15t.db?mode=rwc].
     #[arg(long, env = "C15T_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// The age key file; created on first start when missing [default: c15t.key].
+    /// The age key file; created on first start when missing and the database holds no
+    /// secrets; the server refuses to start if it does not open the stored ones
+    /// [default: c15t.key].
     #[arg(long, env = "C15T_KEY_FILE")]
     pub key_file: Option<PathBuf>,
     /// Where customers and CI reach this server (download links in webhooks)

@@ -102,19 +102,27 @@ fn serve_blocking(flags: Flags) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, metrics: Metrics) -> anyhow::Result<()> {
-    if !config.key_file.exists() {
-        let recipient = c15t_control::keys_init(&config.key_file)
-            .with_context(|| format!("cannot create the key file {}", config.key_file.display()))?;
-        tracing::info!(
-            path = %config.key_file.display(),
-            recipient,
-            "created a new key file (mode 0600); back it up: stored secrets cannot be read without it"
-        );
-    }
     let store = SeaStore::connect(&config.database_url)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
-    let keys = KeySource::load(config.key_file.clone())?;
+    // Created only on a fresh install (no vault stored); refused when it does not open them.
+    let (keys, opened) = KeySource::open(config.key_file.clone(), &store)
+        .await
+        .with_context(|| format!("cannot use the key file {}", config.key_file.display()))?;
+    if opened.created {
+        tracing::info!(
+            path = %config.key_file.display(),
+            recipient = opened.recipient,
+            "created a new key file (mode 0600); back it up: stored secrets cannot be read without it"
+        );
+    } else {
+        tracing::info!(
+            path = %config.key_file.display(),
+            recipient = opened.recipient,
+            vaults = opened.vaults,
+            "loaded the key file; it opens every stored vault"
+        );
+    }
     let testers = c15t_control::Testers::new(c15t_control::VendorOptions {
         endpoints: config.vendors.clone(),
         timeout: Some(config.vendor_timeout),

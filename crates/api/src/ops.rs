@@ -24,7 +24,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use c15t_control::Control;
+use c15t_control::{Control, ControlError};
 use c15t_model::CustomerId;
 use tracing::Instrument;
 
@@ -370,7 +370,8 @@ async fn healthz() -> Response {
     plain(StatusCode::OK, "ok\n")
 }
 
-/// `GET /readyz`: the database answers (one primary-key lookup).
+/// `GET /readyz`: the database answers (one primary-key lookup), and the most recently written
+/// vault opens with the key file loaded at start (one more read and one X25519 operation).
 async fn readyz(State(ops): State<Ops>) -> Response {
     let probe = match CustomerId::new("readyz-probe") {
         Ok(id) => id,
@@ -379,13 +380,28 @@ async fn readyz(State(ops): State<Ops>) -> Response {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "not ready\n");
         }
     };
-    match ops.control.store().customer_get(&probe).await {
-        Ok(_) => plain(StatusCode::OK, "ready\n"),
-        Err(e) => {
-            tracing::warn!(error = %error_chain(&e), "not ready: the database did not answer");
+    if let Err(e) = ops.control.store().customer_get(&probe).await {
+        tracing::warn!(error = %error_chain(&e), "not ready: the database did not answer");
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: database unreachable\n",
+        );
+    }
+    match ops.control.keys_ready().await {
+        Ok(()) => plain(StatusCode::OK, "ready\n"),
+        // The answer names no customer and no path: the endpoint needs no token.
+        Err(e @ ControlError::KeyFileMismatch(_)) => {
+            tracing::warn!(error = %error_chain(&e), "not ready: the key file does not open the vaults");
             plain(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "not ready: database unreachable\n",
+                "not ready: the key file does not open the stored vaults\n",
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "not ready: a vault could not be checked");
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: a stored vault could not be checked\n",
             )
         }
     }

@@ -52,6 +52,10 @@ pub enum ControlError {
     /// Generation refused the input.
     #[error(transparent)]
     Generate(#[from] c15t_codegen::GenerateError),
+    /// The key file does not open the vaults stored in the database (it is missing, or it is
+    /// another key file); the message names the customers and the recovery commands.
+    #[error("{0}")]
+    KeyFileMismatch(String),
     /// Encryption, decryption or key-file failure.
     #[error("secret storage failed")]
     Secrets(#[source] c15t_secrets::SecretsError),

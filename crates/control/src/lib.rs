@@ -44,7 +44,7 @@ pub use fleet::{FleetFailure, FleetPlan, PhaseTimings, PreparedWorker};
 pub use health::{HealthOptions, HealthReport};
 pub use import::{ImportOutcome, SecretResolver};
 pub use jobs::{JOB_DEPLOY, JOB_NOTIFY, JOB_WEBHOOK, RunnerOptions, RunnerReport};
-pub use keys::{RotationReport, keys_init};
+pub use keys::{KeyFileOpened, RotationReport, keys_init, keys_init_for};
 pub use plan::{
     Change, DeploymentSummary, EnvironmentPlan, FileChange, HealthSummary, SecretChange, SyncStatus,
 };

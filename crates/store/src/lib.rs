@@ -68,8 +68,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         customer: &CustomerId,
     ) -> Result<Vec<DestinationSpec>, StoreError>;
 
-    /// Every stored vault, for key rotation.
+    /// Every stored vault, for key rotation and for checking the key file at start.
     async fn vault_list(&self) -> Result<Vec<(CustomerId, String)>, StoreError>;
+    /// The most recently written vault (by `updated_at`, then customer id), if any: the one
+    /// readiness probes try to open.
+    async fn vault_latest(&self) -> Result<Option<(CustomerId, String)>, StoreError>;
     /// Replaces a vault's ciphertext if it is still `old` (compare-and-swap), without bumping
     /// the config revision; `false` if it changed meanwhile.
     async fn vault_reseal(

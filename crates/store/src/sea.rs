@@ -1244,6 +1244,18 @@ impl Store for SeaStore {
             .collect()
     }
 
+    async fn vault_latest(&self) -> Result<Option<(CustomerId, String)>, StoreError> {
+        const OP: &str = "reading the latest vault";
+        vault::Entity::find()
+            .order_by_desc(vault::Column::UpdatedAt)
+            .order_by_desc(vault::Column::CustomerId)
+            .one(&self.db)
+            .await
+            .map_err(db(OP))?
+            .map(|v| Ok((parse_id("vault customer", &v.customer_id)?, v.ciphertext)))
+            .transpose()
+    }
+
     async fn vault_reseal(
         &self,
         actor: &str,

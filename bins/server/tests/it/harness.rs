@@ -51,6 +51,40 @@ impl Env {
     pub fn start_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Server {
         Server::start(self, args, vars)
     }
+
+    /// Runs a server on this environment that is expected to stop by itself (a refused
+    /// start): its exit status and log once it exited, or `None` and the log if it was still
+    /// running after `limit` (it is killed then).
+    pub fn run_to_exit(&self, limit: Duration) -> (Option<ExitStatus>, String) {
+        let mut child = command()
+            .env("C15T_HEALTH_INTERVAL_SECS", "0")
+            .current_dir(self.dir.path())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(["--database-url", &self.url])
+            .arg("--key-file")
+            .arg(self.key_path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start c15t-server");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let reader =
+            std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for the server") {
+                break Some(status);
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status, reader.join().unwrap_or_default())
+    }
 }
 
 /// A running `c15t-server`, killed on drop if it is still running.

@@ -1,4 +1,5 @@
 //! Integration tests of the `c15t-server` binary: started for real on an ephemeral port.
 
 mod harness;
+mod keys;
 mod server;

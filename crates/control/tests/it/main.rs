@@ -11,4 +11,5 @@ mod delivery;
 mod generate;
 mod harness;
 mod import;
+mod keys;
 mod rotation;

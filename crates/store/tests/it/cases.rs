@@ -373,6 +373,7 @@ pub async fn delete_removes_config_keeps_history(store: &dyn Store) {
         Err(StoreError::NotFound { .. })
     ));
     assert!(store.vault_list().await.unwrap().is_empty());
+    assert!(store.vault_latest().await.unwrap().is_none());
     assert!(store.api_token_find("aa11").await.unwrap().is_none());
     assert!(store.api_token_list(&cust()).await.unwrap().is_empty());
     assert_eq!(
@@ -522,6 +523,11 @@ pub async fn vault_reseal_compares_and_swaps(store: &dyn Store) {
     let got = store.customer_get(&cust()).await.unwrap().unwrap();
     assert_eq!(got.vault.as_deref(), Some("vault-v2"));
     assert_eq!(got.revision, 1, "resealing is not a config change");
+    assert_eq!(
+        store.vault_latest().await.unwrap(),
+        Some((cust(), "vault-v2".to_owned())),
+        "the latest vault is the one written last"
+    );
     let audit = store.audit_list(Some(&cust()), 10).await.unwrap();
     assert_eq!(
         audit
