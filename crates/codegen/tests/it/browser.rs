@@ -171,6 +171,11 @@ fn write_project(project: &Project) -> tempfile::TempDir {
                 .expect("link node_modules");
             let runtime =
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime/c15t-destinations.js");
+            assert!(
+                runtime.is_file(),
+                "{} is missing: it is built by packages/destinations (`npm run build` there)",
+                runtime.display()
+            );
             alias(dir.path(), "@c15t/destinations", &runtime);
         }
         Destinations::Vendored => {
@@ -360,6 +365,15 @@ async fn wait_for<T>(
     let deadline = Instant::now() + WAIT;
     loop {
         let state = page_state(browser).await;
+        let failed = state["destinations"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("failed"));
+        if failed || state["errors"].as_array().is_some_and(|e| !e.is_empty()) {
+            panic!(
+                "{what}: the page failed.\npage: {state:#}\nvendor requests:\n{}",
+                list(&assets.requests())
+            );
+        }
         if let Some(found) = check(&state) {
             return found;
         }
