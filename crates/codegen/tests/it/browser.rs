@@ -73,15 +73,16 @@ const WAIT: Duration = Duration::from_secs(60);
 #[allow(dead_code)] // one of the two is in use
 enum Destinations {
     /// The built runtime, `crates/codegen/runtime/c15t-destinations.js`, by a wrangler alias
-    /// (for projects that do not vendor it yet).
+    /// (a runtime build tried without regenerating; projects from before vendoring).
     Aliased,
     /// The project's own `vendor/c15t-destinations` (`"@c15t/destinations":
     /// "file:vendor/c15t-destinations"`), linked into `node_modules` as `npm ci` does.
     Vendored,
 }
 
-/// The one line to change once the generator vendors the runtime: `Destinations::Vendored`.
-const DESTINATIONS: Destinations = Destinations::Aliased;
+/// The one line that chooses: generated projects vendor the runtime, so `Vendored` is what a
+/// customer deploys; `Aliased` runs a project against the runtime file directly.
+const DESTINATIONS: Destinations = Destinations::Vendored;
 
 /// The customer, trusting the test page's origin.
 fn customer(page_origin: &str) -> Case {
@@ -178,29 +179,7 @@ fn write_project(project: &Project) -> tempfile::TempDir {
             );
             alias(dir.path(), "@c15t/destinations", &runtime);
         }
-        Destinations::Vendored => {
-            let nm = dir.path().join("node_modules");
-            let scope = nm.join("@c15t");
-            std::fs::create_dir_all(&scope).expect("mkdir node_modules/@c15t");
-            for entry in std::fs::read_dir(&toolchain).expect("read node_modules") {
-                let entry = entry.expect("entry");
-                let (from, to) = (entry.path(), nm.join(entry.file_name()));
-                if entry.file_name() == "@c15t" {
-                    for inner in std::fs::read_dir(&from).expect("read @c15t") {
-                        let inner = inner.expect("entry");
-                        std::os::unix::fs::symlink(inner.path(), scope.join(inner.file_name()))
-                            .expect("link");
-                    }
-                } else {
-                    std::os::unix::fs::symlink(from, to).expect("link");
-                }
-            }
-            std::os::unix::fs::symlink(
-                "../../vendor/c15t-destinations",
-                scope.join("destinations"),
-            )
-            .expect("link @c15t/destinations");
-        }
+        Destinations::Vendored => crate::typescript::link_node_modules(&toolchain, dir.path()),
     }
     std::fs::write(
         dir.path().join(".dev.vars"),
