@@ -11,6 +11,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
 use std::time::{Duration, Instant};
 use std::{fs, thread};
 
@@ -70,15 +71,9 @@ fn stand_in(real: &str) -> String {
 
 fn gzip_size(path: &Path) -> Result<(usize, usize)> {
     let raw = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut gzip = Command::new("gzip")
-        .args(["-9", "-c"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("running gzip")?;
-    gzip.stdin.take().context("gzip stdin")?.write_all(&raw)?;
-    let out = gzip.wait_with_output()?;
-    Ok((raw.len(), out.stdout.len()))
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(&raw)?;
+    Ok((raw.len(), gzip.finish()?.len()))
 }
 
 fn bundle(wrangler: &Path, dir: &Path) -> Result<(usize, usize)> {
