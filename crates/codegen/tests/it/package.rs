@@ -24,3 +24,44 @@ fn destinations_package_generated_files_are_current() {
         );
     }
 }
+
+#[test]
+fn lock_files_match_the_projects_they_ship_with() {
+    // `npm ci` refuses a lock file whose root dependencies differ from package.json; each
+    // target's lock (written by `cargo xtask locks`) must match what the generator writes.
+    let package: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("packages/destinations/package.json"))
+            .expect("packages/destinations/package.json"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        package["version"],
+        c15t_codegen::runtime::DESTINATIONS_VERSION,
+        "the vendored runtime's version must be packages/destinations' version"
+    );
+    for target in c15t_codegen::TargetProfile::ALL {
+        let lock: serde_json::Value =
+            serde_json::from_str(target.package_lock).expect("the lock file is JSON");
+        let inputs = c15t_codegen::runtime::lock_inputs(target);
+        let manifest: serde_json::Value =
+            serde_json::from_str(&inputs[0].1).expect("package.json is JSON");
+        let root = &lock["packages"][""];
+        for key in ["dependencies", "devDependencies"] {
+            assert_eq!(
+                root[key], manifest[key],
+                "{}: the lock file's {key} differ from package.json; run `cargo xtask locks`",
+                target.id
+            );
+        }
+        assert_eq!(
+            lock["packages"]["vendor/c15t-destinations"]["version"],
+            c15t_codegen::runtime::DESTINATIONS_VERSION,
+            "{}: the lock names another runtime version; run `cargo xtask locks`",
+            target.id
+        );
+        assert_eq!(
+            lock["packages"]["node_modules/@c15t/destinations"]["resolved"],
+            c15t_codegen::runtime::VENDOR_DIR
+        );
+    }
+}
