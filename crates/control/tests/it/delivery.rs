@@ -667,3 +667,90 @@ async fn turning_automatic_deploys_what_is_pending() {
     let audit = control.audit(Some(&cust), 20).await.unwrap();
     assert!(audit.iter().any(|a| a.action == "delivery.update"));
 }
+
+/// Deploy, deploy a change, roll back, while the fake Cloudflare writes ids in `forms`, the
+/// first deployment's record holding its version id as `stored` made it (a record written
+/// before ids were normalised): the rollback restores that version through the deployments
+/// API (no new upload), and every id recorded is canonical.
+async fn rollback_with_ids(forms: c15t_testkit::cloudflare::IdForms, legacy: bool) {
+    let env = TestEnv::sqlite();
+    let cf = FakeCloudflare::start().await;
+    cf.add_account(ACCOUNT, "acme", TOKEN);
+    cf.set_id_forms(forms);
+    let control = env.delivering(test_delivery(&cf.base_url())).await;
+    let cust = id("cust_abc123");
+    managed_customer(&control).await;
+    let production = Environment::new("production").unwrap();
+    let first = control.deploy("bob", &cust, &production).await.unwrap();
+    let v1 = cf
+        .script(ACCOUNT, "c15t-cust_abc123")
+        .unwrap()
+        .live_version()
+        .unwrap()
+        .id
+        .clone();
+    assert_eq!(
+        first.deployment.remote_version.as_deref(),
+        Some(v1.as_str())
+    );
+    if legacy {
+        control
+            .store()
+            .deployment_update(
+                first.deployment.id,
+                c15t_store::DeploymentUpdate {
+                    status: DeploymentStatus::Succeeded,
+                    url: None,
+                    error: None,
+                    remote_version: Some(v1.replace('-', "")),
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+    control
+        .destination_edit("alice", &cust, "meta-prod", pixel_id("7777777777"), None)
+        .await
+        .unwrap();
+    control.deploy("bob", &cust, &production).await.unwrap();
+    let uploads = cf.upload_count(ACCOUNT, "c15t-cust_abc123");
+    let rolled = control
+        .rollback("carol", &cust, first.deployment.id)
+        .await
+        .unwrap();
+    assert_eq!(rolled.deployment.status, "succeeded", "{forms:?}");
+    assert_eq!(
+        rolled.deployment.remote_version.as_deref(),
+        Some(v1.as_str())
+    );
+    let script = cf.script(ACCOUNT, "c15t-cust_abc123").unwrap();
+    assert_eq!(script.live_version().unwrap().id, v1, "{forms:?}");
+    assert_eq!(
+        cf.upload_count(ACCOUNT, "c15t-cust_abc123"),
+        uploads,
+        "{forms:?}: rolled back through the deployments API, not uploaded again"
+    );
+}
+
+#[tokio::test]
+async fn rollback_works_whatever_form_cloudflare_writes_ids_in() {
+    use c15t_testkit::cloudflare::{IdForm, IdForms};
+    for forms in [
+        IdForms::all(IdForm::Canonical),
+        IdForms::all(IdForm::Hyphenless),
+        IdForms::all(IdForm::UpperCase),
+        IdForms {
+            upload: IdForm::Hyphenless,
+            other: IdForm::Canonical,
+        },
+    ] {
+        rollback_with_ids(forms, false).await;
+    }
+}
+
+#[tokio::test]
+async fn a_stored_hyphenless_version_id_still_rolls_back() {
+    use c15t_testkit::cloudflare::{IdForm, IdForms};
+    rollback_with_ids(IdForms::all(IdForm::Canonical), true).await;
+}
