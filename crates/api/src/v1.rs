@@ -633,7 +633,7 @@ pub async fn deploy(
     if query.wait {
         let report = state
             .control()
-            .deploy(&principal.actor(), &id, &env)
+            .deploy_detached(&principal.actor(), &id, &env)
             .await
             .map_err(|f| ApiError::from(f.error))?;
         return Ok(Json(json_value(report)).into_response());
@@ -755,7 +755,7 @@ pub async fn rollback(
     let deployment = deployment_id(&deployment, &id)?;
     let report = state
         .control()
-        .rollback(&principal.actor(), &id, deployment)
+        .rollback_detached(&principal.actor(), &id, deployment)
         .await
         .map_err(|f| ApiError::from(f.error))?;
     Ok(Json(json_value(report)).into_response())
@@ -795,7 +795,10 @@ pub async fn destination_test(
     State(state): State<ApiState>,
     Path((_customer, destination)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let report = state.control().destination_test(&id, &destination).await?;
+    let report = state
+        .control()
+        .destination_test_detached(&id, &destination)
+        .await?;
     Ok(Json(json_value(report)).into_response())
 }
 

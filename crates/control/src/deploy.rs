@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 
 use c15t_codegen::Input;
+use c15t_deploy::cloudflare::canonical_version_id;
 use c15t_deploy::runtime::worker_modules;
 use c15t_deploy::webhook::{DeploymentFailed, DeploymentSucceeded, WebhookDeployer, WebhookEvent};
 use c15t_deploy::{
@@ -584,7 +585,12 @@ impl Control {
                         .deployment_get(id)
                         .await
                         .map_err(ControlError::from)?
-                        .and_then(|d| d.remote_version),
+                        .and_then(|d| d.remote_version)
+                        // Stored in any form (records written before ids were normalised may
+                        // lack the hyphens); a value that is no Cloudflare version id (a
+                        // webhook delivery's id, from before the customer moved here) restores
+                        // by uploading the release again.
+                        .and_then(|v| canonical_version_id(&v).ok()),
                     None => None,
                 };
                 let _ = deployment;

@@ -26,7 +26,7 @@ use c15t_deploy::webhook::{
 };
 use c15t_model::{CustomerId, Delivery, DeployTarget, Environment, Strategy};
 use c15t_secrets::Vault;
-use c15t_store::{DeliveryChange, JobRecord, NewJob, NewWebhookDelivery};
+use c15t_store::{DeliveryChange, JobRecord, JobStatus, NewJob, NewWebhookDelivery};
 use serde::{Deserialize, Serialize};
 
 use crate::deploy::{DeployRun, error_chain};
@@ -38,6 +38,18 @@ pub const JOB_DEPLOY: &str = "deploy";
 pub const JOB_NOTIFY: &str = "notify";
 /// Job kind: deliver one webhook event message.
 pub const JOB_WEBHOOK: &str = "webhook";
+
+/// A deployment made without a job (by a request's task or the CLI) still unfinished after
+/// this long has lost its runner: every retry budget ends long before.
+pub const ORPHAN_AFTER: Duration = Duration::from_secs(15 * 60);
+/// How often a runner looks for deployments whose runner is gone.
+pub const ORPHAN_SWEEP: Duration = Duration::from_secs(10);
+
+fn bump_by(bump: &impl Fn(fn(&mut RunnerReport)), n: u64) {
+    for _ in 0..n {
+        bump(|r| r.reaped += 1);
+    }
+}
 
 /// The actor recorded for what jobs do.
 const JOB_ACTOR: &str = "c15t-jobs";
@@ -378,6 +390,10 @@ impl Control {
             self.reaped(&job).await?;
             bump(|r| r.reaped += 1);
         }
+        if self.orphan_sweep_due() {
+            let failed = self.reap_orphaned_deployments().await?;
+            bump_by(bump, failed);
+        }
         Ok(self
             .store
             .job_claim(&options.worker, &[], options.lease, self.clock.now())
@@ -591,6 +607,39 @@ impl Control {
                 }
             }
         })
+    }
+
+    /// Fails every deployment whose runner is gone: one still `pending` or `running` whose
+    /// job is finished or missing (nothing will ever finish it), or, made without a job (by a
+    /// request or the CLI, in a task of their process), older than [`ORPHAN_AFTER`], far past
+    /// any deploy's retry budget. A deployment whose job is pending or running is left to the
+    /// job (a retry resumes it; [`Control::run_jobs`] reaps a job whose runners all died).
+    /// Returns how many were failed. The runner calls it every [`ORPHAN_SWEEP`].
+    pub async fn reap_orphaned_deployments(&self) -> Result<u64, ControlError> {
+        let now = self.clock.now();
+        let orphan_after = chrono::Duration::from_std(ORPHAN_AFTER).unwrap_or_default();
+        let mut failed = 0;
+        for d in self.store.deployment_unfinished().await? {
+            let gone = match d.job_id {
+                Some(job) => !matches!(
+                    self.store.job_get(job).await?.map(|j| j.status),
+                    Some(JobStatus::Pending | JobStatus::Running)
+                ),
+                None => d.created_at + orphan_after < now,
+            };
+            if gone {
+                tracing::warn!(deployment = d.id, job = ?d.job_id, "deployment without a live runner; failed");
+                self.fail_deployment(
+                    JOB_ACTOR,
+                    d.id,
+                    "the runner of this deploy is gone (no live job lease); nothing will finish it",
+                    "deployment",
+                )
+                .await?;
+                failed += 1;
+            }
+        }
+        Ok(failed)
     }
 
     /// A job given up on because its runners kept dying: its deployment fails too.

@@ -25,7 +25,9 @@ mod users;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use c15t_model::Catalogue;
+use std::future::Future;
+
+use c15t_model::{Catalogue, CustomerId, Environment};
 use c15t_secrets::Keyring;
 use c15t_store::Store;
 use chrono::{DateTime, Utc};
@@ -110,6 +112,8 @@ pub struct Control {
     delivery: Arc<DeliveryOptions>,
     /// Connection testers of destination vendors; `None` builds the defaults on use.
     vendors: Option<Testers>,
+    /// When this process last looked for orphaned deployments (ms since the epoch).
+    orphan_sweep: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Control {
@@ -122,7 +126,77 @@ impl Control {
             clock,
             delivery: Arc::new(DeliveryOptions::default()),
             vendors: None,
+            orphan_sweep: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
         }
+    }
+
+    /// Whether [`jobs::ORPHAN_SWEEP`] has passed since the last sweep (and, if so, claims
+    /// this one).
+    pub(crate) fn orphan_sweep_due(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let now = self.clock.now().timestamp_millis();
+        let last = self.orphan_sweep.load(Ordering::Relaxed);
+        let every = jobs::ORPHAN_SWEEP.as_millis() as i64;
+        (last == i64::MIN || now - last >= every)
+            && self
+                .orphan_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Runs `work` as a task of the application, not of the caller, and waits for its
+    /// result: a request handler awaiting this and dropped (its client went away) leaves the
+    /// work running to its end, recorded as usual. The task starts when this is first polled.
+    pub async fn detach<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> T {
+        match tokio::spawn(work).await {
+            Ok(value) => value,
+            // The task is never aborted, so this is its panic: passed on to the caller.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// [`Control::deploy`] in a task of its own ([`Control::detach`]).
+    pub async fn deploy_detached(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        environment: &Environment,
+    ) -> Result<DeployReport, DeployFailure> {
+        let (control, actor, customer, environment) = (
+            self.clone(),
+            actor.to_owned(),
+            customer.clone(),
+            environment.clone(),
+        );
+        self.detach(async move { control.deploy(&actor, &customer, &environment).await })
+            .await
+    }
+
+    /// [`Control::rollback`] in a task of its own ([`Control::detach`]).
+    pub async fn rollback_detached(
+        &self,
+        actor: &str,
+        customer: &CustomerId,
+        to: i64,
+    ) -> Result<DeployReport, DeployFailure> {
+        let (control, actor, customer) = (self.clone(), actor.to_owned(), customer.clone());
+        self.detach(async move { control.rollback(&actor, &customer, to).await })
+            .await
+    }
+
+    /// [`Control::destination_test`] in a task of its own ([`Control::detach`]).
+    pub async fn destination_test_detached(
+        &self,
+        customer: &CustomerId,
+        destination: &str,
+    ) -> Result<ConnectionReport, ControlError> {
+        let (control, customer, destination) =
+            (self.clone(), customer.clone(), destination.to_owned());
+        self.detach(async move { control.destination_test(&customer, &destination).await })
+            .await
     }
 
     /// The same application delivering with `options`.

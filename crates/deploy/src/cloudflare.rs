@@ -59,6 +59,7 @@
 //! scrubbed of it.
 
 mod api;
+mod ids;
 mod limits;
 mod retry;
 mod stamp;
@@ -73,6 +74,7 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use url::Url;
 
+pub use ids::{VersionId, canonical_version_id};
 pub use limits::{CLOUDFLARE_LIMIT, CLOUDFLARE_WINDOW, CloudflareLimits};
 pub use retry::RetryPolicy;
 
@@ -113,7 +115,8 @@ impl CloudflareAccount {
 /// The version serving a worker's traffic, as Cloudflare reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveVersion {
-    /// Cloudflare's version id.
+    /// Cloudflare's version id, canonical (hyphenated, lower-case) whatever form the answer
+    /// used.
     pub id: String,
     /// Its `workers/tag` annotation; equal to [`CloudflareDeployer::release_tag`] of a release
     /// when the version runs exactly that release (drift detection compares the two).
@@ -191,12 +194,18 @@ impl CloudflareDeployer {
     /// or [`CloudflareDeployer::restore`]). A version this deployer did not annotate is rolled
     /// back as Cloudflare allows (it refuses across a secret change itself; we never force).
     /// Already live: nothing is done.
+    ///
+    /// `version_id` may be written in any UUID form; it is sent canonically. One that is not
+    /// a UUID is [`DeployError::InvalidVersionId`], before any request.
     pub async fn rollback(
         &self,
         worker: &str,
         version_id: &str,
     ) -> Result<DeployOutcome, DeployError> {
-        let target = self.version(worker, version_id).await?;
+        let id = VersionId::parse(version_id)?;
+        let version_id = id.to_string();
+        let version_id = version_id.as_str();
+        let target = self.version(worker, &id).await?;
         let url = self.api.url(&[
             "accounts",
             &self.account_id,
@@ -216,7 +225,7 @@ impl CloudflareDeployer {
             // Before every attempt: a lost answer may hide a rollback that happened.
             let live = self.live_version(worker).await?;
             if let Some(live) = &live {
-                if live.id == version_id {
+                if VersionId::parse(&live.id)? == id {
                     break;
                 }
                 let live_secrets = live.tag.as_deref().and_then(Stamp::secrets_part);
@@ -259,16 +268,17 @@ impl CloudflareDeployer {
     ) -> Result<DeployOutcome, DeployError> {
         upload::check(release)?;
         if let Some(version_id) = version_id {
+            let id = VersionId::parse(version_id)?;
             let worker = release.worker_name();
-            let version = self.version(worker, version_id).await?;
+            let version = self.version(worker, &id).await?;
             if version.tag.as_deref() == Some(self.release_tag(release).as_str()) {
-                return self.rollback(worker, version_id).await;
+                return self.rollback(worker, &id.to_string()).await;
             }
         }
         self.deploy(release).await
     }
 
-    async fn live_version_id(&self, worker: &str) -> Result<Option<String>, DeployError> {
+    async fn live_version_id(&self, worker: &str) -> Result<Option<VersionId>, DeployError> {
         let url = self.api.url(&[
             "accounts",
             &self.account_id,
@@ -314,10 +324,16 @@ impl CloudflareDeployer {
             })
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .ok_or_else(|| protocol(OP_DEPLOYMENTS, "a deployment without a version id"))?;
-        Ok(Some(top.0.to_owned()))
+        VersionId::from_answer(
+            OP_DEPLOYMENTS,
+            "deployments[0].versions[].version_id",
+            top.0,
+        )
+        .map(Some)
     }
 
-    async fn version(&self, worker: &str, id: &str) -> Result<LiveVersion, DeployError> {
+    async fn version(&self, worker: &str, id: &VersionId) -> Result<LiveVersion, DeployError> {
+        let id_text = id.to_string();
         let url = self.api.url(&[
             "accounts",
             &self.account_id,
@@ -325,7 +341,7 @@ impl CloudflareDeployer {
             "scripts",
             worker,
             "versions",
-            id,
+            &id_text,
         ]);
         let result = self
             .api
@@ -338,12 +354,15 @@ impl CloudflareDeployer {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
+        let answered = match result.get("id").and_then(Value::as_str) {
+            Some(answered) => VersionId::from_answer(OP_VERSION, "id", answered)?,
+            None => *id,
+        };
+        if answered != *id {
+            return Err(protocol(OP_VERSION, "the answer is about another version"));
+        }
         Ok(LiveVersion {
-            id: result
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or(id)
-                .to_owned(),
+            id: answered.to_string(),
             tag: annotation("workers/tag"),
             message: annotation("workers/message"),
         })
@@ -393,7 +412,7 @@ impl CloudflareDeployer {
         stamp: &Stamp,
     ) -> Result<String, DeployError> {
         if let Some(id) = result.get("deployment_id").and_then(Value::as_str) {
-            return Ok(id.to_owned());
+            return VersionId::from_answer(OP_UPLOAD, "deployment_id", id).map(|id| id.to_string());
         }
         match self.live_version(worker).await? {
             Some(live) if live.tag.as_deref() == Some(stamp.tag.as_str()) => Ok(live.id),

@@ -85,6 +85,15 @@ pub enum DeployError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A Cloudflare version id given to the deployer (a rollback target, a stored version) is
+    /// not a UUID. Nothing was sent.
+    #[error(
+        "`{value}` is not a cloudflare version id (a UUID such as `182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e`)"
+    )]
+    InvalidVersionId {
+        /// The value given.
+        value: String,
+    },
     /// The configured Cloudflare API token cannot be sent in an HTTP header (it contains
     /// control characters or non-ASCII text). The token is not shown.
     #[error("the cloudflare API token is not a valid HTTP header value; check how it was pasted")]
@@ -168,6 +177,7 @@ impl DeployError {
             | Self::UnknownTarget { .. }
             | Self::InvalidModule { .. }
             | Self::InvalidApiToken
+            | Self::InvalidVersionId { .. }
             | Self::InvalidApiBase { .. }
             | Self::CloudflareProtocol { .. }
             | Self::RollbackSecretsChanged { .. } => false,

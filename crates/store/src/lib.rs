@@ -137,6 +137,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// died finds the deployment its first attempt recorded).
     async fn deployment_for_job(&self, job_id: i64)
     -> Result<Option<DeploymentRecord>, StoreError>;
+    /// Every deployment not yet final (`Pending` or `Running`), oldest first, for the reaper
+    /// that fails those whose runner is gone.
+    async fn deployment_unfinished(&self) -> Result<Vec<DeploymentRecord>, StoreError>;
     /// The live deployment of every customer and environment (the newest `Succeeded` one of
     /// each), ordered by customer and environment; of one customer when given.
     async fn deployment_live(

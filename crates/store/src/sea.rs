@@ -1836,6 +1836,22 @@ impl Store for SeaStore {
             .transpose()
     }
 
+    async fn deployment_unfinished(&self) -> Result<Vec<DeploymentRecord>, StoreError> {
+        const OP: &str = "listing unfinished deployments";
+        deployment::Entity::find()
+            .filter(deployment::Column::Status.is_in([
+                DeploymentStatus::Pending.as_str(),
+                DeploymentStatus::Running.as_str(),
+            ]))
+            .order_by_asc(deployment::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .map(deployment_record)
+            .collect()
+    }
+
     async fn deployment_live(
         &self,
         customer: Option<&CustomerId>,

@@ -59,6 +59,10 @@
 //! - `DELETE .../scripts/{script}`, `GET /accounts/{account}/workers/scripts` (the account's
 //!   scripts), and `GET /user/tokens/verify` (or `/accounts/{account}/tokens/verify`).
 //!
+//! Version and deployment ids are UUIDs, answered hyphenated and lower-case unless
+//! [`FakeCloudflare::set_id_forms`] asks for another [`IdForm`] (hyphenless, upper-case), in
+//! the upload's answer or in every other; requests must name a version by its canonical id.
+//!
 //! JSON request bodies must be sent with `Content-Type: application/json`.
 //!
 //! Secret values are stored (tests read them with [`Script::secrets`]) but never returned by
@@ -85,7 +89,7 @@ mod server;
 mod upload;
 
 pub use model::{
-    Binding, Deployment, DeploymentVersion, Faults, ModulePart, RateLimit, RecordedRequest, Script,
-    Version,
+    Binding, Deployment, DeploymentVersion, Faults, IdForm, IdForms, ModulePart, RateLimit,
+    RecordedRequest, Script, Version,
 };
 pub use server::{DEFAULT_BODY_LIMIT, FakeCloudflare};

@@ -381,7 +381,11 @@ async fn deploy_environments(
 ) -> Result<Vec<String>, UiError> {
     let mut failures = Vec::new();
     for env in environments {
-        if let Err(failure) = state.control.deploy(&session.user.actor(), id, &env).await {
+        if let Err(failure) = state
+            .control
+            .deploy_detached(&session.user.actor(), id, &env)
+            .await
+        {
             let (status, message) = control_message(&failure.error);
             if status == StatusCode::NOT_FOUND {
                 return Err(UiError::NotFound);
@@ -675,7 +679,7 @@ pub(super) async fn rollback(
     let (id, view) = customer_for(&state, &session, &customer).await?;
     match state
         .control
-        .rollback(&session.user.actor(), &id, deployment)
+        .rollback_detached(&session.user.actor(), &id, deployment)
         .await
     {
         Ok(_) => Ok(Redirect::to(&format!("/ui/customers/{id}/deployments")).into_response()),
@@ -1162,7 +1166,10 @@ pub(super) async fn destination_test(
     headers: HeaderMap,
 ) -> Page {
     let (id, view) = customer_for(&state, &session, &customer).await?;
-    let report = state.control.destination_test(&id, &destination).await?;
+    let report = state
+        .control
+        .destination_test_detached(&id, &destination)
+        .await?;
     let class = if report.is_ok() { "ok" } else { "failed" };
     let result = html! {
         div.test-report {

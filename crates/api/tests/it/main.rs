@@ -2,6 +2,7 @@
 //! a temporary directory, requests through the router in process.
 
 mod access;
+mod cancel;
 mod documented;
 mod downloads;
 mod harness;

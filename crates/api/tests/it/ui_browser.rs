@@ -33,7 +33,9 @@ const OPERATOR: (&str, &str) = ("ops@example.com", "operator password 1");
 const ADMIN: (&str, &str) = ("admin@acme.example", "customer admin password");
 
 /// A stand-in for the bundled c15t runtime: the named exports the generated entry imports.
-fn stand_in_runtime(target: &c15t_codegen::TargetProfile) -> c15t_deploy::runtime::RuntimeBundle {
+pub(crate) fn stand_in_runtime(
+    target: &c15t_codegen::TargetProfile,
+) -> c15t_deploy::runtime::RuntimeBundle {
     let mut js = String::from("// c15t runtime stand-in for tests\n");
     for name in c15t_codegen::runtime_export_names(target) {
         js.push_str(&format!("export const {name} = () => {{}};\n"));
@@ -41,7 +43,7 @@ fn stand_in_runtime(target: &c15t_codegen::TargetProfile) -> c15t_deploy::runtim
     c15t_deploy::runtime::RuntimeBundle::from_bytes(target, js.into_bytes()).unwrap()
 }
 
-fn delivery(cloudflare_api: &str) -> c15t_control::DeliveryOptions {
+pub(crate) fn delivery(cloudflare_api: &str) -> c15t_control::DeliveryOptions {
     let target = &c15t_codegen::target::BACKEND_2;
     c15t_control::DeliveryOptions {
         target,
@@ -75,7 +77,7 @@ fn testers(fake: &FakeVendors) -> Testers {
     .unwrap()
 }
 
-fn customer(id: &str, name: &str) -> CustomerSpec {
+pub(crate) fn customer(id: &str, name: &str) -> CustomerSpec {
     CustomerSpec {
         id: id.to_owned(),
         name: name.to_owned(),

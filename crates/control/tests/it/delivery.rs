@@ -667,3 +667,187 @@ async fn turning_automatic_deploys_what_is_pending() {
     let audit = control.audit(Some(&cust), 20).await.unwrap();
     assert!(audit.iter().any(|a| a.action == "delivery.update"));
 }
+
+/// Deploy, deploy a change, roll back, while the fake Cloudflare writes ids in `forms`, the
+/// first deployment's record holding its version id as `stored` made it (a record written
+/// before ids were normalised): the rollback restores that version through the deployments
+/// API (no new upload), and every id recorded is canonical.
+async fn rollback_with_ids(forms: c15t_testkit::cloudflare::IdForms, legacy: bool) {
+    let env = TestEnv::sqlite();
+    let cf = FakeCloudflare::start().await;
+    cf.add_account(ACCOUNT, "acme", TOKEN);
+    cf.set_id_forms(forms);
+    let control = env.delivering(test_delivery(&cf.base_url())).await;
+    let cust = id("cust_abc123");
+    managed_customer(&control).await;
+    let production = Environment::new("production").unwrap();
+    let first = control.deploy("bob", &cust, &production).await.unwrap();
+    let v1 = cf
+        .script(ACCOUNT, "c15t-cust_abc123")
+        .unwrap()
+        .live_version()
+        .unwrap()
+        .id
+        .clone();
+    assert_eq!(
+        first.deployment.remote_version.as_deref(),
+        Some(v1.as_str())
+    );
+    if legacy {
+        control
+            .store()
+            .deployment_update(
+                first.deployment.id,
+                c15t_store::DeploymentUpdate {
+                    status: DeploymentStatus::Succeeded,
+                    url: None,
+                    error: None,
+                    remote_version: Some(v1.replace('-', "")),
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+    control
+        .destination_edit("alice", &cust, "meta-prod", pixel_id("7777777777"), None)
+        .await
+        .unwrap();
+    control.deploy("bob", &cust, &production).await.unwrap();
+    let uploads = cf.upload_count(ACCOUNT, "c15t-cust_abc123");
+    let rolled = control
+        .rollback("carol", &cust, first.deployment.id)
+        .await
+        .unwrap();
+    assert_eq!(rolled.deployment.status, "succeeded", "{forms:?}");
+    assert_eq!(
+        rolled.deployment.remote_version.as_deref(),
+        Some(v1.as_str())
+    );
+    let script = cf.script(ACCOUNT, "c15t-cust_abc123").unwrap();
+    assert_eq!(script.live_version().unwrap().id, v1, "{forms:?}");
+    assert_eq!(
+        cf.upload_count(ACCOUNT, "c15t-cust_abc123"),
+        uploads,
+        "{forms:?}: rolled back through the deployments API, not uploaded again"
+    );
+}
+
+#[tokio::test]
+async fn rollback_works_whatever_form_cloudflare_writes_ids_in() {
+    use c15t_testkit::cloudflare::{IdForm, IdForms};
+    for forms in [
+        IdForms::all(IdForm::Canonical),
+        IdForms::all(IdForm::Hyphenless),
+        IdForms::all(IdForm::UpperCase),
+        IdForms {
+            upload: IdForm::Hyphenless,
+            other: IdForm::Canonical,
+        },
+    ] {
+        rollback_with_ids(forms, false).await;
+    }
+}
+
+#[tokio::test]
+async fn a_stored_hyphenless_version_id_still_rolls_back() {
+    use c15t_testkit::cloudflare::{IdForm, IdForms};
+    rollback_with_ids(IdForms::all(IdForm::Canonical), true).await;
+}
+
+fn unfinished_deployment(job_id: Option<i64>) -> c15t_store::NewDeployment {
+    c15t_store::NewDeployment {
+        customer: id("cust_abc123"),
+        environment: Environment::new("production").unwrap(),
+        target: "c15t-backend-2".to_owned(),
+        config_revision: 1,
+        content_hash: "sha256:00".to_owned(),
+        files: Vec::new(),
+        rollback_of: None,
+        job_id,
+        secret_fingerprints: Default::default(),
+        entry_module: None,
+        runtime_module: None,
+        destination: "file".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn the_reaper_fails_deployments_whose_runner_is_gone() {
+    let env = TestEnv::sqlite();
+    let control = env.control().await;
+    let store = control.store();
+    // The harness's clock says 2026-01-01 12:00 UTC.
+    let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z")
+        .unwrap()
+        .to_utc();
+    let running = |_: i64| c15t_store::DeploymentUpdate {
+        status: DeploymentStatus::Running,
+        url: None,
+        error: None,
+        remote_version: None,
+    };
+    let job = |key: &str| c15t_store::NewJob {
+        kind: "deploy".to_owned(),
+        payload: serde_json::json!({}),
+        dedupe_key: Some(key.to_owned()),
+        run_at: now,
+        max_attempts: 1,
+    };
+    // A job that finished (its runner recorded it done) with its deployment still running.
+    let done = store.job_enqueue(job("a"), now).await.unwrap();
+    let claimed = store
+        .job_claim("r", &[], Duration::from_secs(60), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, done.id);
+    store.job_complete(done.id, "r", now).await.unwrap();
+    let orphan_of_job = store
+        .deployment_create(unfinished_deployment(Some(done.id)), now)
+        .await
+        .unwrap();
+    store
+        .deployment_update(orphan_of_job.id, running(orphan_of_job.id), now)
+        .await
+        .unwrap();
+    // A job still pending: the deployment is its to finish.
+    let pending = store.job_enqueue(job("b"), now).await.unwrap();
+    let of_pending = store
+        .deployment_create(unfinished_deployment(Some(pending.id)), now)
+        .await
+        .unwrap();
+    // Made without a job an hour ago (a request's task, long dead), and a minute ago.
+    let old = store
+        .deployment_create(
+            unfinished_deployment(None),
+            now - chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    store
+        .deployment_update(old.id, running(old.id), now - chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    let recent = store
+        .deployment_create(
+            unfinished_deployment(None),
+            now - chrono::Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(control.reap_orphaned_deployments().await.unwrap(), 2);
+    let status = |id: i64| async move { store.deployment_get(id).await.unwrap().unwrap() };
+    let failed = status(orphan_of_job.id).await;
+    assert_eq!(failed.status, DeploymentStatus::Failed);
+    assert!(failed.error.unwrap().contains("runner"));
+    assert_eq!(status(old.id).await.status, DeploymentStatus::Failed);
+    assert_eq!(
+        status(of_pending.id).await.status,
+        DeploymentStatus::Pending
+    );
+    assert_eq!(status(recent.id).await.status, DeploymentStatus::Pending);
+    // Reaping again changes nothing: each ends once.
+    assert_eq!(control.reap_orphaned_deployments().await.unwrap(), 0);
+}

@@ -11,7 +11,7 @@ use c15t_deploy::cloudflare::{
 use c15t_deploy::{DeployError, Deployer, Module, Release, ReleaseMeta};
 use c15t_model::{CustomerId, Environment};
 use c15t_secrets::Secret;
-use c15t_testkit::cloudflare::{FakeCloudflare, Faults, RateLimit};
+use c15t_testkit::cloudflare::{FakeCloudflare, Faults, IdForm, IdForms, RateLimit};
 use url::Url;
 
 use crate::support::{CANARY, file};
@@ -620,4 +620,104 @@ fn unusable_token_or_base_is_refused_when_the_deployer_is_built() {
     )
     .expect_err("not an http base");
     assert!(matches!(err, DeployError::InvalidApiBase { .. }), "{err:?}");
+}
+
+/// Deploy, redeploy, rollback and restore while the fake writes ids in `forms`: the deployer
+/// reports, sends and compares them canonically (hyphenated, lower-case), whatever the answers
+/// used; the fake finds a version only by its canonical id.
+async fn deploy_and_roll_back_with_ids(forms: IdForms) {
+    let cf = fake().await;
+    cf.set_id_forms(forms);
+    let limits = unlimited();
+    let d = deployer(&cf, &limits, TOKEN);
+    let name = "c15t-acme-production";
+    let r1 = release("acme", 1, "same");
+    let r2 = release("acme", 2, "same");
+    let v1 = d
+        .deploy(&r1)
+        .await
+        .expect("deploy 1")
+        .remote_version
+        .expect("v1");
+    let live1 = cf
+        .script(ACCOUNT, name)
+        .expect("script")
+        .live_version()
+        .expect("live")
+        .id
+        .clone();
+    assert_eq!(
+        v1, live1,
+        "{forms:?}: the version id is reported canonically"
+    );
+    // The same release again is found live (ids compared as UUIDs), not uploaded again.
+    let again = d.deploy(&r1).await.expect("deploy 1 again");
+    assert_eq!(again.remote_version.as_deref(), Some(v1.as_str()));
+    assert_eq!(cf.upload_count(ACCOUNT, name), 1, "{forms:?}");
+    d.deploy(&r2).await.expect("deploy 2");
+
+    let outcome = d.rollback(name, &v1).await.expect("rollback");
+    assert_eq!(outcome.remote_version.as_deref(), Some(v1.as_str()));
+    let script = cf.script(ACCOUNT, name).expect("script");
+    assert_eq!(script.live_version().expect("live").id, v1);
+    let deployments = script.deployments.len();
+    // Rolling back to what is live (in any written form) changes nothing.
+    d.rollback(name, &IdForm::UpperCase.write(&v1))
+        .await
+        .expect("again");
+    d.rollback(name, &v1.replace('-', "")).await.expect("again");
+    assert_eq!(
+        cf.script(ACCOUNT, name).expect("script").deployments.len(),
+        deployments
+    );
+    // A stored id in another form restores by rollback, not by a new upload.
+    d.deploy(&r2).await.expect("deploy 2 again");
+    let uploads = cf.upload_count(ACCOUNT, name);
+    let stored = v1.replace('-', "").to_ascii_uppercase();
+    let restored = d.restore(&r1, Some(&stored)).await.expect("restore");
+    assert_eq!(restored.remote_version.as_deref(), Some(v1.as_str()));
+    assert_eq!(
+        cf.upload_count(ACCOUNT, name),
+        uploads,
+        "{forms:?}: restored without uploading"
+    );
+}
+
+#[tokio::test]
+async fn ids_answered_without_hyphens_deploy_and_roll_back() {
+    deploy_and_roll_back_with_ids(IdForms::all(IdForm::Hyphenless)).await;
+}
+
+#[tokio::test]
+async fn ids_answered_in_upper_case_deploy_and_roll_back() {
+    deploy_and_roll_back_with_ids(IdForms::all(IdForm::UpperCase)).await;
+}
+
+#[tokio::test]
+async fn an_upload_answer_without_hyphens_among_canonical_listings_rolls_back() {
+    // The case: only the upload's `deployment_id` lacks the hyphens.
+    deploy_and_roll_back_with_ids(IdForms {
+        upload: IdForm::Hyphenless,
+        other: IdForm::Canonical,
+    })
+    .await;
+    deploy_and_roll_back_with_ids(IdForms::all(IdForm::Canonical)).await;
+}
+
+#[tokio::test]
+async fn a_version_id_that_is_no_uuid_is_refused_before_any_request() {
+    let cf = fake().await;
+    let limits = unlimited();
+    let d = deployer(&cf, &limits, TOKEN);
+    let err = d
+        .rollback("c15t-acme-production", "v1-not-a-uuid")
+        .await
+        .expect_err("not a uuid");
+    assert!(
+        matches!(err, DeployError::InvalidVersionId { .. }),
+        "{}",
+        chain(&err)
+    );
+    assert!(err.to_string().contains("v1-not-a-uuid"), "{err}");
+    assert_eq!(cf.request_count(), 0);
 }

@@ -14,7 +14,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::model::{
-    Binding, Deployment, DeploymentVersion, Faults, RateLimit, RecordedRequest, Script, Version,
+    Binding, Deployment, DeploymentVersion, Faults, IdForm, IdForms, RateLimit, RecordedRequest,
+    Script, Version,
 };
 use super::upload::{self, Upload};
 
@@ -166,6 +167,7 @@ pub(crate) struct State {
     /// (account, script) -> successful uploads.
     pub(crate) uploads: HashMap<(String, String), usize>,
     pub(crate) body_limit: usize,
+    pub(crate) id_forms: IdForms,
     next_id: u64,
 }
 
@@ -183,6 +185,7 @@ impl State {
             requests: Vec::new(),
             uploads: HashMap::new(),
             body_limit,
+            id_forms: IdForms::default(),
             next_id: 0,
         }
     }
@@ -276,10 +279,36 @@ pub(crate) struct Call {
 
 /// Routes a call to its handler.
 pub(crate) async fn dispatch(state: &Mutex<State>, call: Call) -> Reply {
-    match route(state, call).await {
+    let is_upload = call.method == Method::PUT && call.segments.len() == 5;
+    let mut reply = match route(state, call).await {
         Ok(reply) => reply,
-        Err(error) => error.into(),
+        Err(error) => return error.into(),
+    };
+    let forms = lock(state).id_forms;
+    let form = if is_upload { forms.upload } else { forms.other };
+    if form != IdForm::Canonical {
+        rewrite_ids(&mut reply.body, form);
     }
+    reply
+}
+
+/// Writes every canonical UUID string in `value` (ids of versions and deployments: nothing
+/// else the fake answers has that shape) in `form`.
+fn rewrite_ids(value: &mut Value, form: IdForm) {
+    match value {
+        Value::String(s) if is_canonical_uuid(s) => *s = form.write(s),
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite_ids(v, form)),
+        Value::Object(map) => map.values_mut().for_each(|v| rewrite_ids(v, form)),
+        _ => {}
+    }
+}
+
+fn is_canonical_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+        })
 }
 
 /// Locks the state; a panic in another request (a test assertion elsewhere) leaves it usable.

@@ -43,6 +43,57 @@ pub struct Faults {
     pub max_faults: Option<usize>,
 }
 
+/// How the fake writes a version or deployment id in an answer.
+///
+/// Cloudflare's ids are UUIDs; its documented answers write them hyphenated and lower-case
+/// (`182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e`), but a client must not depend on the form: the
+/// upload answer's `deployment_id` has been seen without hyphens. Requests are another matter:
+/// the fake, like the API the issue was seen against, finds a version only by its canonical
+/// (hyphenated, lower-case) id, in `GET .../versions/{version_id}` and in the `version_id` of
+/// `POST .../deployments`; any other form is "not found" (code 10007).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IdForm {
+    /// Hyphenated, lower-case: `182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e`.
+    #[default]
+    Canonical,
+    /// 32 lower-case hex digits: `182bd5e56e1a4fe4a799aa6d9a6ab26e`.
+    Hyphenless,
+    /// Hyphenated, upper-case: `182BD5E5-6E1A-4FE4-A799-AA6D9A6AB26E`.
+    UpperCase,
+}
+
+impl IdForm {
+    /// `canonical` (a hyphenated lower-case UUID) written in this form.
+    pub fn write(self, canonical: &str) -> String {
+        match self {
+            Self::Canonical => canonical.to_owned(),
+            Self::Hyphenless => canonical.replace('-', ""),
+            Self::UpperCase => canonical.to_ascii_uppercase(),
+        }
+    }
+}
+
+/// Which [`IdForm`] each answer uses: the upload's (`PUT .../scripts/{script}`, whose
+/// `deployment_id` is the new version's id) and every other answer's (versions and deployments
+/// listings, a version, a new deployment). Both canonical by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IdForms {
+    /// The form of ids in the answer to a script upload.
+    pub upload: IdForm,
+    /// The form of ids in every other answer.
+    pub other: IdForm,
+}
+
+impl IdForms {
+    /// Every answer in `form`.
+    pub fn all(form: IdForm) -> Self {
+        Self {
+            upload: form,
+            other: form,
+        }
+    }
+}
+
 /// A per-token request budget, like Cloudflare's global limit of 1200 requests per five
 /// minutes per user.
 ///

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::api::{self, ApiError, Call, Reply, State, code, lock};
-use super::model::{Faults, RateLimit, RecordedRequest, Script};
+use super::model::{Faults, IdForms, RateLimit, RecordedRequest, Script};
 
 /// The path prefix of every route, as in `https://api.cloudflare.com/client/v4`.
 const PREFIX: &str = "/client/v4/";
@@ -124,6 +124,11 @@ impl FakeCloudflare {
             .entry(token.to_owned())
             .or_default()
             .insert(account_id.to_owned());
+    }
+
+    /// How ids are written in answers from now on (see [`IdForm`]).
+    pub fn set_id_forms(&self, forms: IdForms) {
+        lock(&self.state).id_forms = forms;
     }
 
     /// Replaces the injected faults and reseeds their RNG with `faults.seed`.
