@@ -4,6 +4,8 @@
 mod access;
 mod documented;
 mod downloads;
+mod hardening;
 mod harness;
 mod input;
+mod quotas;
 mod ui_browser;
