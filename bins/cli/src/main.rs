@@ -189,9 +189,12 @@ enum Command {
         /// Only this customer's entries.
         #[arg(long)]
         customer: Option<String>,
-        /// How many entries.
+        /// How many entries (at most 200 a page).
         #[arg(long, default_value_t = 50)]
         limit: u64,
+        /// Only entries older than this entry id (the last id of the previous page).
+        #[arg(long)]
+        before: Option<i64>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -664,10 +667,11 @@ async fn online(control: &Control, actor: &str, command: Command) -> Result<(), 
         Command::Audit {
             customer,
             limit,
+            before,
             json,
         } => {
             let id = customer.map(|c| customer_id(&c)).transpose()?;
-            let entries = control.audit(id.as_ref(), limit).await?;
+            let entries = control.audit_page(id.as_ref(), before, limit).await?;
             Out::new(json).audit(&entries);
             Ok(())
         }

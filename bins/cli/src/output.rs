@@ -137,7 +137,7 @@ impl Out {
                     serde_json::json!({
                         "id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
                         "resource": e.resource, "customer": e.customer,
-                        "before": e.before, "after": e.after,
+                        "before": e.before, "after": e.after, "changes": e.changes,
                     })
                 })
                 .collect();
@@ -145,12 +145,25 @@ impl Out {
         }
         for e in entries {
             print(&format!(
-                "{}  {:<20} {:<22} {}",
+                "{:>6}  {}  {:<20} {:<22} {}",
+                e.id,
                 e.at.format("%Y-%m-%d %H:%M:%S"),
                 one_line(&e.actor),
                 e.action,
                 e.resource
             ));
+            for c in &e.changes {
+                let shown = |v: &Option<serde_json::Value>| {
+                    v.as_ref()
+                        .map_or_else(|| "(none)".to_owned(), |v| one_line(&v.to_string()))
+                };
+                print(&format!(
+                    "        {}: {} -> {}",
+                    one_line(&c.path),
+                    shown(&c.before),
+                    shown(&c.after)
+                ));
+            }
         }
     }
 }

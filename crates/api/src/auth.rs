@@ -83,19 +83,16 @@ impl Principal {
         }
     }
 
-    /// The customer `id` names, if this principal may see it. A customer token naming any
-    /// other customer (existing or not), or an id that is not a valid customer id, gets
-    /// [`ApiError::Hidden`], the same answer either way.
+    /// The customer `id` names, if this principal may see it. An id that is not a valid
+    /// customer id is a 400 for everyone (it names no customer, so the answer says nothing
+    /// about any), showing at most a short prefix of it; a customer token naming any other
+    /// customer, existing or not, gets [`ApiError::Hidden`], the same answer either way.
     pub fn customer(&self, id: &str) -> Result<CustomerId, ApiError> {
-        let parsed = CustomerId::new(id);
+        let parsed = CustomerId::new(id).map_err(|e| ApiError::invalid_id("customerId", id, e))?;
         match self {
-            Self::Operator => {
-                parsed.map_err(|_| ApiError::not_found(format!("customer `{id}` does not exist")))
-            }
-            Self::Customer { customer, .. } => match parsed {
-                Ok(parsed) if &parsed == customer => Ok(parsed),
-                _ => Err(ApiError::Hidden),
-            },
+            Self::Operator => Ok(parsed),
+            Self::Customer { customer, .. } if &parsed == customer => Ok(parsed),
+            Self::Customer { .. } => Err(ApiError::Hidden),
         }
     }
 
@@ -187,11 +184,20 @@ impl TokenCache {
     }
 }
 
-/// The bearer token of a request: `Ok(None)` without an `Authorization` header.
+/// The bearer token of a request: `Ok(None)` without an `Authorization` header; more than one
+/// is a 400 (`duplicate_authorization`), never "the first wins".
 fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
-    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        return Err(ApiError::client(
+            axum::http::StatusCode::BAD_REQUEST,
+            "duplicate_authorization",
+            "send one Authorization header",
+        ));
+    }
     let malformed = || ApiError::Unauthorized("the Authorization header must be `Bearer <token>`");
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;

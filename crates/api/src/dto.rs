@@ -588,9 +588,10 @@ pub const ORIGIN_PATTERN: &str = r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?(?:(?:\*\.)?[
 
 /// A database URL as the model checks it: `libsql`, `https`, `http`, `wss` or `ws`, a host
 /// name without credentials or a bracketed IPv6 address, an optional port, then an optional
-/// path, query or fragment without whitespace or control characters. The model also refuses
+/// path, query or fragment of printable ASCII without `"`, `<`, `>`, `\`, `^`, a backtick, `{`, `|` or `}` (a real URL parser checks
+/// the rest). The model also refuses
 /// what a pattern does not say: a malformed IPv6 address, port 0 or over 65535.
-pub const DATABASE_URL_PATTERN: &str = r"^(?:libsql|https?|wss?)://(?:[a-zA-Z0-9_-][a-zA-Z0-9._-]*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?(?:[/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
+pub const DATABASE_URL_PATTERN: &str = r"^(?:libsql|https?|wss?)://(?:[a-zA-Z0-9_-][a-zA-Z0-9._-]*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?(?:[/?#][!#-;=?-\[\]_a-z~]*)?$";
 
 fn string_schema(pattern: &str, nullable: bool, description: &str) -> utoipa::openapi::Object {
     use utoipa::openapi::schema::{SchemaType, Type};
@@ -852,6 +853,6 @@ fn setting_schema(
     builder.description(Some(description)).build()
 }
 
-/// A setting URL as the model checks it: `http` or `https`, a host without credentials, no
-/// whitespace or control characters.
-const SETTING_URL_PATTERN: &str = r"^https?://(?:[a-zA-Z0-9_-][a-zA-Z0-9._-]*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?(?:[/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
+/// A setting URL as the model checks it: `http` or `https`, a host without credentials, then
+/// printable ASCII without `"`, `<`, `>`, `\`, `^`, a backtick, `{`, `|` or `}` (a real URL parser checks the rest).
+const SETTING_URL_PATTERN: &str = r"^https?://(?:[a-zA-Z0-9_-][a-zA-Z0-9._-]*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?(?:[/?#][!#-;=?-\[\]_a-z~]*)?$";

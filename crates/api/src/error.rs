@@ -111,6 +111,25 @@ impl ApiError {
         }
     }
 
+    /// 400 `duplicate_key`: a key given twice in one object of a JSON body (`path` names it,
+    /// e.g. `settings.pixelId`).
+    pub fn duplicate_key(path: String) -> Self {
+        let message = "is given twice in one JSON object; give each key once".to_owned();
+        Self::Client {
+            status: StatusCode::BAD_REQUEST,
+            code: "duplicate_key",
+            message: format!("{path}: {message}"),
+            fields: vec![FieldError { path, message }],
+            current_revision: None,
+        }
+    }
+
+    /// 400 `invalid_parameter` for a path parameter that is not a well-formed id: the message
+    /// shows at most a short prefix of what was sent.
+    pub fn invalid_id(name: &str, sent: &str, problem: impl std::fmt::Display) -> Self {
+        Self::invalid_parameter(name, format!("{problem}, got {}", prefix(sent)))
+    }
+
     /// 422 `invalid_config` naming one field of a request body.
     pub fn invalid_field(path: impl Into<String>, message: impl Into<String>) -> Self {
         let message = message.into();
@@ -176,6 +195,26 @@ impl From<ControlError> for ApiError {
             other => Self::Control(other),
         }
     }
+}
+
+/// At most the first 32 characters of `text`, backquoted, control and invisible characters
+/// escaped: enough to recognise what was sent, never an echo of a long value.
+pub(crate) fn prefix(text: &str) -> String {
+    const MAX: usize = 32;
+    let mut out = String::from("`");
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || c.is_whitespace() || c == '`' || c15t_model::is_invisible(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('`');
+    out
 }
 
 /// The error and its sources, `: `-separated, for logs.

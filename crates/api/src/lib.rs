@@ -20,6 +20,7 @@ pub mod cache;
 pub mod download;
 pub mod dto;
 mod error;
+mod json;
 pub mod ops;
 pub mod ui;
 pub mod v1;
@@ -178,8 +179,8 @@ impl Inner {
     }
 }
 
-/// A JSON request body whose rejections (malformed JSON, wrong types, unknown fields, too
-/// large, wrong content type) are [`ApiError`]s.
+/// A JSON request body whose rejections (malformed JSON, wrong types, unknown fields, a key
+/// given twice in any object, too large, wrong content type) are [`ApiError`]s.
 #[derive(Debug)]
 pub struct Body<T>(pub T);
 
@@ -187,7 +188,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        if !json::is_json_content_type(req.headers()) {
+            return Err(ApiError::client(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::too_large(BODY_LIMIT)
+                } else {
+                    ApiError::bad_request(rejection.body_text())
+                }
+            })?;
+        if let Some(path) = json::duplicate_key(&bytes) {
+            return Err(ApiError::duplicate_key(path));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Self(value))
     }
 }
@@ -287,6 +307,48 @@ impl utoipa::Modify for HeadersNotNull {
 
 /// `DestinationCreate` names each destination kind's settings (see
 /// [`dto::destination_create_by_kind`]).
+/// Every operation may answer 400 (an id in the path that is not well formed, two
+/// `Authorization` headers): documented here once for the operations that do not list a 400.
+struct BadRequests;
+
+impl utoipa::Modify for BadRequests {
+    fn modify(&self, openapi: &mut OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation
+                    .responses
+                    .responses
+                    .entry("400".to_owned())
+                    .or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description(
+                                    "An id in the path that is not well formed (`invalid_parameter`, \
+                                     showing at most 32 characters of it) or more than one \
+                                     `Authorization` header (`duplicate_authorization`)",
+                                )
+                                .content(
+                                    "application/json",
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                    });
+            }
+        }
+    }
+}
+
 struct DestinationKinds;
 
 impl utoipa::Modify for DestinationKinds {
@@ -312,7 +374,11 @@ impl utoipa::Modify for DestinationKinds {
             customer only (another customer's resources answer 404, exactly as missing ones); \
             fleet-wide routes answer 403 to them. Changes take the revision they are based on \
             as `If-Match: \"<revision>\"` (or a `revision` field) and answer 409 with \
-            `current_revision` when it is stale. Secrets are write-only."
+            `current_revision` when it is stale; without one (or with `If-Match: *`) a change \
+            applies to the current revision, whatever other writers do meanwhile. A change \
+            that changes nothing writes nothing (no revision, no audit entry, no deploy). JSON \
+            bodies must not repeat a key in any object (400 `duplicate_key`). Text fields \
+            refuse control characters (422). Secrets are write-only."
     ),
     paths(
         v1::catalogue,
@@ -328,7 +394,7 @@ impl utoipa::Modify for DestinationKinds {
         v1::token_list, v1::token_create, v1::token_revoke,
         download::worker_config, download::worker_config_seed_path, download::worker_project,
     ),
-    modifiers(&Security, &HeadersNotNull, &DestinationKinds),
+    modifiers(&Security, &HeadersNotNull, &DestinationKinds, &BadRequests),
     tags(
         (name = "customers", description = "Customers (list, create and delete: operators only)"),
         (name = "destinations", description = "A customer's analytics destinations"),

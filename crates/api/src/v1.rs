@@ -11,7 +11,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use c15t_control::{CustomerPatch, DeliveryPatch, DestinationPatch, Secret};
-use c15t_model::{CustomerId, CustomerSpec, DatabaseSpec, DestinationSpec, Environment, RawValue};
+use c15t_model::{
+    CustomerId, CustomerSpec, DatabaseSpec, DestinationId, DestinationSpec, Environment, RawValue,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -86,7 +88,29 @@ fn secrets(input: BTreeMap<String, String>) -> BTreeMap<String, Secret> {
 }
 
 fn environment(text: &str) -> Result<Environment, ApiError> {
-    Environment::new(text).map_err(|e| ApiError::invalid_parameter("environment", e.to_string()))
+    Environment::new(text).map_err(|e| ApiError::invalid_id("environment", text, e))
+}
+
+/// The `destinationId` of a destination's path, checked as an id: a malformed one is a 400
+/// that shows at most a short prefix of it.
+#[derive(Debug)]
+pub struct DestinationPath(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for DestinationPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let Path((_customer, destination)) =
+            Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        DestinationId::new(destination.as_str())
+            .map_err(|e| ApiError::invalid_id("destinationId", &destination, e))?;
+        Ok(Self(destination))
+    }
 }
 
 /// Answers with the customer as it is now (after a change).
@@ -147,13 +171,17 @@ pub struct ListQuery {
     pub limit: Option<u64>,
 }
 
-/// Audit listing limit.
+/// One page of the audit log.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct LimitQuery {
-    /// At most this many entries (default 50, at most 1000).
+pub struct AuditQuery {
+    /// At most this many entries (default 50; more than 200 is taken as 200).
+    #[param(minimum = 1)]
     pub limit: Option<u64>,
+    /// Only entries older than this entry id: the `id` of the last entry of the previous page
+    /// (the `Link: rel="next"` header gives the next page's URL).
+    pub before: Option<i64>,
 }
 
 /// Whether to deploy synchronously.
@@ -413,7 +441,7 @@ pub async fn destination_create(
 pub async fn destination_get(
     Scoped { customer: id, .. }: Scoped,
     State(state): State<ApiState>,
-    Path((_customer, destination)): Path<(String, String)>,
+    DestinationPath(destination): DestinationPath,
 ) -> Result<Response, ApiError> {
     destination_now(&state, &id, &destination, StatusCode::OK).await
 }
@@ -453,7 +481,7 @@ pub async fn destination_update(
         customer: id,
     }: Scoped,
     State(state): State<ApiState>,
-    Path((_customer, destination)): Path<(String, String)>,
+    DestinationPath(destination): DestinationPath,
     headers: HeaderMap,
     Body(body): Body<DestinationUpdate>,
 ) -> Result<Response, ApiError> {
@@ -487,7 +515,7 @@ pub async fn destination_enable(
         customer: id,
     }: Scoped,
     State(state): State<ApiState>,
-    Path((_customer, destination)): Path<(String, String)>,
+    DestinationPath(destination): DestinationPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let expected = expected_revision(&headers, None)?;
@@ -515,7 +543,7 @@ pub async fn destination_disable(
         customer: id,
     }: Scoped,
     State(state): State<ApiState>,
-    Path((_customer, destination)): Path<(String, String)>,
+    DestinationPath(destination): DestinationPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let expected = expected_revision(&headers, None)?;
@@ -543,7 +571,7 @@ pub async fn destination_delete(
         customer: id,
     }: Scoped,
     State(state): State<ApiState>,
-    Path((_customer, destination)): Path<(String, String)>,
+    DestinationPath(destination): DestinationPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let expected = expected_revision(&headers, None)?;
@@ -675,12 +703,9 @@ pub async fn deployment_list(
     Ok(Json(json_value(list)).into_response())
 }
 
-fn deployment_id(text: &str, customer: &CustomerId) -> Result<i64, ApiError> {
-    text.parse().map_err(|_| {
-        ApiError::not_found(format!(
-            "deployment {text} of customer `{customer}` does not exist"
-        ))
-    })
+fn deployment_id(text: &str) -> Result<i64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::invalid_id("deploymentId", text, "must be a deployment number"))
 }
 
 /// One deployment.
@@ -696,7 +721,7 @@ pub async fn deployment_get(
     State(state): State<ApiState>,
     Path((_customer, deployment)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let deployment = deployment_id(&deployment, &id)?;
+    let deployment = deployment_id(&deployment)?;
     let view = state.control().deployment(&id, deployment).await?;
     Ok(Json(json_value(view)).into_response())
 }
@@ -723,7 +748,7 @@ pub async fn deployment_files(
     State(state): State<ApiState>,
     Path((_customer, deployment)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let deployment = deployment_id(&deployment, &id)?;
+    let deployment = deployment_id(&deployment)?;
     let files: Vec<FileOut> = state
         .control()
         .deployment_files(&id, deployment)
@@ -752,7 +777,7 @@ pub async fn rollback(
     State(state): State<ApiState>,
     Path((_customer, deployment)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let deployment = deployment_id(&deployment, &id)?;
+    let deployment = deployment_id(&deployment)?;
     let report = state
         .control()
         .rollback_detached(&principal.actor(), &id, deployment)
@@ -793,7 +818,7 @@ pub async fn health(
 pub async fn destination_test(
     Scoped { customer: id, .. }: Scoped,
     State(state): State<ApiState>,
-    Path((_customer, destination)): Path<(String, String)>,
+    DestinationPath(destination): DestinationPath,
 ) -> Result<Response, ApiError> {
     let report = state
         .control()
@@ -887,10 +912,12 @@ pub async fn strategy_set(
 // ---------------------------------------------------------------------------------------------
 // Audit
 
-/// An audit entry (config JSON with fingerprints only, never secret values).
+/// An audit entry (config JSON with fingerprints only, never secret values). A change to
+/// something that existed before and after (a config or delivery edit) carries `changes`; a
+/// creation carries `after`, a deletion `before`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditOut {
-    /// Entry id (increasing).
+    /// Entry id (increasing); the cursor (`before`) of the next page.
     pub id: i64,
     /// When.
     pub at: chrono::DateTime<chrono::Utc>,
@@ -903,37 +930,97 @@ pub struct AuditOut {
     /// The customer concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<String>,
-    /// State before.
+    /// State before, of a deletion.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
-    /// State after.
+    /// State after, of a creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+    /// What changed, of an edit: one entry per value.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<AuditChangeOut>,
+}
+
+/// One value an edit changed. Secrets appear as references (`{"stored":
+/// "hmac-sha256:..."}`), never as values.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditChangeOut {
+    /// Where, in the customer file's syntax with destinations by id, e.g.
+    /// `destinations[id=meta-prod].settings.pixelId`; `destinations(order)` for a reordering.
+    pub path: String,
+    /// The value before; absent when the value was added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    /// The value after; absent when the value was removed.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
 }
 
-fn audit_out(records: Vec<c15t_store::AuditRecord>) -> Vec<AuditOut> {
-    records
-        .into_iter()
-        .map(|r| AuditOut {
-            id: r.id,
-            at: r.at,
-            actor: r.actor,
-            action: r.action,
-            resource: r.resource,
-            customer: r.customer,
-            before: r.before,
-            after: r.after,
-        })
-        .collect()
+fn audit_out(r: c15t_store::AuditRecord) -> AuditOut {
+    AuditOut {
+        id: r.id,
+        at: r.at,
+        actor: r.actor,
+        action: r.action,
+        resource: r.resource,
+        customer: r.customer,
+        before: r.before,
+        after: r.after,
+        changes: r
+            .changes
+            .into_iter()
+            .map(|c| AuditChangeOut {
+                path: c.path,
+                before: c.before,
+                after: c.after,
+            })
+            .collect(),
+    }
 }
 
-/// A customer's audit log, newest first.
+/// An audit page as JSON, written entry by entry (no second copy of the page is built), with
+/// `Link: <path?limit=N&before=ID>; rel="next"` when the page is full.
+fn audit_page(
+    path: &str,
+    limit: u64,
+    records: Vec<c15t_store::AuditRecord>,
+) -> Result<Response, ApiError> {
+    let full = records.len() as u64 >= limit;
+    let next = records.last().map(|r| r.id).filter(|_| full);
+    let mut body = Vec::with_capacity(256 * records.len());
+    body.push(b'[');
+    for (i, record) in records.into_iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        serde_json::to_writer(&mut body, &audit_out(record))
+            .map_err(|e| ApiError::Internal(format!("writing the audit page: {e}")))?;
+    }
+    body.push(b']');
+    let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if let Some(next) = next
+        && let Ok(link) = HeaderValue::from_str(&format!(
+            "<{path}?limit={limit}&before={next}>; rel=\"next\""
+        ))
+    {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+fn audit_limit(limit: Option<u64>) -> u64 {
+    limit.unwrap_or(50).clamp(1, c15t_control::AUDIT_PAGE_MAX)
+}
+
+/// A customer's audit log, newest first, one page (at most 200 entries) at a time.
 #[utoipa::path(get, path = "/api/v1/customers/{customerId}/audit", tag = "audit",
-    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), LimitQuery),
+    params(("customerId" = String, Path, description = "The customer's id, e.g. `cust_abc123`", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), AuditQuery),
     responses(
-        (status = 200, body = Vec<AuditOut>),
+        (status = 200, body = Vec<AuditOut>, headers(("Link" = String, description = "`<...?limit=N&before=ID>; rel=\"next\"` when the page is full: the next (older) page"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
@@ -941,18 +1028,23 @@ fn audit_out(records: Vec<c15t_store::AuditRecord>) -> Vec<AuditOut> {
 pub async fn customer_audit(
     Scoped { customer: id, .. }: Scoped,
     State(state): State<ApiState>,
-    Query(query): Query<LimitQuery>,
+    Query(query): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     state.control().customer_show(&id).await?;
-    let records = state.control().audit(Some(&id), limit(query.limit)).await?;
-    Ok(Json(audit_out(records)).into_response())
+    let limit = audit_limit(query.limit);
+    let records = state
+        .control()
+        .audit_page(Some(&id), query.before, limit)
+        .await?;
+    audit_page(&format!("/api/v1/customers/{id}/audit"), limit, records)
 }
 
-/// The whole audit log, newest first (operators only).
+/// The whole audit log, newest first, one page (at most 200 entries) at a time (operators
+/// only).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
-    params(LimitQuery),
+    params(AuditQuery),
     responses(
-        (status = 200, body = Vec<AuditOut>),
+        (status = 200, body = Vec<AuditOut>, headers(("Link" = String, description = "`<...?limit=N&before=ID>; rel=\"next\"` when the page is full: the next (older) page"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
     ),
@@ -960,10 +1052,14 @@ pub async fn customer_audit(
 pub async fn audit(
     _: OperatorOnly,
     State(state): State<ApiState>,
-    Query(query): Query<LimitQuery>,
+    Query(query): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let records = state.control().audit(None, limit(query.limit)).await?;
-    Ok(Json(audit_out(records)).into_response())
+    let limit = audit_limit(query.limit);
+    let records = state
+        .control()
+        .audit_page(None, query.before, limit)
+        .await?;
+    audit_page("/api/v1/audit", limit, records)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1040,11 +1136,9 @@ pub async fn token_revoke(
     State(state): State<ApiState>,
     Path((_customer, token)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let token_id: i64 = token.parse().map_err(|_| {
-        ApiError::not_found(format!(
-            "API token {token} of customer `{id}` does not exist"
-        ))
-    })?;
+    let token_id: i64 = token
+        .parse()
+        .map_err(|_| ApiError::invalid_id("tokenId", &token, "must be a token number"))?;
     state
         .control()
         .api_token_revoke(&principal.actor(), &id, token_id)

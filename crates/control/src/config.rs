@@ -75,6 +75,9 @@ pub struct DestinationPatch {
 /// that edits which do not touch secrets never decrypt them.
 pub(crate) struct Draft {
     pub(crate) spec: CustomerSpec,
+    /// The spec as stored, for an existing customer: a change that leaves it (and the vault)
+    /// as it is writes nothing.
+    original: Option<CustomerSpec>,
     /// The stored ciphertext, if any.
     sealed: Option<String>,
     /// The opened vault, once a change needed it.
@@ -88,6 +91,7 @@ impl Draft {
     pub(crate) fn new_customer(spec: CustomerSpec) -> Self {
         Self {
             spec,
+            original: None,
             sealed: None,
             vault: Some(Vault::default()),
             revision: None,
@@ -161,6 +165,21 @@ impl Draft {
     }
 }
 
+/// How many times an edit not based on a revision is tried before its conflict is reported.
+pub(crate) const EDIT_ATTEMPTS: u32 = 50;
+
+/// A random pause before trying an edit again: up to 2^attempt ms (at most 64 ms), so that
+/// writers that collided spread out.
+fn retry_pause(attempt: u32) -> std::time::Duration {
+    let ceiling = 1_u64 << attempt.min(6);
+    let mut bytes = [0_u8; 8];
+    let random = match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => u64::from(attempt),
+    };
+    std::time::Duration::from_millis(1 + random % ceiling)
+}
+
 /// Vault keys of a destination's stored secret settings.
 fn stored_secret_keys(destination: &DestinationSpec) -> Vec<String> {
     destination
@@ -176,6 +195,11 @@ pub(crate) fn not_found(id: &CustomerId) -> ControlError {
         resource: format!("customer `{id}`"),
     }
 }
+
+/// Most audit entries one page holds, for every caller (API, CLI, admin UI): with entries
+/// that store what changed and configs of at most `c15t_model::CONFIG_BYTES_MAX`, a page's
+/// memory is bounded by this.
+pub const AUDIT_PAGE_MAX: u64 = 200;
 
 impl Control {
     /// Every customer, by id.
@@ -221,7 +245,6 @@ impl Control {
         patch: CustomerPatch,
         expected_revision: Option<Revision>,
     ) -> Result<Revision, ControlError> {
-        let mut draft = self.draft(id).await?;
         let CustomerPatch {
             name,
             environments,
@@ -230,32 +253,36 @@ impl Control {
             database_url,
             database_token,
         } = patch;
-        if let Some(name) = name {
-            draft.spec.name = name;
-        }
-        if let Some(envs) = environments {
-            draft.spec.environments = Some(envs);
-        }
-        if let Some(origins) = trusted_origins {
-            draft.spec.trusted_origins = origins;
-        }
-        if let Some(level) = log_level {
-            draft.spec.log_level = Some(level);
-        }
-        if let Some(url) = database_url {
-            draft.spec.database.url = url;
-        }
-        if let Some(token) = database_token {
-            let keyring = self.keys.keyring()?;
-            draft.spec.database.auth_token =
-                draft.put_secret(keyring, vault_key_database(), token)?;
-        }
-        self.commit(
+        let resource = format!("customer/{id}");
+        self.edit(
             actor,
             "customer.update",
-            &format!("customer/{id}"),
-            draft,
+            &resource,
+            id,
             expected_revision,
+            |draft| {
+                if let Some(name) = &name {
+                    draft.spec.name.clone_from(name);
+                }
+                if let Some(envs) = &environments {
+                    draft.spec.environments = Some(envs.clone());
+                }
+                if let Some(origins) = &trusted_origins {
+                    draft.spec.trusted_origins.clone_from(origins);
+                }
+                if let Some(level) = &log_level {
+                    draft.spec.log_level = Some(level.clone());
+                }
+                if let Some(url) = &database_url {
+                    draft.spec.database.url.clone_from(url);
+                }
+                if let Some(token) = &database_token {
+                    let keyring = self.keys.keyring()?;
+                    draft.spec.database.auth_token =
+                        draft.put_secret(keyring, vault_key_database(), token.clone())?;
+                }
+                Ok(())
+            },
         )
         .await
     }
@@ -307,37 +334,43 @@ impl Control {
         &self,
         actor: &str,
         customer: &CustomerId,
-        mut destination: DestinationSpec,
+        destination: DestinationSpec,
         secrets: BTreeMap<String, Secret>,
         expected_revision: Option<Revision>,
     ) -> Result<Revision, ControlError> {
-        let mut draft = self.draft(customer).await?;
-        if draft
-            .spec
-            .destinations
-            .iter()
-            .any(|d| d.id == destination.id)
-        {
-            return Err(ControlError::AlreadyExists {
-                resource: format!("destination `{}` of customer `{customer}`", destination.id),
-            });
-        }
-        if !secrets.is_empty() {
-            let keyring = self.keys.keyring()?;
-            for (key, value) in secrets {
-                let vault_key = vault_key_destination(&destination.id, &key);
-                let reference = draft.put_secret(keyring, vault_key, value)?;
-                destination.settings.insert(key, reference);
-            }
-        }
         let resource = format!("customer/{customer}/destination/{}", destination.id);
-        draft.spec.destinations.push(destination);
-        self.commit(
+        self.edit(
             actor,
             "destination.create",
             &resource,
-            draft,
+            customer,
             expected_revision,
+            |draft| {
+                if draft
+                    .spec
+                    .destinations
+                    .iter()
+                    .any(|d| d.id == destination.id)
+                {
+                    return Err(ControlError::AlreadyExists {
+                        resource: format!(
+                            "destination `{}` of customer `{customer}`",
+                            destination.id
+                        ),
+                    });
+                }
+                let mut destination = destination.clone();
+                if !secrets.is_empty() {
+                    let keyring = self.keys.keyring()?;
+                    for (key, value) in &secrets {
+                        let vault_key = vault_key_destination(&destination.id, key);
+                        let reference = draft.put_secret(keyring, vault_key, value.clone())?;
+                        destination.settings.insert(key.clone(), reference);
+                    }
+                }
+                draft.spec.destinations.push(destination);
+                Ok(())
+            },
         )
         .await
     }
@@ -351,7 +384,6 @@ impl Control {
         patch: DestinationPatch,
         expected_revision: Option<Revision>,
     ) -> Result<Revision, ControlError> {
-        let mut draft = self.draft(customer).await?;
         let DestinationPatch {
             name,
             enabled,
@@ -361,51 +393,57 @@ impl Control {
             unset,
             secrets,
         } = patch;
-        let mut references = Vec::new();
-        if !secrets.is_empty() {
-            let keyring = self.keys.keyring()?;
-            for (key, value) in secrets {
-                let reference =
-                    draft.put_secret(keyring, vault_key_destination(id, &key), value)?;
-                references.push((key, reference));
-            }
-        }
-        let mut forgotten = Vec::new();
-        {
-            let d = draft.destination_mut(id)?;
-            if let Some(name) = name {
-                d.name = name;
-            }
-            if let Some(enabled) = enabled {
-                d.enabled = enabled;
-            }
-            if let Some(environment) = environment {
-                d.environment = environment;
-            }
-            if let Some(category) = category {
-                d.category = Some(category);
-            }
-            for (key, value) in set {
-                d.settings.insert(key, value);
-            }
-            for key in unset {
-                // Only secret settings have vault entries.
-                if let Some(RawValue::Secret(SecretRef::Stored(_))) = d.settings.remove(&key) {
-                    forgotten.push(vault_key_destination(id, &key));
-                }
-            }
-            for (key, reference) in references {
-                d.settings.insert(key, reference);
-            }
-        }
-        draft.forget(self.keys.keyring.as_deref(), &forgotten)?;
         let resource = format!("customer/{customer}/destination/{id}");
-        self.commit(
+        self.edit(
             actor,
             "destination.update",
             &resource,
-            draft,
+            customer,
             expected_revision,
+            |draft| {
+                let mut references = Vec::new();
+                if !secrets.is_empty() {
+                    let keyring = self.keys.keyring()?;
+                    for (key, value) in &secrets {
+                        let reference = draft.put_secret(
+                            keyring,
+                            vault_key_destination(id, key),
+                            value.clone(),
+                        )?;
+                        references.push((key.clone(), reference));
+                    }
+                }
+                let mut forgotten = Vec::new();
+                {
+                    let d = draft.destination_mut(id)?;
+                    if let Some(name) = &name {
+                        d.name.clone_from(name);
+                    }
+                    if let Some(enabled) = enabled {
+                        d.enabled = enabled;
+                    }
+                    if let Some(environment) = &environment {
+                        d.environment.clone_from(environment);
+                    }
+                    if let Some(category) = &category {
+                        d.category = Some(category.clone());
+                    }
+                    for (key, value) in &set {
+                        d.settings.insert(key.clone(), value.clone());
+                    }
+                    for key in &unset {
+                        // Only secret settings have vault entries.
+                        if let Some(RawValue::Secret(SecretRef::Stored(_))) = d.settings.remove(key)
+                        {
+                            forgotten.push(vault_key_destination(id, key));
+                        }
+                    }
+                    for (key, reference) in references {
+                        d.settings.insert(key, reference);
+                    }
+                }
+                draft.forget(self.keys.keyring.as_deref(), &forgotten)
+            },
         )
         .await
     }
@@ -418,17 +456,18 @@ impl Control {
         id: &str,
         expected_revision: Option<Revision>,
     ) -> Result<Revision, ControlError> {
-        let mut draft = self.draft(customer).await?;
-        let removed = draft.destination_mut(id)?.clone();
-        draft.spec.destinations.retain(|d| d.id != id);
-        draft.forget(self.keys.keyring.as_deref(), &stored_secret_keys(&removed))?;
         let resource = format!("customer/{customer}/destination/{id}");
-        self.commit(
+        self.edit(
             actor,
             "destination.delete",
             &resource,
-            draft,
+            customer,
             expected_revision,
+            |draft| {
+                let removed = draft.destination_mut(id)?.clone();
+                draft.spec.destinations.retain(|d| d.id != id);
+                draft.forget(self.keys.keyring.as_deref(), &stored_secret_keys(&removed))
+            },
         )
         .await
     }
@@ -454,13 +493,26 @@ impl Control {
         })?)
     }
 
-    /// The audit log, newest first.
+    /// The audit log, newest first: at most `limit` entries (at most [`AUDIT_PAGE_MAX`]).
     pub async fn audit(
         &self,
         customer: Option<&CustomerId>,
         limit: u64,
     ) -> Result<Vec<c15t_store::AuditRecord>, ControlError> {
-        Ok(self.store.audit_list(customer, limit).await?)
+        self.audit_page(customer, None, limit).await
+    }
+
+    /// One page of the audit log, newest first: at most `limit` entries (1 to
+    /// [`AUDIT_PAGE_MAX`], whatever is asked) older than the entry `before`. The last entry's id
+    /// is the cursor of the next page; each entry is seen exactly once.
+    pub async fn audit_page(
+        &self,
+        customer: Option<&CustomerId>,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<c15t_store::AuditRecord>, ControlError> {
+        let limit = limit.clamp(1, AUDIT_PAGE_MAX);
+        Ok(self.store.audit_page(customer, before, limit).await?)
     }
 
     pub(crate) fn validated(&self, stored: &StoredConfig) -> Result<CustomerConfig, ControlError> {
@@ -475,12 +527,48 @@ impl Control {
             .await?
             .ok_or_else(|| not_found(id))?;
         Ok(Draft {
+            original: Some(stored.spec.clone()),
             spec: stored.spec,
             sealed: stored.vault,
             vault: None,
             revision: Some(stored.revision),
             vault_changed: false,
         })
+    }
+
+    /// One change of an existing customer: load, `apply`, [`Control::commit`]. A change not
+    /// based on a revision (`expected_revision` `None`, e.g. `If-Match: *`) is applied to
+    /// whatever is current: when another writer got in between, the read-modify-write is
+    /// repeated on the new revision, at most [`EDIT_ATTEMPTS`] times with a short random
+    /// pause, so that concurrent edits all apply in some order. A change based on a revision
+    /// is tried once; a stale one is a conflict.
+    pub(crate) async fn edit(
+        &self,
+        actor: &str,
+        action: &str,
+        resource: &str,
+        customer: &CustomerId,
+        expected_revision: Option<Revision>,
+        mut apply: impl FnMut(&mut Draft) -> Result<(), ControlError>,
+    ) -> Result<Revision, ControlError> {
+        let mut attempt = 1;
+        loop {
+            let mut draft = self.draft(customer).await?;
+            apply(&mut draft)?;
+            match self
+                .commit(actor, action, resource, draft, expected_revision)
+                .await
+            {
+                Err(ControlError::Conflict { .. } | ControlError::SecretsChanged { .. })
+                    if expected_revision.is_none() && attempt < EDIT_ATTEMPTS =>
+                {
+                    tracing::debug!(resource, attempt, "concurrent change; applying again");
+                    tokio::time::sleep(retry_pause(attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Validates the draft and writes it in one transaction (revision check + audit).
@@ -493,6 +581,20 @@ impl Control {
         expected_revision: Option<Revision>,
     ) -> Result<Revision, ControlError> {
         let config = draft.spec.validate(&self.catalogue)?;
+        // A change of nothing changes nothing: no revision, no audit entry, no job.
+        if let (Some(current), Some(original)) = (draft.revision, &draft.original)
+            && !draft.vault_changed
+            && draft.spec == *original
+        {
+            return match expected_revision {
+                Some(expected) if expected != current => Err(ControlError::Conflict {
+                    customer: format!("customer `{}`", config.customer.id),
+                    expected,
+                    actual: current,
+                }),
+                _ => Ok(current),
+            };
+        }
         let sealed = if let (true, Some(vault)) = (draft.vault_changed, &draft.vault) {
             Some(self.keys.keyring()?.seal(vault)?)
         } else {

@@ -36,8 +36,8 @@ pub use api_support::ConfigPage;
 pub use c15t_secrets::Secret;
 pub use c15t_vendors::{ConnectionReport, Outcome as ConnectionOutcome, Testers, VendorOptions};
 pub use config::{
-    CustomerPatch, CustomerView, DestinationPatch, parse_setting, vault_key_database,
-    vault_key_destination,
+    AUDIT_PAGE_MAX, CustomerPatch, CustomerView, DestinationPatch, parse_setting,
+    vault_key_database, vault_key_destination,
 };
 pub use delivery::{DeliveryChanged, DeliveryOptions, DeliveryPatch, DeliveryView};
 pub use deploy::{DeployFailure, DeployReport, DeploymentView};
@@ -197,6 +197,17 @@ impl Control {
             (self.clone(), customer.clone(), destination.to_owned());
         self.detach(async move { control.destination_test(&customer, &destination).await })
             .await
+    }
+
+    /// A 256-bit key for `purpose` (e.g. signing the admin UI's login CSRF tokens), derived from
+    /// the key file's fingerprint key, so every replica sharing the key file derives the same
+    /// one and it survives key rotation; `None` without a key file.
+    pub fn derived_key(&self, purpose: &str) -> Option<[u8; 32]> {
+        use sha2::Digest as _;
+        let keyring = self.keys.keyring.as_deref()?;
+        let label = Secret::new(format!("c15t derived key: {purpose}"));
+        let mac = keyring.fingerprint(&label).to_string();
+        Some(sha2::Sha256::digest(mac.as_bytes()).into())
     }
 
     /// The same application delivering with `options`.

@@ -195,8 +195,9 @@ impl Delivery {
     }
 }
 
-/// Shape checks of a webhook URL: `https://` or `http://`, a host, no credentials, no
-/// fragment, no whitespace, bounded length.
+/// A webhook URL: at most [`WEBHOOK_URL_MAX`] characters, `https://` or `http://` as the one URL
+/// check of the model ([`crate::check_url`]: a real parser, a host, no credentials, no control,
+/// bidirectional or zero-width characters) says, and no fragment.
 fn check_webhook_url(url: &str) -> Result<(), String> {
     if url.len() > WEBHOOK_URL_MAX {
         return Err(format!(
@@ -204,23 +205,7 @@ fn check_webhook_url(url: &str) -> Result<(), String> {
             url.len()
         ));
     }
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("{} must start with https://", shown(url)))?;
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "{} contains whitespace or control characters",
-            shown(url)
-        ));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err(format!("{} has no host", shown(url)));
-    }
-    if authority.contains('@') {
-        return Err("must not contain credentials (user:password@)".to_owned());
-    }
+    crate::check_url(url, &["https", "http"]).map_err(|e| format!("{e}, got {}", shown(url)))?;
     if url.contains('#') {
         return Err("must not contain a fragment (#...)".to_owned());
     }
@@ -255,8 +240,10 @@ mod tests {
         assert!(text.contains("webhook: the notify strategy"), "{text}");
 
         for (url, needle) in [
-            ("ftp://x", "must start with https://"),
-            ("https://", "has no host"),
+            ("ftp://x", "must start with `https://`"),
+            ("https://", "must name a host"),
+            ("https://x<script>", "`<`"),
+            ("https://exa\u{202e}mple.com/", "U+202E"),
             ("https://u:p@example.com/", "credentials"),
             ("https://example.com/#x", "fragment"),
             ("https://exa mple.com/", "whitespace"),

@@ -7,9 +7,11 @@ mod customer;
 pub mod delivery;
 mod destination;
 mod ids;
+pub mod limits;
 mod pattern;
 mod problem;
 mod spec;
+mod url_check;
 
 pub use bindings::{Bindings, SecretBinding};
 pub use catalogue::{
@@ -22,7 +24,11 @@ pub use ids::{
     CUSTOMER_ID_MAX, CustomerId, DESTINATION_ID_MAX, DestinationId, ENVIRONMENT_MAX, Environment,
     IdError, WORKER_NAME_MAX, worker_name,
 };
-pub use problem::{Problem, ValidationErrors, is_invisible};
-pub use spec::{
-    CustomerConfig, CustomerSpec, DatabaseSpec, DestinationSpec, RawValue, SETTING_MAX,
+pub use limits::{
+    CONFIG_BYTES_MAX, DESTINATIONS_MAX, ENVIRONMENTS_MAX, SETTING_MAX, TRUSTED_ORIGINS_MAX,
 };
+pub use problem::{Problem, ValidationErrors, check_text, is_invisible};
+pub use spec::{
+    CustomerConfig, CustomerSpec, DatabaseSpec, DestinationSpec, RawValue, SAFE_INTEGER_MAX,
+};
+pub use url_check::check_url;

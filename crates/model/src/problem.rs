@@ -90,6 +90,21 @@ pub(crate) fn shown(value: &str) -> String {
     out
 }
 
+/// The one rule for text fields: no control characters (Unicode's `Cc`: U+0000 to U+001F and
+/// U+007F to U+009F, so no NUL, tab, newline or escape sequence). The error completes a
+/// `path: ...` message: what was found, where, and what is allowed.
+pub fn check_text(value: &str) -> Result<(), String> {
+    match value.chars().enumerate().find(|(_, c)| c.is_control()) {
+        None => Ok(()),
+        Some((at, c)) => Err(format!(
+            "must not contain control characters (U+0000 to U+001F, U+007F to U+009F: no NUL, \
+             tab, newline or escape); found U+{:04X} at character {}",
+            u32::from(c),
+            at + 1
+        )),
+    }
+}
+
 /// Characters that change how text is displayed without being visible themselves: bidirectional
 /// overrides and isolates (Trojan Source) and zero-width characters.
 pub fn is_invisible(c: char) -> bool {

@@ -9,7 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{Catalogue, ConsentCategory, FieldSpec, FieldType};
-use crate::problem::{Problems, did_you_mean, shown};
+use crate::limits::{
+    ByteCount, CONFIG_BYTES_MAX, DESTINATIONS_MAX, ENVIRONMENTS_MAX, SETTING_MAX,
+    TRUSTED_ORIGINS_MAX,
+};
+use crate::problem::{Problems, check_text, did_you_mean, shown};
+use crate::url_check::check_url;
 use crate::{
     Customer, CustomerId, DatabaseBinding, Destination, DestinationId, Environment,
     EnvironmentScope, LogLevel, SecretRef, SettingValue, TrustedOrigin, ValidationErrors,
@@ -198,13 +203,15 @@ impl CustomerConfig {
 
 /// Longest display name of a customer or destination.
 pub const NAME_MAX: usize = 200;
-/// Longest string setting value.
-pub const SETTING_MAX: usize = 2048;
+/// Largest whole number a number setting with `integer: true` takes (JavaScript's
+/// `Number.MAX_SAFE_INTEGER`, 2^53 - 1): every integer up to it is exact in a double.
+pub const SAFE_INTEGER_MAX: u64 = (1 << 53) - 1;
 
 impl CustomerSpec {
     /// Validates the whole file against `catalogue`, reporting every problem at once.
     pub fn validate(&self, catalogue: &Catalogue) -> Result<CustomerConfig, ValidationErrors> {
         let mut p = Problems::default();
+        self.check_limits(&mut p);
 
         let id = CustomerId::new(self.id.as_str())
             .map_err(|e| p.push("id", format!("{e}, got {}", shown(&self.id))))
@@ -298,6 +305,57 @@ impl CustomerSpec {
                 destinations,
             }),
             _ => unreachable!("every failed field records a problem"),
+        }
+    }
+}
+
+impl CustomerSpec {
+    /// The quotas of [`crate::limits`], each problem naming its limit.
+    fn check_limits(&self, p: &mut Problems) {
+        let count =
+            |p: &mut Problems, path: &str, what: &str, got: usize, max: usize, name: &str| {
+                if got > max {
+                    p.push(
+                        path,
+                        format!("at most {max} {what} per customer (limit {name}), got {got}"),
+                    );
+                }
+            };
+        let environments = self.environments.as_ref().map_or(1, Vec::len);
+        count(
+            p,
+            "environments",
+            "environments",
+            environments,
+            ENVIRONMENTS_MAX,
+            "ENVIRONMENTS_MAX",
+        );
+        count(
+            p,
+            "trusted_origins",
+            "trusted origins",
+            self.trusted_origins.len(),
+            TRUSTED_ORIGINS_MAX,
+            "TRUSTED_ORIGINS_MAX",
+        );
+        count(
+            p,
+            "destinations",
+            "destinations",
+            self.destinations.len(),
+            DESTINATIONS_MAX,
+            "DESTINATIONS_MAX",
+        );
+        let mut size = ByteCount::default();
+        if serde_json::to_writer(&mut size, self).is_ok() && size.0 > CONFIG_BYTES_MAX {
+            p.push(
+                "config",
+                format!(
+                    "is {} bytes as JSON; at most {CONFIG_BYTES_MAX} bytes (256 KiB) per customer \
+                     (limit CONFIG_BYTES_MAX)",
+                    size.0
+                ),
+            );
         }
     }
 }
@@ -458,7 +516,9 @@ fn display_key(key: &str) -> String {
 }
 
 fn check_name(p: &mut Problems, path: &str, name: &str) {
-    if name.trim().is_empty() {
+    if let Err(message) = check_text(name) {
+        p.push(path, message);
+    } else if name.trim().is_empty() {
         p.push(path, "must not be empty");
     } else if name.chars().count() > NAME_MAX {
         p.push(
@@ -565,7 +625,16 @@ fn check_setting(field: &FieldSpec, raw: &RawValue) -> Result<SettingValue, Stri
     match (field.ty, raw) {
         (FieldType::Bool, RawValue::Bool(b)) => Ok(SettingValue::Bool(*b)),
         (FieldType::Number { integer, min, max }, RawValue::Integer(_) | RawValue::Float(_)) => {
+            // JSON numbers past what an i64 holds arrive as floats, already rounded: a whole
+            // number setting must be a safe integer (exact in JavaScript and in a double).
+            let safe = |i: i64| i.unsigned_abs() <= SAFE_INTEGER_MAX;
             let n = match raw {
+                RawValue::Integer(i) if integer && !safe(*i) => {
+                    return Err(format!(
+                        "must be a whole number from -{SAFE_INTEGER_MAX} to {SAFE_INTEGER_MAX} \
+                         (a safe integer), got {i}"
+                    ));
+                }
                 RawValue::Integer(i) => *i as f64,
                 RawValue::Float(f) => *f,
                 _ => unreachable!(),
@@ -575,6 +644,12 @@ fn check_setting(field: &FieldSpec, raw: &RawValue) -> Result<SettingValue, Stri
             }
             if integer && n.fract() != 0.0 {
                 return Err(format!("must be a whole number, got {n}"));
+            }
+            if integer && n.abs() > SAFE_INTEGER_MAX as f64 {
+                return Err(format!(
+                    "must be a whole number from -{SAFE_INTEGER_MAX} to {SAFE_INTEGER_MAX} \
+                     (a safe integer), got {n}"
+                ));
             }
             if let Some(min) = min.filter(|m| n < *m) {
                 return Err(format!("must be at least {min}, got {n}"));
@@ -588,6 +663,7 @@ fn check_setting(field: &FieldSpec, raw: &RawValue) -> Result<SettingValue, Stri
             if s.chars().count() > SETTING_MAX {
                 return Err(format!("must be at most {SETTING_MAX} characters"));
             }
+            check_text(s)?;
             match field.ty {
                 FieldType::Url => check_url(s, &["https", "http"])
                     .map_err(|e| format!("{e}, got {}", shown(s)))?,
@@ -620,74 +696,6 @@ fn expected_type(ty: FieldType) -> &'static str {
         FieldType::Number { integer: true, .. } => "a whole number",
         FieldType::Number { .. } => "a number",
     }
-}
-
-/// Checks an absolute URL with one of `schemes`, a host, and nothing that cannot be a plain
-/// endpoint (credentials, whitespace, control characters).
-fn check_url(s: &str, schemes: &[&str]) -> Result<(), String> {
-    let allowed = schemes
-        .iter()
-        .map(|s| format!("`{s}://`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let Some((scheme, rest)) = s.split_once("://") else {
-        return Err(format!("must be an absolute URL starting with {allowed}"));
-    };
-    if !schemes.contains(&scheme) {
-        return Err(format!("must start with {allowed}"));
-    }
-    if s.chars()
-        .any(|c| c.is_whitespace() || c.is_control() || crate::problem::is_invisible(c))
-    {
-        return Err("must not contain whitespace or control characters".into());
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err("must not contain credentials (`user@`); store tokens as secrets".into());
-    }
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(v6) => {
-            let Some((addr, after)) = v6.split_once(']') else {
-                return Err("has an unclosed `[` in an IPv6 address".into());
-            };
-            if addr.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(format!("has an invalid IPv6 address `[{addr}]`"));
-            }
-            match after {
-                "" => (authority, None),
-                p => match p.strip_prefix(':') {
-                    Some(port) => (&authority[..addr.len() + 2], Some(port)),
-                    None => {
-                        return Err(
-                            "has text after the IPv6 address; only `:port` may follow".into()
-                        );
-                    }
-                },
-            }
-        }
-        None => match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        },
-    };
-    if host.is_empty() || host.starts_with('.') {
-        return Err("must name a host".into());
-    }
-    if !host.starts_with('[')
-        && !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-    {
-        return Err("host may contain only ASCII letters, digits, `.`, `-` (use punycode)".into());
-    }
-    if let Some(port) = port
-        && !port.parse::<u16>().is_ok_and(|p| p > 0)
-    {
-        return Err(format!(
-            "port must be a number from 1 to 65535, got `{port}`"
-        ));
-    }
-    Ok(())
 }
 
 impl Problems {

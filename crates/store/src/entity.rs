@@ -158,6 +158,8 @@ pub mod audit {
         pub customer_id: Option<String>,
         pub before_json: Option<String>,
         pub after_json: Option<String>,
+        /// JSON array of `AuditChange`s (entries with a state before and after).
+        pub changes_json: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,12 +6,14 @@
 //! This crate is the only one that knows SeaORM: callers see model types and the records here.
 //! Times are always passed in (`now`), never read from the clock, so behaviour is reproducible.
 
+mod diff;
 mod entity;
 mod error;
 mod migration;
 mod sea;
 mod types;
 
+pub use diff::{AuditChange, changes as audit_changes};
 pub use error::StoreError;
 pub use sea::{SeaStore, default_database_url};
 pub use types::{
@@ -183,6 +185,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn audit_list(
         &self,
         customer: Option<&CustomerId>,
+        limit: u64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.audit_page(customer, None, limit).await
+    }
+    /// One page of audit entries, newest first: at most `limit` entries with an id below
+    /// `before` (from the newest when `None`), optionally of one customer. Pass the last id of
+    /// a page as `before` to get the next (older) one; an empty page is the end. Entries are
+    /// appended with increasing ids and never change, so paging sees each entry exactly once.
+    async fn audit_page(
+        &self,
+        customer: Option<&CustomerId>,
+        before: Option<i64>,
         limit: u64,
     ) -> Result<Vec<AuditRecord>, StoreError>;
     /// Appends an audit entry for an action that is not a config change.

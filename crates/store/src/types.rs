@@ -1,5 +1,6 @@
 //! The records the store returns and the inputs it takes.
 
+use crate::diff::AuditChange;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -260,7 +261,8 @@ pub struct DeploymentRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// An audit entry to append.
+/// An audit entry to append. When both `before` and `after` are given, only what changed is
+/// stored (see [`AuditChange`]).
 #[derive(Debug, Clone)]
 pub struct NewAudit<'a> {
     /// Who.
@@ -292,10 +294,12 @@ pub struct AuditRecord {
     pub resource: String,
     /// The customer concerned (a plain string: the customer may since have been deleted).
     pub customer: Option<String>,
-    /// State before.
+    /// State before, of an entry without one after (a deletion).
     pub before: Option<serde_json::Value>,
-    /// State after.
+    /// State after, of an entry without one before (a creation).
     pub after: Option<serde_json::Value>,
+    /// What changed, of an entry with a state before and after (empty otherwise).
+    pub changes: Vec<AuditChange>,
 }
 
 /// A job to enqueue.

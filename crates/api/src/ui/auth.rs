@@ -27,6 +27,61 @@ pub(super) const CSRF_FIELD: &str = "_csrf";
 /// Largest form body the guard reads.
 const FORM_LIMIT: usize = 256 * 1024;
 
+/// How long a login form's CSRF token is accepted.
+const LOGIN_TOKEN_TTL: u64 = 3600;
+
+/// The key that signs the login form's CSRF tokens (HMAC-SHA256): derived from the key file
+/// ([`Control::derived_key`](c15t_control::Control::derived_key)), so every replica sharing it
+/// accepts the others' tokens, or random per process without a key file. Held in memory only.
+pub(crate) struct LoginKey([u8; 32]);
+
+impl LoginKey {
+    pub(crate) fn for_control(control: &c15t_control::Control) -> Self {
+        if let Some(key) = control.derived_key("admin UI login CSRF tokens") {
+            return Self(key);
+        }
+        let mut key = [0_u8; 32];
+        if getrandom::fill(&mut key).is_err() {
+            // No randomness: a key nobody knows cannot be made; refuse every login token.
+            tracing::error!("no random key for login CSRF tokens; logins are refused");
+        }
+        Self(key)
+    }
+
+    fn mac(&self, payload: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC takes a key of any length");
+        mac.update(b"c15t login csrf\0");
+        mac.update(payload.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// A new token: `<expiry, unix seconds>.<random nonce>.<HMAC of both>`.
+    fn issue(&self) -> Result<String, UiError> {
+        let expires = unix_now() + LOGIN_TOKEN_TTL;
+        let payload = format!("{expires}.{}", &random_token()?[..32]);
+        let mac = self.mac(&payload);
+        Ok(format!("{payload}.{mac}"))
+    }
+
+    /// Whether `token` is one this key issued and it has not expired.
+    fn verify(&self, token: &str) -> bool {
+        let Some((payload, mac)) = token.rsplit_once('.') else {
+            return false;
+        };
+        let Some((expires, _nonce)) = payload.split_once('.') else {
+            return false;
+        };
+        let fresh = expires.parse::<u64>().is_ok_and(|e| e >= unix_now());
+        same_token(mac, &self.mac(payload)) && fresh
+    }
+}
+
+fn unix_now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0)
+}
+
 /// The value of cookie `name` in a request's headers.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -127,8 +182,10 @@ pub(super) async fn csrf_guard(
         .map(str::to_owned);
     let sent = header.or(field).unwrap_or_default();
     if parts.uri.path() == "/ui/login" {
+        // Double submit, and the token must be one the server signed: a value a client
+        // (or a sibling domain that can set cookies) made up is refused.
         let expected = cookie(&parts.headers, LOGIN_COOKIE).unwrap_or_default();
-        if !same_token(&sent, expected) {
+        if !same_token(&sent, expected) || !state.login_key.verify(&sent) {
             return Err(UiError::Csrf);
         }
     } else {
@@ -166,7 +223,7 @@ fn login_page(
     email: &str,
     error: Option<&str>,
 ) -> Result<Response, UiError> {
-    let csrf = random_token()?;
+    let csrf = state.login_key.issue()?;
     let cookie = set_cookie(
         LOGIN_COOKIE,
         &csrf,
@@ -281,6 +338,18 @@ mod tests {
         assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&headers, "b"), Some("2"));
         assert_eq!(cookie(&headers, "c15t"), None);
+    }
+
+    #[test]
+    fn login_tokens_are_signed_and_expire() {
+        let key = LoginKey([7; 32]);
+        let token = key.issue().unwrap();
+        assert!(key.verify(&token));
+        assert!(!LoginKey([8; 32]).verify(&token));
+        assert!(!key.verify("a"));
+        assert!(!key.verify(&token.replacen('.', "0.", 1)));
+        let old = "1000.00112233445566778899aabbccddeeff";
+        assert!(!key.verify(&format!("{old}.{}", key.mac(old))));
     }
 
     #[test]

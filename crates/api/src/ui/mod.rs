@@ -41,13 +41,23 @@ use c15t_control::{Control, ControlError};
 pub use auth::{CSRF_HEADER, SESSION_COOKIE};
 
 /// What the UI needs: the application, whether cookies must be `Secure`, how long a session
-/// lasts, and the failed-login counters.
-#[derive(Debug, Clone)]
+/// lasts, the failed-login counters and the key that signs login CSRF tokens.
+#[derive(Clone)]
 pub struct UiState {
     control: Control,
     secure_cookies: bool,
     session_ttl: Duration,
     throttle: Arc<throttle::LoginThrottle>,
+    login_key: Arc<auth::LoginKey>,
+}
+
+impl std::fmt::Debug for UiState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UiState")
+            .field("secure_cookies", &self.secure_cookies)
+            .field("session_ttl", &self.session_ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 impl UiState {
@@ -55,10 +65,11 @@ impl UiState {
     /// cookies are `Secure` when it is https. Sessions last 12 hours.
     pub fn new(control: Control, public_url: &str) -> Self {
         Self {
-            control,
             secure_cookies: public_url.trim_start().starts_with("https://"),
             session_ttl: Duration::from_secs(12 * 60 * 60),
             throttle: Arc::new(throttle::LoginThrottle::default()),
+            login_key: Arc::new(auth::LoginKey::for_control(&control)),
+            control,
         }
     }
 

@@ -715,11 +715,24 @@ pub(super) async fn audit(
                             td { code { (e.action) } }
                             td { code { (e.resource) } }
                             td {
-                                @if e.before.is_some() || e.after.is_some() {
+                                @if e.before.is_some() || e.after.is_some() || !e.changes.is_empty() {
                                     details {
                                         summary { "show" }
                                         @if let Some(b) = &e.before { h4 { "Before" } pre { (serde_json::to_string_pretty(b).unwrap_or_default()) } }
                                         @if let Some(a) = &e.after { h4 { "After" } pre { (serde_json::to_string_pretty(a).unwrap_or_default()) } }
+                                        @if !e.changes.is_empty() {
+                                            h4 { "Changes" }
+                                            ul.changes {
+                                                @for c in &e.changes {
+                                                    li {
+                                                        code { (if c.path.is_empty() { "(whole)" } else { c.path.as_str() }) } ": "
+                                                        (c.before.as_ref().map_or_else(|| "(none)".to_owned(), |v| v.to_string()))
+                                                        " -> "
+                                                        (c.after.as_ref().map_or_else(|| "(none)".to_owned(), |v| v.to_string()))
+                                                    }
+                                                }
+                                            }
+                                        }
                                     }
                                 }
                             }

@@ -5,6 +5,8 @@ mod access;
 mod cancel;
 mod documented;
 mod downloads;
+mod hardening;
 mod harness;
 mod input;
+mod quotas;
 mod ui_browser;

@@ -737,3 +737,32 @@ async fn posts_need_the_session_csrf_token_and_failed_logins_slow_down() {
     assert_eq!(fragment.status(), 200);
     assert_eq!(fragment.headers()["hx-redirect"], "/ui/login");
 }
+
+#[tokio::test]
+async fn the_login_csrf_token_is_signed_by_the_server() {
+    let app = start(LoginThrottle::default()).await;
+    let base = &app.base;
+    let client = http();
+    // Any value a client puts in both the cookie and the field is not enough.
+    for forged in ["a", &"0".repeat(64), "1700000000.00.00"] {
+        let refused = post_login(&client, base, forged, OPERATOR.1).await;
+        assert_eq!(refused.status(), 403, "{forged}");
+    }
+    // The server's token, tampered with, neither.
+    let csrf = login_csrf(&client, base).await;
+    let mut tampered = csrf.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'0' { b'1' } else { b'0' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(
+        post_login(&client, base, &tampered, OPERATOR.1)
+            .await
+            .status(),
+        403
+    );
+    // The token the server gave works.
+    assert_eq!(
+        post_login(&client, base, &csrf, OPERATOR.1).await.status(),
+        303
+    );
+}

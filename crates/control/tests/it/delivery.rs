@@ -638,7 +638,7 @@ async fn turning_automatic_deploys_what_is_pending() {
         .await
         .unwrap();
     control
-        .destination_edit("alice", &cust, "meta-prod", pixel_id("1234567890"), None)
+        .destination_edit("alice", &cust, "meta-prod", pixel_id("7777777777"), None)
         .await
         .unwrap();
     assert_eq!(run_once(&control, "r4").await.completed, 0);

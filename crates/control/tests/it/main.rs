@@ -11,5 +11,6 @@ mod delivery;
 mod generate;
 mod harness;
 mod import;
+mod input;
 mod keys;
 mod rotation;

@@ -211,3 +211,78 @@ fn wrong_value_types_name_the_expected_type() {
         vec!["destinations[0].settings.siteId: must be a whole number, got a string"]
     );
 }
+
+/// A customer file with `n` destinations, `envs` environments and `origins` trusted origins.
+fn sized(n: usize, envs: usize, origins: usize) -> String {
+    let environments: Vec<String> = (0..envs).map(|i| format!("\"env{i}\"")).collect();
+    let trusted: Vec<String> = (0..origins)
+        .map(|i| format!("\"https://o{i}.example.com\""))
+        .collect();
+    let mut text = format!(
+        "id = \"cust_abc123\"\nname = \"Customer ABC\"\nenvironments = [{}]\n\
+         trusted_origins = [{}]\n[database]\nurl = \"libsql://x.turso.io\"\n\
+         auth_token = {{ env = \"TURSO_AUTH_TOKEN\" }}\n",
+        environments.join(", "),
+        trusted.join(", ")
+    );
+    for i in 0..n {
+        text.push_str(&format!(
+            "[[destinations]]\nid = \"d{i}\"\nname = \"Pixel\"\ntype = \"meta-pixel\"\n\
+             [destinations.settings]\npixelId = \"1234567890\"\n\
+             accessToken = {{ env = \"META_TOKEN\" }}\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn quotas_are_enforced_and_named() {
+    use c15t_model::{
+        CONFIG_BYTES_MAX, DESTINATIONS_MAX, ENVIRONMENTS_MAX, SETTING_MAX, TRUSTED_ORIGINS_MAX,
+    };
+    assert_eq!(
+        (
+            DESTINATIONS_MAX,
+            ENVIRONMENTS_MAX,
+            TRUSTED_ORIGINS_MAX,
+            SETTING_MAX,
+            CONFIG_BYTES_MAX
+        ),
+        (200, 20, 100, 2048, 256 * 1024),
+        "the documented quotas (README.md)"
+    );
+    // At every limit: valid.
+    let at = sized(DESTINATIONS_MAX, ENVIRONMENTS_MAX, TRUSTED_ORIGINS_MAX);
+    assert_eq!(problems(&at), Vec::<String>::new());
+    // One past each: one problem naming the limit.
+    assert_eq!(
+        problems(&sized(DESTINATIONS_MAX + 1, 1, 1)),
+        ["destinations: at most 200 destinations per customer (limit DESTINATIONS_MAX), got 201"]
+    );
+    assert_eq!(
+        problems(&sized(1, ENVIRONMENTS_MAX + 1, 1)),
+        ["environments: at most 20 environments per customer (limit ENVIRONMENTS_MAX), got 21"]
+    );
+    assert_eq!(
+        problems(&sized(1, 1, TRUSTED_ORIGINS_MAX + 1)),
+        [
+            "trusted_origins: at most 100 trusted origins per customer (limit \
+             TRUSTED_ORIGINS_MAX), got 101"
+        ]
+    );
+    // 200 destinations with long hosts make a config over 256 KiB.
+    let mut big = HEAD.to_owned();
+    let host = format!("https://{}.example.com/", "h".repeat(1300));
+    for i in 0..DESTINATIONS_MAX {
+        big.push_str(&format!(
+            "[[destinations]]\nid = \"p{i}\"\nname = \"PostHog\"\ntype = \"posthog\"\n\
+             [destinations.settings]\napiKey = \"phc_abcdefgh\"\nhost = \"{host}\"\n"
+        ));
+    }
+    let big = problems(&big);
+    assert_eq!(big.len(), 1, "{big:?}");
+    assert!(
+        big[0].starts_with("config: is ") && big[0].contains("(limit CONFIG_BYTES_MAX)"),
+        "{big:?}"
+    );
+}

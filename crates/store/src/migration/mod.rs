@@ -10,6 +10,7 @@ mod m20261127_000002_delivery;
 mod m20261127_000003_users;
 mod m20261127_000004_api_token_last_used;
 mod m20261127_000005_deployment_destination;
+mod m20261127_000006_audit_changes;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_users::Migration),
             Box::new(m20261127_000004_api_token_last_used::Migration),
             Box::new(m20261127_000005_deployment_destination::Migration),
+            Box::new(m20261127_000006_audit_changes::Migration),
         ]
     }
 }

@@ -465,8 +465,16 @@ pub async fn audit_records_before_after_without_plaintext(store: &dyn Store) {
         "customer/cust_abc123/destination/meta-staging"
     );
     assert_eq!(update.customer.as_deref(), Some("cust_abc123"));
-    assert_eq!(update.before, Some(serde_json::to_value(&spec).unwrap()));
-    assert_eq!(update.after, Some(serde_json::to_value(&next).unwrap()));
+    // An update stores what changed (see `audit_entries_store_what_changed`).
+    assert_eq!((&update.before, &update.after), (&None, &None));
+    assert_eq!(
+        update.changes,
+        c15t_store::audit_changes(
+            &serde_json::to_value(&spec).unwrap(),
+            &serde_json::to_value(&next).unwrap()
+        )
+    );
+    assert!(!update.changes.is_empty());
     assert_eq!(update.at, t(10));
     let created = &all[4];
     assert_eq!(created.before, None);
@@ -1295,8 +1303,14 @@ pub async fn delivery_settings_round_trip_with_vault_swap(store: &dyn Store) {
     let audit = store.audit_list(Some(&cust()), 10).await.unwrap();
     let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
     assert_eq!(&actions[..2], ["delivery.update", "delivery.update"]);
-    assert_eq!(audit[0].before.as_ref().unwrap()["strategy"], "automatic");
-    assert_eq!(audit[0].after.as_ref().unwrap()["strategy"], "manual");
+    let strategy: Vec<_> = audit[0]
+        .changes
+        .iter()
+        .filter(|c| c.path == "strategy")
+        .collect();
+    assert_eq!(strategy.len(), 1, "{:?}", audit[0].changes);
+    assert_eq!(strategy[0].before, Some(json!("automatic")));
+    assert_eq!(strategy[0].after, Some(json!("manual")));
 
     // Unknown customers are refused; deleting a customer deletes its settings.
     let ghost = CustomerId::new("ghost").unwrap();
@@ -1757,4 +1771,126 @@ pub async fn config_changes_enqueue_their_jobs_in_their_transaction(store: &dyn 
         store.customer_get(&cust()).await.unwrap().unwrap().revision,
         2
     );
+}
+
+/// `n` destinations of one kind, their settings as fingerprints.
+fn many_destinations(spec: &mut CustomerSpec, n: usize) {
+    let template = spec.destinations[0].clone();
+    spec.destinations = (0..n)
+        .map(|i| {
+            let mut d = template.clone();
+            d.id = format!("dest-{i:05}");
+            d.name = format!("Destination {i}");
+            d
+        })
+        .collect();
+}
+
+/// Issue 19: the 3,641st destination failed with `too many SQL variables` (one insert of 9
+/// bind parameters a row). The store takes any number of rows (validation's quota is far
+/// lower): 8,000 is past SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+pub async fn config_put_takes_more_destinations_than_bind_parameters(store: &dyn Store) {
+    let mut spec = example_spec();
+    many_destinations(&mut spec, 8_000);
+    store
+        .config_put(change(&spec, None, None, 0))
+        .await
+        .expect("created");
+    spec.destinations[7_999].enabled = !spec.destinations[7_999].enabled;
+    store
+        .config_put(change(&spec, None, Some(1), 1))
+        .await
+        .expect("replaced");
+    let got = store.customer_get(&cust()).await.unwrap().unwrap();
+    assert_eq!(got.revision, 2);
+    assert_eq!(got.spec, spec);
+}
+
+/// Issue 19: each entry held the whole config before and after. An edit of one setting of a
+/// customer with 200 destinations now stores that setting, not 2 x 100 KiB.
+pub async fn audit_entries_store_what_changed(store: &dyn Store) {
+    let mut spec = example_spec();
+    many_destinations(&mut spec, 200);
+    let config_bytes = serde_json::to_string(&spec).unwrap().len();
+    assert!(config_bytes > 40_000, "{config_bytes}");
+    store
+        .config_put(change(&spec, None, None, 0))
+        .await
+        .unwrap();
+    let before = spec.clone();
+    spec.destinations[17].enabled = !spec.destinations[17].enabled;
+    let mut added = spec.destinations[0].clone();
+    added.id = "added".into();
+    spec.destinations.push(added.clone());
+    store
+        .config_put(change(&spec, None, Some(1), 1))
+        .await
+        .unwrap();
+
+    let entry = &store.audit_list(Some(&cust()), 1).await.unwrap()[0];
+    assert_eq!(entry.action, "customer.update");
+    assert_eq!((&entry.before, &entry.after), (&None, &None));
+    let stored = serde_json::to_string(&entry.changes).unwrap();
+    assert!(
+        stored.len() < 1_000,
+        "{} bytes stored for a change of a {config_bytes}-byte config: {stored}",
+        stored.len()
+    );
+    assert_eq!(
+        serde_json::to_value(&entry.changes).unwrap(),
+        json!([
+            {
+                "path": "destinations[id=dest-00017].enabled",
+                "before": before.destinations[17].enabled,
+                "after": spec.destinations[17].enabled,
+            },
+            {"path": "destinations[id=added]", "after": serde_json::to_value(&added).unwrap()},
+        ])
+    );
+    // The creation keeps the state it created (bounded by the config quota).
+    let created = &store.audit_list(Some(&cust()), 2).await.unwrap()[1];
+    assert_eq!(created.after, Some(serde_json::to_value(&before).unwrap()));
+    assert!(created.changes.is_empty());
+}
+
+/// Paging with `before` returns every entry exactly once, newest first, per customer too.
+pub async fn audit_pages_with_a_cursor(store: &dyn Store) {
+    let other = CustomerId::new("cust_other").unwrap();
+    for i in 0..23 {
+        let customer = if i % 3 == 0 { &other } else { &cust() };
+        let resource = format!("r/{i}");
+        store
+            .audit_append(
+                NewAudit {
+                    actor: "a",
+                    action: "test.step",
+                    resource: &resource,
+                    customer: Some(customer),
+                    before: None,
+                    after: None,
+                },
+                t(i),
+            )
+            .await
+            .unwrap();
+    }
+    for (customer, expected) in [(None, 23), (Some(&other), 8), (Some(&cust()), 15)] {
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store.audit_page(customer, before, 4).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() <= 4);
+            before = page.last().map(|e| e.id);
+            seen.extend(page.into_iter().map(|e| e.id));
+        }
+        assert_eq!(seen.len(), expected, "{customer:?}");
+        let unique: HashSet<i64> = seen.iter().copied().collect();
+        assert_eq!(unique.len(), seen.len(), "an entry was seen twice");
+        assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first");
+        let all = store.audit_list(customer, 100).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), seen);
+    }
 }

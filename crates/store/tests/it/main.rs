@@ -67,4 +67,7 @@ conformance!(
     jobs_abandoned_too_often_are_reaped,
     users_and_sessions,
     config_changes_enqueue_their_jobs_in_their_transaction,
+    config_put_takes_more_destinations_than_bind_parameters,
+    audit_entries_store_what_changed,
+    audit_pages_with_a_cursor,
 );

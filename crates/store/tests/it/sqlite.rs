@@ -66,3 +66,99 @@ async fn file_is_created_in_wal_mode_with_foreign_keys() {
 fn default_url_is_a_file_in_the_working_directory() {
     assert_eq!(default_database_url(), "sqlite://c15t.db?mode=rwc");
 }
+
+/// Entries written before changes were stored (the whole config before and after) still read,
+/// as their diff.
+#[tokio::test]
+async fn audit_entries_of_the_old_form_read_as_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SeaStore::connect(dir.path().join("a.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let conn = store.connection();
+    conn.execute_raw(Statement::from_string(
+        conn.get_database_backend(),
+        "INSERT INTO audit_log (at, actor, action, resource, customer_id, before_json, \
+         after_json) VALUES ('2026-01-01T00:00:00Z', 'a', 'customer.update', 'customer/c', 'c', \
+         '{\"name\":\"A\",\"log_level\":\"info\"}', '{\"name\":\"B\",\"log_level\":\"info\"}')",
+    ))
+    .await
+    .unwrap();
+    let entry = &store.audit_list(None, 1).await.unwrap()[0];
+    assert_eq!((&entry.before, &entry.after), (&None, &None));
+    assert_eq!(
+        serde_json::to_value(&entry.changes).unwrap(),
+        serde_json::json!([{"path": "name", "before": "A", "after": "B"}])
+    );
+}
+
+/// The migration to changes rewrites each old entry with a state before and after into its
+/// diff, and leaves creations alone.
+#[tokio::test]
+async fn migration_rewrites_old_entries_into_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let store = SeaStore::connect(path.to_str().unwrap()).await.unwrap();
+    let conn = store.connection();
+    let run = |sql: &str| {
+        conn.execute_raw(Statement::from_string(
+            conn.get_database_backend(),
+            sql.to_owned(),
+        ))
+    };
+    // Back to the schema before the migration, with entries of the old form.
+    run("ALTER TABLE audit_log DROP COLUMN changes_json")
+        .await
+        .unwrap();
+    run("DELETE FROM seaql_migrations WHERE version = 'm20261127_000006_audit_changes'")
+        .await
+        .unwrap();
+    let big = format!("\"{}\"", "x".repeat(10_000));
+    for i in 0..250 {
+        run(&format!(
+            "INSERT INTO audit_log (at, actor, action, resource, customer_id, before_json, \
+             after_json) VALUES ('2026-01-01T00:00:00Z', 'a', 'customer.update', 'customer/c', \
+             'c', '{{\"big\":{big},\"n\":{i}}}', '{{\"big\":{big},\"n\":{}}}')",
+            i + 1
+        ))
+        .await
+        .unwrap();
+    }
+    run(
+        "INSERT INTO audit_log (at, actor, action, resource, customer_id, after_json) VALUES \
+         ('2026-01-01T00:00:00Z', 'a', 'customer.create', 'customer/c', 'c', '{\"n\":0}')",
+    )
+    .await
+    .unwrap();
+    drop(store);
+
+    let store = SeaStore::connect(path.to_str().unwrap()).await.unwrap();
+    let conn = store.connection();
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT COUNT(*) AS n, SUM(LENGTH(COALESCE(before_json, '')) + \
+             LENGTH(COALESCE(after_json, '')) + LENGTH(COALESCE(changes_json, ''))) AS bytes \
+             FROM audit_log WHERE action = 'customer.update' AND changes_json IS NOT NULL \
+             AND before_json IS NULL AND after_json IS NULL",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let (n, bytes): (i64, i64) = (
+        row.try_get("", "n").unwrap(),
+        row.try_get("", "bytes").unwrap(),
+    );
+    assert_eq!(n, 250, "every old update was rewritten");
+    assert!(
+        bytes < 250 * 100,
+        "{bytes} bytes stored for 250 one-number changes"
+    );
+    let all = store.audit_list(None, 1000).await.unwrap();
+    assert_eq!(all.len(), 251);
+    assert_eq!(
+        serde_json::to_value(&all[1].changes).unwrap(),
+        serde_json::json!([{"path": "n", "before": 249, "after": 250}])
+    );
+    assert_eq!(all[0].after, Some(serde_json::json!({"n": 0})));
+}

@@ -1,0 +1,148 @@
+//! Issue 19: quotas and bounded work for every caller. A customer token could add destinations
+//! without end (the 3,641st answered 500) and ask for audit pages of any size (667 MB built in
+//! memory); now the 201st destination is a 422 naming the limit, and audit pages are capped at
+//! 200 entries, with a cursor to the older ones.
+
+use std::collections::HashSet;
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::harness::{Auth, TestApi};
+
+const DESTINATIONS: &str = "/api/v1/customers/cust_a/destinations";
+
+/// Adds Google Analytics destinations to `cust_a` (which has one) up to the quota.
+async fn fill_to_quota(api: &TestApi) {
+    for i in 1..c15t_model::DESTINATIONS_MAX {
+        let body = json!({"id": format!("ga-{i}"), "name": "GA", "type": "google-analytics", "settings": {"measurementId": "G-ABC123"}});
+        let answer = api
+            .post(DESTINATIONS, Auth::Bearer(&api.token_a), &body)
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{i}: {}", answer.text());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destinations_past_the_quota_are_422_naming_the_limit() {
+    let api = TestApi::new().await;
+    fill_to_quota(&api).await;
+    let before = api.fingerprint().await;
+    let body = json!({"id": "one-too-many", "name": "GA", "type": "google-analytics", "settings": {"measurementId": "G-ABC123"}});
+    let answer = api
+        .post(DESTINATIONS, Auth::Bearer(&api.token_a), &body)
+        .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let problems = answer.json()["fields"].clone();
+    assert_eq!(
+        problems,
+        json!([{
+            "path": "destinations",
+            "message": "at most 200 destinations per customer (limit DESTINATIONS_MAX), got 201",
+        }]),
+        "{}",
+        answer.text()
+    );
+    assert_eq!(
+        api.fingerprint().await,
+        before,
+        "the refused add changed something"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_pages_are_capped_and_the_cursor_reaches_every_entry_once() {
+    let api = TestApi::new().await;
+    fill_to_quota(&api).await;
+    for uri in ["/api/v1/customers/cust_a/audit", "/api/v1/audit"] {
+        let auth = if uri == "/api/v1/audit" {
+            Auth::Bearer(crate::harness::OPERATOR)
+        } else {
+            Auth::Bearer(&api.token_a)
+        };
+        let first = api.get(&format!("{uri}?limit=1000"), auth).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+        assert_eq!(
+            first.json().as_array().unwrap().len(),
+            200,
+            "limit is capped at 200"
+        );
+
+        let mut seen = Vec::new();
+        let mut next = Some(format!("{uri}?limit=70"));
+        while let Some(page_uri) = next.take() {
+            let page = api.get(&page_uri, auth).await;
+            assert_eq!(page.status, StatusCode::OK, "{page_uri}: {}", page.text());
+            let entries = page.json().as_array().unwrap().clone();
+            assert!(entries.len() <= 70);
+            seen.extend(entries.iter().map(|e| e["id"].as_i64().unwrap()));
+            next = page.headers.get("link").map(|link| {
+                let link = link.to_str().unwrap();
+                let target = link
+                    .strip_prefix('<')
+                    .and_then(|l| l.split_once(">; rel=\"next\""))
+                    .unwrap_or_else(|| panic!("{link}"))
+                    .0;
+                assert_eq!(
+                    target,
+                    format!("{uri}?limit=70&before={}", seen.last().unwrap())
+                );
+                target.to_owned()
+            });
+        }
+        let unique: HashSet<i64> = seen.iter().copied().collect();
+        assert_eq!(unique.len(), seen.len(), "an entry came twice");
+        assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first");
+        // Customer created, Meta added, 199 Google Analytics added (+ tokens for the fleet).
+        assert!(seen.len() >= 201, "{}", seen.len());
+        // Each destination add stores the destination, not the config.
+        let newest = &first.json()[0];
+        if uri != "/api/v1/audit" {
+            assert_eq!(newest["action"], "destination.create");
+            assert!(newest.get("before").is_none() && newest.get("after").is_none());
+            let size = newest.to_string().len();
+            assert!(size < 1_000, "{size} bytes: {newest}");
+        }
+    }
+}
+
+/// Memory stays flat while audit pages are served: resident memory before and after 300
+/// audit page requests (`limit=1000`, capped at 200) against a customer with 200 destinations
+/// grows by less than 32 MiB (the unbounded pages of before grew it by gigabytes), and a page
+/// stays under 256 KiB. `--nocapture` prints the numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::print_stdout,
+    reason = "the numbers are printed for the record"
+)]
+async fn audit_pages_keep_memory_flat() {
+    fn rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+    let api = TestApi::new().await;
+    fill_to_quota(&api).await;
+    let before = rss_kib();
+    let mut bytes = 0;
+    for _ in 0..300 {
+        let page = api
+            .get(
+                "/api/v1/customers/cust_a/audit?limit=1000",
+                Auth::Bearer(&api.token_a),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        bytes = page.body.len();
+    }
+    let after = rss_kib();
+    println!("audit page: {bytes} bytes; RSS before {before} KiB, after 300 pages {after} KiB");
+    assert!(bytes < 256 * 1024, "a page of {bytes} bytes");
+    assert!(
+        after.saturating_sub(before) < 32 * 1024,
+        "RSS grew from {before} KiB to {after} KiB over 300 pages"
+    );
+}
