@@ -106,43 +106,29 @@ async fn audit_pages_are_capped_and_the_cursor_reaches_every_entry_once() {
     }
 }
 
-/// Memory stays flat while audit pages are served: resident memory before and after 300
-/// audit page requests (`limit=1000`, capped at 200) against a customer with 200 destinations
-/// grows by less than 32 MiB (the unbounded pages of before grew it by gigabytes), and a page
-/// stays under 256 KiB. `--nocapture` prints the numbers.
+/// An audit page is bounded whatever the caller asks: 200 entries of a customer at its
+/// destination quota, each storing what changed, stay under 256 KiB (the unbounded pages of
+/// before were 38 MB by default and 667 MB on request). The server's resident memory under
+/// this load is measured on the real binary by `cargo xtask soak`, not here: this binary runs
+/// tests in parallel, so its own RSS is not this test's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[allow(
-    clippy::print_stdout,
-    reason = "the numbers are printed for the record"
-)]
-async fn audit_pages_keep_memory_flat() {
-    fn rss_kib() -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
+async fn an_audit_page_is_bounded_in_bytes() {
     let api = TestApi::new().await;
     fill_to_quota(&api).await;
-    let before = rss_kib();
-    let mut bytes = 0;
-    for _ in 0..300 {
-        let page = api
-            .get(
-                "/api/v1/customers/cust_a/audit?limit=1000",
-                Auth::Bearer(&api.token_a),
-            )
-            .await;
-        assert_eq!(page.status, StatusCode::OK);
-        bytes = page.body.len();
+    for (uri, auth) in [
+        (
+            "/api/v1/customers/cust_a/audit?limit=1000",
+            Auth::Bearer(&api.token_a),
+        ),
+        (
+            "/api/v1/audit?limit=1000",
+            Auth::Bearer(crate::harness::OPERATOR),
+        ),
+    ] {
+        let page = api.get(uri, auth).await;
+        assert_eq!(page.status, StatusCode::OK, "{uri}: {}", page.text());
+        assert_eq!(page.json().as_array().unwrap().len(), 200, "{uri}");
+        let bytes = page.body.len();
+        assert!(bytes < 256 * 1024, "{uri}: a page of {bytes} bytes");
     }
-    let after = rss_kib();
-    println!("audit page: {bytes} bytes; RSS before {before} KiB, after 300 pages {after} KiB");
-    assert!(bytes < 256 * 1024, "a page of {bytes} bytes");
-    assert!(
-        after.saturating_sub(before) < 32 * 1024,
-        "RSS grew from {before} KiB to {after} KiB over 300 pages"
-    );
 }

@@ -922,9 +922,11 @@ fn truncate(s: &str, max_chars: usize) -> String {
     s.chars().take(max_chars).collect()
 }
 
-/// A display name that validates: at most [`NAME_MAX`] characters, not blank.
+/// A display name that validates: at most [`NAME_MAX`] characters, not blank, no control
+/// characters (the model refuses them; bidirectional and zero-width characters stay).
 fn name() -> impl Strategy<Value = String> {
     hostile_text().prop_map(|s| {
+        let s: String = s.chars().filter(|c| !c.is_control()).collect();
         let mut s = truncate(&s, NAME_MAX);
         if s.trim().is_empty() {
             if s.chars().count() == NAME_MAX {
@@ -936,19 +938,24 @@ fn name() -> impl Strategy<Value = String> {
     })
 }
 
-/// Keeps the characters a URL setting may hold (no whitespace, controls or invisibles).
+/// Keeps the characters a URL setting may hold: printable ASCII without the ones a URL never
+/// holds unescaped (double quote, `<`, `>`, backslash, `^`, backtick, `{`, `|`, `}`); single
+/// quotes, `$`, `(`, `;`, `/` and `*` stay.
 fn url_safe(s: &str) -> String {
     s.chars()
-        .filter(|&c| !(c.is_whitespace() || c.is_control() || is_invisible(c)))
+        .filter(|&c| c.is_ascii_graphic() && !"\"<>\\^`{|}".contains(c) && !is_invisible(c))
         .collect()
 }
 
 /// A URL with one of `schemes` that validation accepts, with hostile path, query and fragment
-/// (validation checks the scheme, the host, an IPv6 literal and the port; the rest is free).
+/// (validation checks the scheme, the host, an IPv6 literal, the port and the characters
+/// [`url_safe`] keeps).
 fn hostile_url(schemes: &'static [&'static str]) -> impl Strategy<Value = String> {
     let host = prop_oneof![
-        3 => re("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?){0,3}"),
-        1 => re("[A-Za-z0-9_-][A-Za-z0-9._-]{0,12}"),
+        // The last label starts with a letter: a host ending in a number is an IPv4 address
+        // to a WHATWG parser (`a.0` is refused as one), as in browsers.
+        3 => re("([a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?\\.){0,3}[a-z]([a-z0-9-]{0,8}[a-z0-9])?"),
+        1 => re("[A-Za-z0-9_-][A-Za-z0-9._-]{0,10}\\.[A-Za-z_][A-Za-z0-9_-]{0,3}|[A-Za-z_][A-Za-z0-9_-]{0,12}"),
         1 => select(&["[::1]", "[2001:db8::1]", "[fe80::1:2]", "[::ffff:192.0.2.1]"][..])
             .prop_map(str::to_owned),
     ];
@@ -1686,11 +1693,11 @@ fn fixed_hostile_case() {
             "*.wild.example:8443".to_owned(),
         ],
         log_level: LogLevel::Debug,
-        database_url: "libsql://db.example/x?q='\"`${alert(1)}".to_owned(),
+        database_url: "libsql://db.example/x?q='%22%60$(alert(1))'".to_owned(),
         destinations: vec![
             Dest {
                 id: "newline".to_owned(),
-                name: "Line one\nalert('pwned'); // two\u{2028}three */ /*  ".to_owned(),
+                name: "Line one\u{2028}alert('pwned'); // two\u{2029}three */ /*  ".to_owned(),
                 kind: "posthog",
                 enabled: true,
                 environment: None,
@@ -1700,7 +1707,7 @@ fn fixed_hostile_case() {
                     (
                         "host",
                         Value::Free(
-                            "https://ph.example:8443/'-alert(1)-'/it's/\"x\"/\\');alert(1);('"
+                            "https://ph.example:8443/'-alert(1)-'/it's/%22x%22/%5C');alert(1);('/*"
                                 .to_owned(),
                         ),
                     ),
@@ -1708,7 +1715,7 @@ fn fixed_hostile_case() {
             },
             Dest {
                 id: "bidi".to_owned(),
-                name: "\u{202e}evil\u{202c} \\u{41} \0 \u{1b}[31m".to_owned(),
+                name: "\u{202e}evil\u{202c} \\u{41} \\0 \u{2066}[31m".to_owned(),
                 kind: "meta-pixel",
                 enabled: false,
                 environment: Some(0),
@@ -1740,7 +1747,7 @@ fn fixed_hostile_case() {
                 settings: vec![
                     (
                         "matomoUrl",
-                        Value::Free("https://m.example/?a=${b}&c=`d`</script>".to_owned()),
+                        Value::Free("https://m.example/?a=$(b)&c='d'%3C/script%3E*/".to_owned()),
                     ),
                     ("siteId", Value::Int(42)),
                 ],
