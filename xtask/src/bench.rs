@@ -406,7 +406,8 @@ pub fn bench_server(root: &Path, customers: usize, duration_secs: u64) -> Result
         &dir,
         &hash,
         "warn,c15t_server=info,c15t_api::cache=info",
-        &[],
+        // Throughput is measured, so no token is rate limited.
+        &["--customer-rate-limit", "0", "--operator-rate-limit", "0"],
     )?;
     let pid = server.child.id();
     let idle_rss = server.rss_mib();
@@ -664,6 +665,10 @@ pub fn schemathesis(root: &Path, max_examples: u32) -> Result<()> {
             nowhere,
             "--vendor-timeout-ms",
             "3000",
+            // The API's answers are under test, not the request rate limit (a 429 here would
+            // say how fast schemathesis is).
+            "--operator-rate-limit",
+            "0",
         ],
     )?;
     let schema = format!("{}/api/openapi.json", server.url());

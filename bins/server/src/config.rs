@@ -124,6 +124,13 @@ pub struct Flags {
     /// Timeout of a connection test, in milliseconds [default: 10000].
     #[arg(long, env = "C15T_VENDOR_TIMEOUT_MS")]
     pub vendor_timeout_ms: Option<u64>,
+    /// Requests per second each customer API token may make, sustained (bursts of ten
+    /// seconds' worth); over it, 429 with Retry-After. 0: no limit [default: 20].
+    #[arg(long, env = "C15T_CUSTOMER_RATE_LIMIT")]
+    pub customer_rate_limit: Option<u32>,
+    /// The same for each operator token [default: 200].
+    #[arg(long, env = "C15T_OPERATOR_RATE_LIMIT")]
+    pub operator_rate_limit: Option<u32>,
     /// Email of an operator account for the admin UI, created on start if missing (with
     /// C15T_ADMIN_PASSWORD; an existing account keeps its password).
     #[arg(long, env = "C15T_ADMIN_EMAIL")]
@@ -169,6 +176,8 @@ struct File {
     ga4_mp_url: Option<url::Url>,
     posthog_url: Option<url::Url>,
     vendor_timeout_ms: Option<u64>,
+    customer_rate_limit: Option<u32>,
+    operator_rate_limit: Option<u32>,
     admin_email: Option<String>,
     admin_password: Option<String>,
 }
@@ -202,6 +211,8 @@ pub struct Config {
     pub vendors: c15t_vendors::VendorEndpoints,
     /// Timeout of a connection test.
     pub vendor_timeout: Duration,
+    /// Request rate limits per token.
+    pub rate_limits: c15t_api::RateLimits,
     /// The operator account to ensure on start (email, password).
     pub admin: Option<(String, Secret)>,
 }
@@ -359,6 +370,25 @@ impl Config {
                     .unwrap_or(10_000)
                     .max(1),
             ),
+            rate_limits: {
+                let default = c15t_api::RateLimits::server_default();
+                let limit = |flag: Option<u32>, file: Option<u32>, default| match flag.or(file) {
+                    Some(n) => c15t_api::RateLimit::per_second(n),
+                    None => default,
+                };
+                c15t_api::RateLimits {
+                    customer: limit(
+                        flags.customer_rate_limit,
+                        file.customer_rate_limit,
+                        default.customer,
+                    ),
+                    operator: limit(
+                        flags.operator_rate_limit,
+                        file.operator_rate_limit,
+                        default.operator,
+                    ),
+                }
+            },
             admin: match (
                 flags.admin_email.or(file.admin_email),
                 flags

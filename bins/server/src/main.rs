@@ -156,6 +156,7 @@ async fn serve(config: Config, metrics: Metrics) -> anyhow::Result<()> {
             &control,
             &config.operator_token_hashes,
             config.public_url.as_deref(),
+            config.rate_limits,
         )?
         .merge(ui)
         .route(
@@ -235,6 +236,7 @@ fn api_router(
     control: &Control,
     operator_token_hashes: &[String],
     public_url: Option<&str>,
+    rate_limits: c15t_api::RateLimits,
 ) -> anyhow::Result<axum::Router> {
     let tokens = operator_token_hashes
         .iter()
@@ -243,7 +245,7 @@ fn api_router(
                 .with_context(|| format!("operator token hash `{hash}` is not sha256:<64 hex>"))
         })
         .collect::<anyhow::Result<_>>()?;
-    let mut state = ApiState::new(control.clone(), tokens);
+    let mut state = ApiState::new(control.clone(), tokens).with_rate_limits(rate_limits);
     if let Some(url) = public_url {
         state = state.with_public_base_url(url);
     }

@@ -241,6 +241,22 @@ impl ApiState {
     }
 }
 
+impl ApiState {
+    /// Counts one request of `token` (authenticated as `principal`) against its rate limit:
+    /// [`ApiError::RateLimited`] when it is over.
+    fn count_request(&self, principal: &Principal, token: &str) -> Result<(), ApiError> {
+        let limiter = match principal {
+            Principal::Customer { .. } => self.inner.limiters.0.as_deref(),
+            Principal::Operator => self.inner.limiters.1.as_deref(),
+        };
+        let Some(limiter) = limiter else {
+            return Ok(());
+        };
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        limiter.check(&digest).map_err(ApiError::RateLimited)
+    }
+}
+
 impl FromRequestParts<ApiState> for Principal {
     type Rejection = ApiError;
 
@@ -248,7 +264,9 @@ impl FromRequestParts<ApiState> for Principal {
         let token = bearer(parts)?.ok_or(ApiError::Unauthorized(
             "send a token as `Authorization: Bearer <token>`",
         ))?;
-        state.authenticate(token).await
+        let principal = state.authenticate(token).await?;
+        state.count_request(&principal, token)?;
+        Ok(principal)
     }
 }
 

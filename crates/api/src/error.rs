@@ -61,6 +61,9 @@ pub enum ApiError {
         /// Current revision, for 409.
         current_revision: Option<u64>,
     },
+    /// The token is over its request rate limit (429 with `Retry-After`: whole seconds until
+    /// a request is allowed again, at least 1).
+    RateLimited(std::time::Duration),
     /// The application failed (logged with its chain; 5xx without details).
     Control(ControlError),
     /// This layer failed, e.g. (de)compressing a cached file (logged; 500 without details).
@@ -284,6 +287,26 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return response;
+            }
+            Self::RateLimited(wait) => {
+                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let seconds = seconds.max(1);
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(ErrorBody {
+                        code: "rate_limited",
+                        message: format!(
+                            "this token is over its request rate limit; retry in {seconds} s"
+                        ),
+                        fields: Vec::new(),
+                        current_revision: None,
+                    }),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
                 return response;
             }
             Self::OperatorOnly => (

@@ -22,8 +22,11 @@ pub mod dto;
 mod error;
 mod json;
 pub mod ops;
+mod rate;
 pub mod ui;
 pub mod v1;
+
+pub use rate::{RateLimit, RateLimits};
 
 use std::sync::Arc;
 
@@ -61,6 +64,8 @@ struct Inner {
     tokens: auth::TokenCache,
     workers: cache::WorkerCache,
     warm_up: bool,
+    /// Buckets of customer tokens, of operator tokens (`None`: no limit).
+    limiters: (Option<Arc<rate::Limiter>>, Option<Arc<rate::Limiter>>),
 }
 
 /// Customers generated per store read while warming the worker-config cache.
@@ -77,6 +82,7 @@ impl ApiState {
                 tokens: auth::TokenCache::default(),
                 workers: cache::WorkerCache::default(),
                 warm_up: true,
+                limiters: (None, None),
             }),
         }
     }
@@ -149,6 +155,21 @@ impl ApiState {
         }
     }
 
+    /// The same API limiting each token's request rate to `limits` (see [`RateLimits`]); an
+    /// [`ApiState::new`] has no limits.
+    pub fn with_rate_limits(self, limits: RateLimits) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| shared.copy());
+        Self {
+            inner: Arc::new(Inner {
+                limiters: (
+                    limits.customer.map(|l| Arc::new(rate::Limiter::new(l))),
+                    limits.operator.map(|l| Arc::new(rate::Limiter::new(l))),
+                ),
+                ..inner
+            }),
+        }
+    }
+
     /// The application.
     pub fn control(&self) -> &Control {
         &self.inner.control
@@ -175,6 +196,7 @@ impl Inner {
             tokens: auth::TokenCache::default(),
             workers: cache::WorkerCache::default(),
             warm_up: self.warm_up,
+            limiters: self.limiters.clone(),
         }
     }
 }

@@ -103,6 +103,11 @@ async fn add_customer(control: &Control, customer: &str) {
 
 impl TestApi {
     pub async fn new() -> Self {
+        Self::with_rate_limits(c15t_api::RateLimits::default()).await
+    }
+
+    /// The API with `limits` on each token's request rate.
+    pub async fn with_rate_limits(limits: c15t_api::RateLimits) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("c15t.db").display());
         let key = dir.path().join("c15t.key");
@@ -131,7 +136,8 @@ impl TestApi {
             .api_token_create("test", &id("cust_b"), "ci")
             .await
             .unwrap();
-        let state = ApiState::new(control.clone(), vec![OperatorToken::from_token(OPERATOR)]);
+        let state = ApiState::new(control.clone(), vec![OperatorToken::from_token(OPERATOR)])
+            .with_rate_limits(limits);
         Self {
             router: c15t_api::router(state),
             control,

@@ -132,3 +132,76 @@ async fn an_audit_page_is_bounded_in_bytes() {
         assert!(bytes < 256 * 1024, "{uri}: a page of {bytes} bytes");
     }
 }
+
+/// Each token has its own request rate limit: past its burst a token gets 429 `rate_limited`
+/// with a `Retry-After` in whole seconds, while another customer's token and the operator are
+/// served; a refused request does nothing (its add is not stored); after the wait, the token is
+/// served again. (Before, a token could send requests without any bound.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_token_is_limited_to_its_rate_with_retry_after() {
+    use std::num::NonZeroU32;
+    let limit = c15t_api::RateLimit {
+        per_second: NonZeroU32::new(1).unwrap(),
+        burst: NonZeroU32::new(5).unwrap(),
+    };
+    let api = TestApi::with_rate_limits(c15t_api::RateLimits {
+        customer: Some(limit),
+        operator: None,
+    })
+    .await;
+    let uri = "/api/v1/customers/cust_a";
+    for i in 0..5 {
+        let answer = api.get(uri, Auth::Bearer(&api.token_a)).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "request {i}: {}",
+            answer.text()
+        );
+    }
+    let body = json!({"id": "over-the-limit", "name": "GA", "type": "google-analytics", "settings": {"measurementId": "G-ABC123"}});
+    let before = api.fingerprint().await;
+    let refused = api
+        .post(DESTINATIONS, Auth::Bearer(&api.token_a), &body)
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.text()
+    );
+    assert_eq!(refused.json()["code"], "rate_limited");
+    let retry_after: u64 = refused.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After: {retry_after}");
+    assert_eq!(
+        api.fingerprint().await,
+        before,
+        "a refused request changed something"
+    );
+
+    // Other tokens have their own buckets; operators are not limited here.
+    let other = api
+        .get("/api/v1/customers/cust_b", Auth::Bearer(&api.token_b))
+        .await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text());
+    for _ in 0..20 {
+        let operator = api.get(uri, Auth::Bearer(crate::harness::OPERATOR)).await;
+        assert_eq!(operator.status, StatusCode::OK);
+    }
+    // An unknown token is a 401 whatever the limit (it gets no bucket).
+    let unknown = api.get(uri, Auth::Bearer("c15t_unknown")).await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+    let again = api.get(uri, Auth::Bearer(&api.token_a)).await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "after Retry-After: {}",
+        again.text()
+    );
+}
