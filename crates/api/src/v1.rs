@@ -932,11 +932,9 @@ pub struct AuditOut {
     pub customer: Option<String>,
     /// State before, of a deletion.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
     /// State after, of a creation.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
     /// What changed, of an edit: one entry per value.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -952,11 +950,9 @@ pub struct AuditChangeOut {
     pub path: String,
     /// The value before; absent when the value was added.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
     /// The value after; absent when the value was removed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
 }
 
