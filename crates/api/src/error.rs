@@ -356,6 +356,31 @@ impl IntoResponse for ApiError {
                     },
                 )
             }
+            Self::Control(e) if e.fault().is_some() => {
+                // A fault the operator must fix: say which, and when to try again, so that
+                // clients back off instead of treating it as a bug of the request.
+                let fault = e.fault().unwrap_or(c15t_control::DbFault::Unreachable);
+                tracing::error!(error = %chain(&e), "request failed: {fault}");
+                let code = match fault {
+                    c15t_control::DbFault::Full => "database_full",
+                    c15t_control::DbFault::ReadOnly => "database_read_only",
+                    _ => "database_unavailable",
+                };
+                let mut response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(ErrorBody {
+                        code,
+                        message: format!("{fault}; retry later"),
+                        fields: Vec::new(),
+                        current_revision: None,
+                    }),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                return response;
+            }
             Self::Control(e) => {
                 let (status, code, message) = match &e {
                     ControlError::Deploy(_) | ControlError::Webhook(_) => (

@@ -370,8 +370,10 @@ async fn healthz() -> Response {
     plain(StatusCode::OK, "ok\n")
 }
 
-/// `GET /readyz`: the database answers (one primary-key lookup), and the most recently written
+/// `GET /readyz`: the database answers (one primary-key lookup) and takes writes (one
+/// committed write of a probe row; on SQLite, enough free disk), and the most recently written
 /// vault opens with the key file loaded at start (one more read and one X25519 operation).
+/// A 503 names what is wrong (full, read-only, unreachable, keys), never a path or customer.
 async fn readyz(State(ops): State<Ops>) -> Response {
     let probe = match CustomerId::new("readyz-probe") {
         Ok(id) => id,
@@ -385,6 +387,17 @@ async fn readyz(State(ops): State<Ops>) -> Response {
         return plain(
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: database unreachable\n",
+        );
+    }
+    if let Err(e) = ops.control.database_ready().await {
+        let reason = e.fault().map_or_else(
+            || "the database refused a write".to_owned(),
+            |f| f.to_string(),
+        );
+        tracing::warn!(error = %error_chain(&e), "not ready: {reason}");
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
         );
     }
     match ops.control.keys_ready().await {
@@ -434,7 +447,7 @@ async fn metrics_endpoint(State(ops): State<Ops>) -> Response {
         .into_response()
 }
 
-fn plain(status: StatusCode, body: &'static str) -> Response {
+fn plain(status: StatusCode, body: impl Into<String>) -> Response {
     (
         status,
         [
@@ -444,7 +457,7 @@ fn plain(status: StatusCode, body: &'static str) -> Response {
             ),
             (CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
-        body,
+        body.into(),
     )
         .into_response()
 }

@@ -324,11 +324,14 @@ pub async fn customer_update(
         database_url: body.database_url,
         database_token: body.database_token.map(Secret::new),
     };
-    state
+    let result = state
         .control()
         .customer_edit(&principal.actor(), &id, patch, expected)
-        .await?;
+        .await;
+    // Forgotten whatever the outcome: a failed write may still have committed (a
+    // connection lost during COMMIT), and a cached revision must never outlive it.
     state.changed(&id);
+    result?;
     customer_now(&state, &id, StatusCode::OK).await
 }
 
@@ -351,11 +354,14 @@ pub async fn customer_delete(
 ) -> Result<Response, ApiError> {
     let id = principal.customer(&customer)?;
     let expected = expected_revision(&headers, None)?;
-    state
+    let result = state
         .control()
         .customer_remove(&principal.actor(), &id, expected)
-        .await?;
+        .await;
+    // Forgotten whatever the outcome: a failed write may still have committed (a
+    // connection lost during COMMIT), and a cached revision must never outlive it.
     state.changed(&id);
+    result?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -416,7 +422,7 @@ pub async fn destination_create(
         category: body.category,
         settings: settings("settings", body.settings)?,
     };
-    state
+    let result = state
         .control()
         .destination_add(
             &principal.actor(),
@@ -425,8 +431,11 @@ pub async fn destination_create(
             secrets(body.secrets),
             expected,
         )
-        .await?;
+        .await;
+    // Forgotten whatever the outcome: a failed write may still have committed (a
+    // connection lost during COMMIT), and a cached revision must never outlive it.
     state.changed(&id);
+    result?;
     destination_now(&state, &id, &body.id, StatusCode::CREATED).await
 }
 
@@ -454,11 +463,14 @@ async fn edit_destination(
     patch: DestinationPatch,
     expected: Option<u64>,
 ) -> Result<Response, ApiError> {
-    state
+    let result = state
         .control()
         .destination_edit(&principal.actor(), id, destination, patch, expected)
-        .await?;
+        .await;
+    // Forgotten whatever the outcome: a failed write may still have committed (a
+    // connection lost during COMMIT), and a cached revision must never outlive it.
     state.changed(id);
+    result?;
     destination_now(state, id, destination, StatusCode::OK).await
 }
 
@@ -575,11 +587,14 @@ pub async fn destination_delete(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let expected = expected_revision(&headers, None)?;
-    state
+    let result = state
         .control()
         .destination_remove(&principal.actor(), &id, &destination, expected)
-        .await?;
+        .await;
+    // Forgotten whatever the outcome: a failed write may still have committed (a
+    // connection lost during COMMIT), and a cached revision must never outlive it.
     state.changed(&id);
+    result?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

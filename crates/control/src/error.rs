@@ -73,6 +73,17 @@ pub enum ControlError {
     Vendors(#[from] c15t_vendors::VendorError),
 }
 
+impl ControlError {
+    /// The database fault behind this error, if it is one an operator must fix (full,
+    /// read-only, unreachable).
+    pub fn fault(&self) -> Option<c15t_store::DbFault> {
+        match self {
+            Self::Store(e) => e.fault(),
+            _ => None,
+        }
+    }
+}
+
 impl From<c15t_secrets::SecretsError> for ControlError {
     fn from(e: c15t_secrets::SecretsError) -> Self {
         Self::Secrets(e)

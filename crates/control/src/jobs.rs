@@ -270,6 +270,7 @@ impl Control {
     ) -> Result<RunnerReport, ControlError> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let report = Arc::new(std::sync::Mutex::new(RunnerReport::default()));
+        let outage = Arc::new(OutageLog::default());
         let mut lanes = tokio::task::JoinSet::new();
         for lane in 0..options.concurrency.max(1) {
             let control = self.clone();
@@ -277,7 +278,8 @@ impl Control {
             options.worker = format!("{}/{lane}", options.worker);
             let mut stop = stop_rx.clone();
             let report = Arc::clone(&report);
-            lanes.spawn(async move { control.lane(&options, &mut stop, &report).await });
+            let outage = Arc::clone(&outage);
+            lanes.spawn(async move { control.lane(&options, &mut stop, &report, &outage).await });
         }
         let all = async {
             let mut first_error = None;
@@ -319,23 +321,50 @@ impl Control {
         options: &RunnerOptions,
         stop: &mut tokio::sync::watch::Receiver<bool>,
         report: &std::sync::Mutex<RunnerReport>,
+        outage: &OutageLog,
     ) -> Result<(), ControlError> {
         let bump = |f: fn(&mut RunnerReport)| {
             f(&mut report
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner));
         };
+        let mut backoff = QueueBackoff::default();
         loop {
             if *stop.borrow() {
                 return Ok(());
             }
             let claimed = match self.reap_and_claim(options, &bump).await {
-                Ok(claimed) => claimed,
-                // A runner outlives a database that is briefly away; a one-off run reports it.
+                Ok(claimed) => {
+                    if backoff.recovered() && outage.ended() {
+                        tracing::info!(worker = %options.worker, "job queue available again");
+                    }
+                    claimed
+                }
+                // A runner outlives a database that is briefly away (or full, or read-only);
+                // it backs off so a long outage is a few log lines, not a storm. A one-off run
+                // reports it.
                 Err(e) if !options.once => {
-                    tracing::warn!(worker = %options.worker, error = %error_chain(&e), "job queue unavailable; retrying");
+                    let wait = backoff.failed();
+                    let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                    // The lanes fail together; one of them speaks for all, as often as the
+                    // backoff allows.
+                    if outage.should_warn(std::time::Instant::now(), wait) {
+                        tracing::warn!(
+                            worker = %options.worker,
+                            error = %error_chain(&e),
+                            retry_in_ms,
+                            "job queue unavailable; retrying"
+                        );
+                    } else {
+                        tracing::debug!(
+                            worker = %options.worker,
+                            error = %error_chain(&e),
+                            retry_in_ms,
+                            "job queue unavailable; retrying"
+                        );
+                    }
                     tokio::select! {
-                        () = tokio::time::sleep(options.poll.max(Duration::from_millis(500))) => {}
+                        () = tokio::time::sleep(wait) => {}
                         _ = stop.changed() => {}
                     }
                     continue;
@@ -658,5 +687,102 @@ impl Control {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// The wait between a runner's attempts to reach a job queue that failed: 250 ms, doubling up
+/// to [`QueueBackoff::MAX`], back to the start once the queue answers.
+#[derive(Debug, Default)]
+pub(crate) struct QueueBackoff {
+    failures: u32,
+}
+
+impl QueueBackoff {
+    /// The first wait.
+    pub(crate) const FIRST: Duration = Duration::from_millis(250);
+    /// The longest wait.
+    pub(crate) const MAX: Duration = Duration::from_secs(30);
+
+    /// Records a failure; returns how long to wait before the next attempt.
+    pub(crate) fn failed(&mut self) -> Duration {
+        let wait = Self::FIRST
+            .saturating_mul(1 << self.failures.min(16))
+            .min(Self::MAX);
+        self.failures = self.failures.saturating_add(1);
+        wait
+    }
+
+    /// Records a success; `true` if it ends a run of failures.
+    pub(crate) fn recovered(&mut self) -> bool {
+        std::mem::take(&mut self.failures) > 0
+    }
+}
+
+/// What a runner's lanes share about an outage of the job queue, so that it is logged once per
+/// backoff step, not once per lane.
+#[derive(Debug, Default)]
+pub(crate) struct OutageLog {
+    /// Whether an outage is under way, and when the next warning is due.
+    state: std::sync::Mutex<(bool, Option<std::time::Instant>)>,
+}
+
+impl OutageLog {
+    /// Records a lane's failure (after which it waits `wait`); `true` if this one is logged:
+    /// the first of an outage, then the first after each wait has passed.
+    pub(crate) fn should_warn(&self, now: std::time::Instant, wait: Duration) -> bool {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = !state.0 || state.1.is_none_or(|at| now >= at);
+        if due {
+            *state = (true, now.checked_add(wait));
+        }
+        due
+    }
+
+    /// Records a success; `true` for the first one after an outage was logged.
+    pub(crate) fn ended(&self) -> bool {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::take(&mut state.0)
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_doubles_from_250_ms_to_30_s_and_restarts_after_a_success() {
+        let mut b = QueueBackoff::default();
+        let waits: Vec<u128> = (0..10).map(|_| b.failed().as_millis()).collect();
+        assert_eq!(
+            waits,
+            [250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+        );
+        assert!(b.recovered());
+        assert!(!b.recovered());
+        assert_eq!(b.failed(), QueueBackoff::FIRST);
+    }
+
+    #[test]
+    fn an_outage_is_logged_once_per_wait_whatever_the_number_of_lanes() {
+        let log = OutageLog::default();
+        let t0 = std::time::Instant::now();
+        let wait = Duration::from_millis(250);
+        let first: Vec<bool> = (0..4).map(|_| log.should_warn(t0, wait)).collect();
+        assert_eq!(first, [true, false, false, false]);
+        assert!(!log.should_warn(t0 + Duration::from_millis(100), wait));
+        assert!(log.should_warn(t0 + wait, wait * 2));
+        assert!(!log.should_warn(t0 + wait, wait * 2));
+        assert!(log.ended());
+        assert!(!log.ended(), "the end of an outage is told once");
+        assert!(
+            log.should_warn(t0 + wait, wait),
+            "a new outage is told at once"
+        );
     }
 }

@@ -230,6 +230,12 @@ impl Control {
 }
 
 impl Control {
+    /// Readiness of the database: one committed write (and, on SQLite, enough free disk).
+    /// `Err` with [`ControlError::fault`] set says it is full, read-only or unreachable.
+    pub async fn database_ready(&self) -> Result<(), ControlError> {
+        Ok(self.store.write_probe(self.clock.now()).await?)
+    }
+
     /// Readiness of the keys: the most recently written vault (if any) opens with the key file
     /// loaded at start. `Err` says why not: no key file, or one that does not open it (restored
     /// or replaced under the running process, or rotated by `c15tctl keys rotate`, after which

@@ -34,6 +34,7 @@ use chrono::{DateTime, Utc};
 
 pub use api_support::ConfigPage;
 pub use c15t_secrets::Secret;
+pub use c15t_store::DbFault;
 pub use c15t_vendors::{ConnectionReport, Outcome as ConnectionOutcome, Testers, VendorOptions};
 pub use config::{
     AUDIT_PAGE_MAX, CustomerPatch, CustomerView, DestinationPatch, parse_setting,

@@ -14,7 +14,7 @@ mod sea;
 mod types;
 
 pub use diff::{AuditChange, changes as audit_changes};
-pub use error::StoreError;
+pub use error::{DbFault, StoreError};
 pub use sea::{SeaStore, default_database_url};
 pub use types::{
     ApiTokenRecord, AuditRecord, ConfigChange, CustomerSummary, DeliveryChange, DeliveryRecord,
@@ -292,4 +292,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records that the token `id` authenticated a request at `now` (no audit entry: this is
     /// bookkeeping, not a change); `false` if there is no such token.
     async fn api_token_touch(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Readiness: commits one small write (the time of the probe, in a table of its own) and,
+    /// for a SQLite file, checks the free space on its disk. An error whose
+    /// [`StoreError::fault`] is set says why the database cannot take writes now.
+    async fn write_probe(&self, now: DateTime<Utc>) -> Result<(), StoreError>;
 }

@@ -10,6 +10,7 @@
 //!   single `UPDATE … WHERE id = (SELECT …) RETURNING *` on SQLite (which serialises writers).
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use c15t_model::{
@@ -57,11 +58,56 @@ const SQLITE_POOL: u32 = 4;
 /// little time and keeps the server's resident memory flat however large the database grows.
 const SQLITE_CACHE_KIB: u32 = 512;
 
+/// The least free space on a SQLite database's disk for it to count as able to take writes:
+/// room for the write-ahead log to grow by a few thousand pages.
+const SQLITE_MIN_FREE_KIB: u64 = 8 * 1024;
+
 /// The SeaORM store, over SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
     backend: DbBackend,
+    /// The directory of a SQLite database file (not of an in-memory one), whose disk the write
+    /// probe checks.
+    sqlite_dir: Option<PathBuf>,
+}
+
+/// The directory of the file a `sqlite:` URL opens, or `None` for an in-memory database.
+fn sqlite_dir(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return None;
+    }
+    let parent = Path::new(path).parent().unwrap_or(Path::new(""));
+    Some(if parent.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        parent.to_path_buf()
+    })
+}
+
+/// `DiskFull` when the disk holding `dir` has less than [`SQLITE_MIN_FREE_KIB`] free.
+#[cfg(unix)]
+fn check_free_space(dir: &Path) -> Result<(), StoreError> {
+    // A statvfs that fails (the directory went away) is left to the write that follows.
+    let Ok(stats) = rustix::fs::statvfs(dir) else {
+        return Ok(());
+    };
+    let available_kib = stats.f_bavail.saturating_mul(stats.f_frsize) / 1024;
+    if available_kib < SQLITE_MIN_FREE_KIB {
+        return Err(StoreError::DiskFull {
+            available_kib,
+            needed_kib: SQLITE_MIN_FREE_KIB,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_free_space(_dir: &Path) -> Result<(), StoreError> {
+    Ok(())
 }
 
 impl SeaStore {
@@ -93,12 +139,18 @@ impl SeaStore {
                     .synchronous(SqliteSynchronous::Normal)
                     .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
             });
+            options.map_sqlx_sqlite_pool_opts(|pool| pool.after_release(release_check));
         }
         let db = Database::connect(options)
             .await
             .map_err(db("connecting to the database"))?;
         let backend = db.get_database_backend();
-        let store = Self { db, backend };
+        let sqlite_dir = sqlite_dir(&url);
+        let store = Self {
+            db,
+            backend,
+            sqlite_dir,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -147,6 +199,33 @@ impl SeaStore {
         };
         self.db.begin_with_options(options).await.map_err(db(op))
     }
+}
+
+/// Run on every SQLite connection handed back to the pool: a connection that is still inside a
+/// transaction is closed instead of being reused.
+///
+/// After a failed write (the disk filled during `COMMIT`, say) SQLite may have rolled the
+/// transaction back itself, or kept it open, and the driver's count of open transactions may
+/// no longer agree with either. A connection left like that holds the write lock for ever
+/// (every other write is `database is locked`) and shows its own uncommitted rows to whoever
+/// reads through it next. So: `ROLLBACK` (which fails, harmlessly, when no transaction is
+/// open; it runs after any rollback the driver queued, on the same connection thread), and
+/// keep the connection only if there was nothing to roll back and the driver agrees.
+fn release_check(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    _meta: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, sea_orm::sqlx::Error>> + Send + '_>> {
+    use sea_orm::sqlx::{Connection as _, Executor as _};
+    Box::pin(async move {
+        let was_open = conn.execute("ROLLBACK").await.is_ok();
+        if was_open || conn.is_in_transaction() {
+            tracing::warn!(
+                "closing a SQLite connection left inside a transaction by a failed write"
+            );
+            return Ok(false);
+        }
+        Ok(true)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2300,6 +2379,26 @@ impl Store for SeaStore {
             .await
             .map_err(db(OP))?;
         Ok(touched.rows_affected > 0)
+    }
+
+    async fn write_probe(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        const OP: &str = "probing that the database takes writes";
+        if let Some(dir) = &self.sqlite_dir {
+            check_free_space(dir)?;
+        }
+        let upsert = Query::insert()
+            .into_table("readiness_probe")
+            .columns(["id", "checked_at"])
+            .values_panic([1.into(), ts(now).into()])
+            .on_conflict(
+                OnConflict::column("id")
+                    .update_column("checked_at")
+                    .to_owned(),
+            )
+            .to_owned();
+        let txn = self.begin_write(OP).await?;
+        txn.execute(&upsert).await.map_err(db(OP))?;
+        txn.commit().await.map_err(db(OP))
     }
 }
 

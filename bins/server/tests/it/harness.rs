@@ -28,6 +28,22 @@ impl Env {
         }
     }
 
+    /// A SQLite file in the subdirectory `sub` of a temporary directory (which is created; the
+    /// key file stays beside it, so a test may mount another filesystem on `sub`).
+    pub fn sqlite_in(sub: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join(sub).join("c15t.db").display()
+        );
+        Self {
+            dir,
+            url,
+            _postgres: None,
+        }
+    }
+
     /// A fresh PostgreSQL database.
     pub async fn postgres() -> Self {
         let db = c15t_testkit::postgres::TestDatabase::create("c15t_srv_test").await;
@@ -50,6 +66,18 @@ impl Env {
     /// Starts a server with `args` added and the environment variables `vars` set.
     pub fn start_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Server {
         Server::start(self, args, vars)
+    }
+
+    /// Starts a server with `args` added and the environment variables `vars` set, as the last
+    /// arguments of the command `wrapper` (which must end by executing them, as
+    /// `unshare ... sh -c '...; exec "$@"'` does).
+    pub fn start_wrapped(
+        &self,
+        wrapper: &[&std::ffi::OsStr],
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Server {
+        Server::spawn(self, Some(wrapper), args, vars)
     }
 
     /// Runs a server on this environment that is expected to stop by itself (a refused
@@ -109,7 +137,32 @@ pub fn command() -> Command {
 
 impl Server {
     fn start(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Self {
-        let mut child = command()
+        Self::spawn(env, None, args, vars)
+    }
+
+    fn spawn(
+        env: &Env,
+        wrapper: Option<&[&std::ffi::OsStr]>,
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Self {
+        let mut cmd = command();
+        if let Some((program, rest)) = wrapper.and_then(<[_]>::split_first) {
+            let mut wrapped = Command::new(program);
+            wrapped.args(rest).arg(cmd.get_program()).env_clear();
+            for (key, value) in std::env::vars_os() {
+                if !key.to_string_lossy().starts_with("C15T_") {
+                    wrapped.env(&key, value);
+                }
+            }
+            for (key, value) in cmd.get_envs() {
+                if let Some(value) = value {
+                    wrapped.env(key, value);
+                }
+            }
+            cmd = wrapped;
+        }
+        let mut child = cmd
             // No health probes unless a test asks (a flag overrides the variable).
             .env("C15T_HEALTH_INTERVAL_SECS", "0")
             .envs(vars.iter().copied())
