@@ -75,7 +75,7 @@ pub(crate) fn output(cmd: &mut Command, what: &str) -> Result<String> {
 }
 
 /// An operator token and its hash, from `c15t-server token generate`.
-fn operator_token(server: &Path) -> Result<(String, String)> {
+pub(crate) fn operator_token(server: &Path) -> Result<(String, String)> {
     let text = output(
         Command::new(server).args(["token", "generate"]),
         "`c15t-server token generate`",
@@ -90,7 +90,7 @@ fn operator_token(server: &Path) -> Result<(String, String)> {
 }
 
 /// A running server, stopped with SIGTERM on drop.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     addr: String,
     log: Arc<Mutex<Vec<String>>>,
@@ -99,7 +99,7 @@ struct Running {
 impl Running {
     /// Starts `server` on an ephemeral port with `args` besides the database, key file and
     /// token, and waits until `/readyz` answers.
-    fn start(
+    pub(crate) fn start(
         server: &Path,
         dir: &Path,
         token_hash: &str,
@@ -168,11 +168,16 @@ impl Running {
         Ok(server)
     }
 
-    fn url(&self) -> String {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -198,7 +203,7 @@ impl Running {
     }
 
     /// Resident memory in MiB, from `/proc/<pid>/status`.
-    fn rss_mib(&self) -> Option<f64> {
+    pub(crate) fn rss_mib(&self) -> Option<f64> {
         rss_mib(self.child.id())
     }
 
@@ -224,7 +229,7 @@ impl Drop for Running {
     }
 }
 
-fn rss_mib(pid: u32) -> Option<f64> {
+pub(crate) fn rss_mib(pid: u32) -> Option<f64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: f64 = status
         .lines()

@@ -7,6 +7,7 @@
 
 mod bench;
 mod destinations_bench;
+mod soak;
 
 use std::{
     env,
@@ -93,6 +94,17 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Soak the release server as shipped (issue 19): customer tokens add destinations to their
+    /// quota and page their audit logs while their config is read; fails on any 5xx, resident
+    /// memory reaching 256 MiB, or a p99 config read above 50 ms over the last 10 s.
+    Soak {
+        /// Customer tokens, one client each.
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Seconds the clients run.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+    },
     /// Run schemathesis (PyPI) against a running server's OpenAPI document: no 5xx, no
     /// response that violates the document.
     Schemathesis {
@@ -119,6 +131,7 @@ fn main() -> ExitCode {
             destinations_bench::bench_destinations(&root, duration)
         }
         Task::Schemathesis { max_examples } => bench::schemathesis(&root, max_examples),
+        Task::Soak { clients, duration } => soak::soak(&root, clients, duration),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -330,11 +330,14 @@ impl utoipa::Modify for HeadersNotNull {
 /// `DestinationCreate` names each destination kind's settings (see
 /// [`dto::destination_create_by_kind`]).
 /// Every operation may answer 400 (an id in the path that is not well formed, two
-/// `Authorization` headers): documented here once for the operations that do not list a 400.
+/// `Authorization` headers), 429 (the token's rate limit) and 503 (a database fault):
+/// documented here once for the operations that do not list them.
 struct BadRequests;
 
 impl utoipa::Modify for BadRequests {
     fn modify(&self, openapi: &mut OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
         use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         for item in openapi.paths.paths.values_mut() {
             let operations = [
@@ -345,6 +348,47 @@ impl utoipa::Modify for BadRequests {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                for (status, description) in [
+                    (
+                        "429",
+                        "The token is over its request rate limit (`rate_limited`; by default 20 \
+                         requests a second for a customer token, 200 for an operator token, with \
+                         bursts of up to 10 seconds' worth): retry after `Retry-After` seconds",
+                    ),
+                    (
+                        "503",
+                        "The control plane's database cannot take the request: full \
+                         (`database_full`), read-only (`database_read_only`) or unreachable \
+                         (`database_unavailable`); nothing was changed. Retry after \
+                         `Retry-After` seconds; `/readyz` names the fault too",
+                    ),
+                ] {
+                    responses.entry(status.to_owned()).or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description(description)
+                                .header(
+                                    "Retry-After",
+                                    HeaderBuilder::new()
+                                        .schema(
+                                            ObjectBuilder::new()
+                                                .schema_type(Type::Integer)
+                                                .minimum(Some(0)),
+                                        )
+                                        .description(Some("Seconds to wait before retrying"))
+                                        .build(),
+                                )
+                                .content(
+                                    "application/json",
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                    });
+                }
                 operation
                     .responses
                     .responses

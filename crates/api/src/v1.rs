@@ -184,6 +184,52 @@ pub struct AuditQuery {
     pub before: Option<i64>,
 }
 
+/// One page of customers, in id order.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPageQuery {
+    /// At most this many customers (default 100; more than 500 is taken as 500).
+    #[param(minimum = 1)]
+    pub limit: Option<u64>,
+    /// Only customers whose id sorts after this one: the `id` of the last customer of the
+    /// previous page (the `Link: rel="next"` header gives the next page's URL).
+    #[param(pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")]
+    pub after: Option<String>,
+}
+
+/// One page of the fleet's plan, by customer in id order.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PlanPageQuery {
+    /// The plans of at most this many customers (default 20; more than 100 is taken as 100).
+    #[param(minimum = 1)]
+    pub limit: Option<u64>,
+    /// Only customers whose id sorts after this one: the last customer of the previous page
+    /// (the `Link: rel="next"` header gives the next page's URL).
+    #[param(pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$")]
+    pub after: Option<String>,
+}
+
+/// `after` as a customer id (400 `invalid_parameter` otherwise).
+fn after_id(after: Option<&str>) -> Result<Option<CustomerId>, ApiError> {
+    after
+        .map(|sent| CustomerId::new(sent).map_err(|e| ApiError::invalid_id("after", sent, e)))
+        .transpose()
+}
+
+/// `Link: <path?limit=N&after=ID>; rel="next"` on `response` when there is a next page.
+fn link_next(response: &mut Response, path: &str, limit: u64, next: Option<&CustomerId>) {
+    if let Some(next) = next
+        && let Ok(link) = HeaderValue::from_str(&format!(
+            "<{path}?limit={limit}&after={next}>; rel=\"next\""
+        ))
+    {
+        response.headers_mut().insert(header::LINK, link);
+    }
+}
+
 /// Whether to deploy synchronously.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -215,25 +261,33 @@ pub async fn catalogue(_principal: Principal, State(state): State<ApiState>) -> 
 // ---------------------------------------------------------------------------------------------
 // Customers
 
-/// Every customer (operators only).
+/// Every customer (operators only), one page (at most 500) at a time, in id order.
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers",
+    params(CustomerPageQuery),
     responses(
-        (status = 200, body = Vec<CustomerSummaryOut>),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 200, body = Vec<CustomerSummaryOut>, headers(("Link" = String, description = "`<...?limit=N&after=ID>; rel=\"next\"` when the page is full: the next page"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn customer_list(
     _: OperatorOnly,
     State(state): State<ApiState>,
+    Query(query): Query<CustomerPageQuery>,
 ) -> Result<Response, ApiError> {
-    let list: Vec<CustomerSummaryOut> = state
-        .control()
-        .customer_list()
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect();
-    Ok(Json(list).into_response())
+    let after = after_id(query.after.as_deref())?;
+    let limit = query
+        .limit
+        .unwrap_or(100)
+        .clamp(1, c15t_control::CUSTOMER_PAGE_MAX);
+    let page = state.control().customer_page(after.as_ref(), limit).await?;
+    let next = (u64::try_from(page.len()).unwrap_or(u64::MAX) >= limit)
+        .then(|| page.last().map(|c| c.id.clone()))
+        .flatten();
+    let list: Vec<CustomerSummaryOut> = page.into_iter().map(Into::into).collect();
+    let mut response = Json(list).into_response();
+    link_next(&mut response, "/api/v1/customers", limit, next.as_ref());
+    Ok(response)
 }
 
 /// Creates a customer without destinations (operators only).
@@ -624,21 +678,31 @@ pub async fn plan(
     Ok(Json(json_value(plans)).into_response())
 }
 
-/// The plan of every customer's every environment (operators only).
+/// The plan of every customer's every environment (operators only), a page of customers (at
+/// most 100) at a time, in id order.
 #[utoipa::path(get, path = "/api/v1/plan", tag = "deploy",
+    params(PlanPageQuery),
     responses(
-        (status = 200, body = FleetPlanOut),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 200, body = FleetPlanOut, headers(("Link" = String, description = "`<...?limit=N&after=ID>; rel=\"next\"` when the page is full: the next page"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn fleet_plan(
     _: OperatorOnly,
     State(state): State<ApiState>,
+    Query(query): Query<PlanPageQuery>,
 ) -> Result<Response, ApiError> {
-    let (plans, failures) = state.control().plan_all().await?;
-    Ok(Json(FleetPlanOut {
-        plans: plans.into_iter().map(json_value).collect(),
-        failures: failures
+    let after = after_id(query.after.as_deref())?;
+    let limit = query
+        .limit
+        .unwrap_or(20)
+        .clamp(1, c15t_control::PLAN_PAGE_MAX);
+    let page = state.control().plan_page(after.as_ref(), limit).await?;
+    let mut response = Json(FleetPlanOut {
+        plans: page.plans.into_iter().map(json_value).collect(),
+        failures: page
+            .failures
             .into_iter()
             .map(|(customer, error)| FleetFailureOut {
                 customer: customer.to_string(),
@@ -646,7 +710,9 @@ pub async fn fleet_plan(
             })
             .collect(),
     })
-    .into_response())
+    .into_response();
+    link_next(&mut response, "/api/v1/plan", limit, page.next.as_ref());
+    Ok(response)
 }
 
 /// Deploys one environment: enqueued as a job (202), or run now with `?wait=true`.

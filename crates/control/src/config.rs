@@ -201,10 +201,26 @@ pub(crate) fn not_found(id: &CustomerId) -> ControlError {
 /// memory is bounded by this.
 pub const AUDIT_PAGE_MAX: u64 = 200;
 
+/// The most customers one page of [`Control::customer_page`] holds.
+pub const CUSTOMER_PAGE_MAX: u64 = 500;
+
 impl Control {
     /// Every customer, by id.
     pub async fn customer_list(&self) -> Result<Vec<c15t_store::CustomerSummary>, ControlError> {
         Ok(self.store.customer_list().await?)
+    }
+
+    /// One page of customers in id order: at most `limit` (at most [`CUSTOMER_PAGE_MAX`]) with
+    /// ids after `after`.
+    pub async fn customer_page(
+        &self,
+        after: Option<&CustomerId>,
+        limit: u64,
+    ) -> Result<Vec<c15t_store::CustomerSummary>, ControlError> {
+        Ok(self
+            .store
+            .customer_page(after, limit.clamp(1, CUSTOMER_PAGE_MAX))
+            .await?)
     }
 
     /// One customer's configuration and revision.

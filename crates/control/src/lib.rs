@@ -37,8 +37,8 @@ pub use c15t_secrets::Secret;
 pub use c15t_store::DbFault;
 pub use c15t_vendors::{ConnectionReport, Outcome as ConnectionOutcome, Testers, VendorOptions};
 pub use config::{
-    AUDIT_PAGE_MAX, CustomerPatch, CustomerView, DestinationPatch, parse_setting,
-    vault_key_database, vault_key_destination,
+    AUDIT_PAGE_MAX, CUSTOMER_PAGE_MAX, CustomerPatch, CustomerView, DestinationPatch,
+    parse_setting, vault_key_database, vault_key_destination,
 };
 pub use delivery::{DeliveryChanged, DeliveryOptions, DeliveryPatch, DeliveryView};
 pub use deploy::{DeployFailure, DeployReport, DeploymentView};
@@ -49,7 +49,8 @@ pub use import::{ImportOutcome, SecretResolver};
 pub use jobs::{JOB_DEPLOY, JOB_NOTIFY, JOB_WEBHOOK, RunnerOptions, RunnerReport};
 pub use keys::{KeyFileOpened, RotationReport, keys_init, keys_init_for};
 pub use plan::{
-    Change, DeploymentSummary, EnvironmentPlan, FileChange, HealthSummary, SecretChange, SyncStatus,
+    Change, DeploymentSummary, EnvironmentPlan, FileChange, HealthSummary, PLAN_PAGE_MAX, PlanPage,
+    SecretChange, SyncStatus,
 };
 pub use tokens::{API_TOKEN_PREFIX, CreatedToken, api_token_hash};
 pub use users::{

@@ -54,6 +54,20 @@ pub enum Change {
     Changed,
 }
 
+/// The most customers one page of [`Control::plan_page`] plans.
+pub const PLAN_PAGE_MAX: u64 = 100;
+
+/// One page of the fleet's plan.
+#[derive(Debug)]
+pub struct PlanPage {
+    /// Every environment of the page's customers.
+    pub plans: Vec<EnvironmentPlan>,
+    /// The customers of the page whose plan failed, and why.
+    pub failures: Vec<(CustomerId, ControlError)>,
+    /// The page's last customer when the page was full: the `after` of the next page.
+    pub next: Option<CustomerId>,
+}
+
 /// One generated file that differs from the live deployment's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileChange {
@@ -333,52 +347,103 @@ impl Control {
         let mut after: Option<CustomerId> = None;
         loop {
             let page = self.store.customer_configs(after.as_ref(), 500).await?;
-            let Some(last) = page.last() else { break };
-            let next: CustomerId = last
-                .spec
-                .id
-                .parse()
-                .map_err(|e| ControlError::BadRequest(format!("stored customer id: {e}")))?;
-            for stored in &page {
-                let id: CustomerId = match stored.spec.id.parse() {
-                    Ok(id) => id,
-                    Err(_) => continue,
-                };
-                let outcome = async {
-                    let config = self.validated(stored)?;
-                    let delivery = self.delivery_settings(&id).await?;
-                    let (strategy, destination) =
-                        (delivery.strategy, delivery.target.destination());
-                    let mut out = Vec::new();
-                    for env in &config.environments {
-                        let live = live
-                            .iter()
-                            .find(|d| d.customer == id && &d.environment == env);
-                        let health = live
-                            .and_then(|l| health.iter().find(|h| h.probe.deployment_id == l.id));
-                        out.push(
-                            self.plan_environment(
-                                stored,
-                                &config,
-                                env,
-                                (strategy, &destination),
-                                live,
-                                health,
-                            )
-                            .await?,
-                        );
-                    }
-                    Ok::<_, ControlError>(out)
-                }
-                .await;
-                match outcome {
-                    Ok(p) => plans.extend(p),
-                    Err(e) => failures.push((id, e)),
-                }
-            }
+            let Some(next) = self
+                .plan_configs(&page, &live, &health, &mut plans, &mut failures)
+                .await?
+            else {
+                break;
+            };
             after = Some(next);
         }
         Ok((plans, failures))
+    }
+
+    /// One page of [`Control::plan_all`]: the plans of at most `limit` customers (at most
+    /// [`PLAN_PAGE_MAX`]) with ids after `after`, the customers that failed, and the last
+    /// customer of the page when it was full (pass it as `after` for the next page).
+    pub async fn plan_page(
+        &self,
+        after: Option<&CustomerId>,
+        limit: u64,
+    ) -> Result<PlanPage, ControlError> {
+        let limit = limit.clamp(1, PLAN_PAGE_MAX);
+        let page = self.store.customer_configs(after, limit).await?;
+        let mut live = Vec::new();
+        let mut health = Vec::new();
+        for stored in &page {
+            if let Ok(id) = stored.spec.id.parse::<CustomerId>() {
+                live.extend(self.store.deployment_live(Some(&id)).await?);
+                health.extend(self.store.health_list(Some(&id)).await?);
+            }
+        }
+        let mut plans = Vec::new();
+        let mut failures = Vec::new();
+        let last = self
+            .plan_configs(&page, &live, &health, &mut plans, &mut failures)
+            .await?;
+        let full = u64::try_from(page.len()).unwrap_or(u64::MAX) >= limit;
+        Ok(PlanPage {
+            plans,
+            failures,
+            next: last.filter(|_| full),
+        })
+    }
+
+    /// Plans every environment of the customers of `page` into `plans` (or their error into
+    /// `failures`); the id of the page's last customer, `None` for an empty page.
+    async fn plan_configs(
+        &self,
+        page: &[StoredConfig],
+        live: &[DeploymentRecord],
+        health: &[HealthRecord],
+        plans: &mut Vec<EnvironmentPlan>,
+        failures: &mut Vec<(CustomerId, ControlError)>,
+    ) -> Result<Option<CustomerId>, ControlError> {
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        let next: CustomerId = last
+            .spec
+            .id
+            .parse()
+            .map_err(|e| ControlError::BadRequest(format!("stored customer id: {e}")))?;
+        for stored in page {
+            let id: CustomerId = match stored.spec.id.parse() {
+                Ok(id) => id,
+                Err(_) => continue,
+            };
+            let outcome = async {
+                let config = self.validated(stored)?;
+                let delivery = self.delivery_settings(&id).await?;
+                let (strategy, destination) = (delivery.strategy, delivery.target.destination());
+                let mut out = Vec::new();
+                for env in &config.environments {
+                    let live = live
+                        .iter()
+                        .find(|d| d.customer == id && &d.environment == env);
+                    let health =
+                        live.and_then(|l| health.iter().find(|h| h.probe.deployment_id == l.id));
+                    out.push(
+                        self.plan_environment(
+                            stored,
+                            &config,
+                            env,
+                            (strategy, &destination),
+                            live,
+                            health,
+                        )
+                        .await?,
+                    );
+                }
+                Ok::<_, ControlError>(out)
+            }
+            .await;
+            match outcome {
+                Ok(p) => plans.extend(p),
+                Err(e) => failures.push((id, e)),
+            }
+        }
+        Ok(Some(next))
     }
 
     async fn plan_environment(

@@ -37,6 +37,13 @@ use chrono::{DateTime, Utc};
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every customer, ordered by id.
     async fn customer_list(&self) -> Result<Vec<CustomerSummary>, StoreError>;
+    /// One page of customers in id order: at most `limit` with ids after `after` (from the
+    /// first when `None`). Pass the last id of a page as `after` to get the next one.
+    async fn customer_page(
+        &self,
+        after: Option<&CustomerId>,
+        limit: u64,
+    ) -> Result<Vec<CustomerSummary>, StoreError>;
     /// Every customer's id and current revision, ordered by id: the cheapest way to tell which
     /// customers changed (caches revalidate with it).
     async fn customer_revisions(&self) -> Result<Vec<(CustomerId, Revision)>, StoreError>;

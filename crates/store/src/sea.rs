@@ -1097,6 +1097,25 @@ fn due_condition(kinds: &[&str], now: DateTime<Utc>) -> Condition {
     cond
 }
 
+/// Customer rows as summaries, with their destination counts.
+fn summaries(
+    rows: Vec<customer::Model>,
+    counts: &HashMap<String, i64>,
+) -> Result<Vec<CustomerSummary>, StoreError> {
+    rows.into_iter()
+        .map(|row| {
+            let count = counts.get(&row.id).copied().unwrap_or(0);
+            Ok(CustomerSummary {
+                id: parse_id("customer id", &row.id)?,
+                revision: from_i64("revision", row.revision)?,
+                destination_count: from_i64("destination count", count)?,
+                display_name: row.display_name,
+                updated_at: row.updated_at,
+            })
+        })
+        .collect()
+}
+
 #[async_trait::async_trait]
 impl Store for SeaStore {
     async fn customer_list(&self) -> Result<Vec<CustomerSummary>, StoreError> {
@@ -1119,18 +1138,39 @@ impl Store for SeaStore {
             .into_iter()
             .collect();
         txn.commit().await.map_err(db(OP))?;
-        rows.into_iter()
-            .map(|row| {
-                let count = counts.get(&row.id).copied().unwrap_or(0);
-                Ok(CustomerSummary {
-                    id: parse_id("customer id", &row.id)?,
-                    revision: from_i64("revision", row.revision)?,
-                    destination_count: from_i64("destination count", count)?,
-                    display_name: row.display_name,
-                    updated_at: row.updated_at,
-                })
-            })
-            .collect()
+        summaries(rows, &counts)
+    }
+
+    async fn customer_page(
+        &self,
+        after: Option<&CustomerId>,
+        limit: u64,
+    ) -> Result<Vec<CustomerSummary>, StoreError> {
+        const OP: &str = "listing a page of customers";
+        let txn = self.begin_read(OP).await?;
+        let mut query = customer::Entity::find().order_by_asc(customer::Column::Id);
+        if let Some(after) = after {
+            query = query.filter(customer::Column::Id.gt(after.as_str()));
+        }
+        let rows = query.limit(limit).all(&txn).await.map_err(db(OP))?;
+        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+        let mut counts = HashMap::new();
+        // In chunks, so no page size reaches the driver's limit on bound variables.
+        for chunk in ids.chunks(500) {
+            let found = destination::Entity::find()
+                .select_only()
+                .column(destination::Column::CustomerId)
+                .column_as(destination::Column::Id.count(), "n")
+                .filter(destination::Column::CustomerId.is_in(chunk.iter().cloned()))
+                .group_by(destination::Column::CustomerId)
+                .into_tuple::<(String, i64)>()
+                .all(&txn)
+                .await
+                .map_err(db(OP))?;
+            counts.extend(found);
+        }
+        txn.commit().await.map_err(db(OP))?;
+        summaries(rows, &counts)
     }
 
     async fn customer_revisions(&self) -> Result<Vec<(CustomerId, Revision)>, StoreError> {

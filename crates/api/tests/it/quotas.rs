@@ -205,3 +205,94 @@ async fn each_token_is_limited_to_its_rate_with_retry_after() {
         again.text()
     );
 }
+
+/// Follows `Link: rel="next"` from `first`, returning every page's JSON.
+async fn pages(api: &TestApi, first: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut next = Some(first.to_owned());
+    while let Some(uri) = next.take() {
+        let page = api.get(&uri, Auth::Bearer(crate::harness::OPERATOR)).await;
+        assert_eq!(page.status, StatusCode::OK, "{uri}: {}", page.text());
+        out.push(page.json());
+        next = page.headers.get("link").map(|link| {
+            let link = link.to_str().unwrap();
+            link.strip_prefix('<')
+                .and_then(|l| l.split_once(">; rel=\"next\""))
+                .unwrap_or_else(|| panic!("{link}"))
+                .0
+                .to_owned()
+        });
+        assert!(out.len() < 100, "the pages do not end");
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customer_list_and_the_fleet_plan_are_paged_and_reach_every_customer_once() {
+    let api = TestApi::new().await;
+    for i in 0..5 {
+        let body = json!({"id": format!("cust_p{i}"), "name": "Paged", "database": {"url": "libsql://p.turso.io", "auth_token": "t"}});
+        let created = api
+            .post(
+                "/api/v1/customers",
+                Auth::Bearer(crate::harness::OPERATOR),
+                &body,
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    }
+    let expected = [
+        "cust_a", "cust_b", "cust_p0", "cust_p1", "cust_p2", "cust_p3", "cust_p4",
+    ];
+
+    let customers = pages(&api, "/api/v1/customers?limit=3").await;
+    assert_eq!(
+        customers
+            .iter()
+            .map(|p| p.as_array().unwrap().len())
+            .collect::<Vec<_>>(),
+        [3, 3, 1]
+    );
+    let ids: Vec<String> = customers
+        .iter()
+        .flat_map(|p| p.as_array().unwrap().clone())
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, expected);
+    // Without a limit, one page of up to 100.
+    let all = pages(&api, "/api/v1/customers").await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].as_array().unwrap().len(), expected.len());
+
+    let plan = pages(&api, "/api/v1/plan?limit=2").await;
+    assert_eq!(plan.len(), 4, "7 customers in pages of 2");
+    let mut planned: Vec<(String, String)> = plan
+        .iter()
+        .flat_map(|p| p["plans"].as_array().unwrap().clone())
+        .map(|p| {
+            (
+                p["customer"].as_str().unwrap().to_owned(),
+                p["environment"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let unique: HashSet<_> = planned.iter().cloned().collect();
+    assert_eq!(unique.len(), planned.len(), "an environment came twice");
+    planned.dedup_by(|a, b| a.0 == b.0);
+    assert_eq!(
+        planned.into_iter().map(|p| p.0).collect::<Vec<_>>(),
+        expected
+    );
+
+    // A cursor that is not a customer id is a 400 that shows no more than a prefix of it.
+    let long = "X".repeat(5000);
+    for uri in [
+        format!("/api/v1/customers?after={long}"),
+        format!("/api/v1/plan?after={long}"),
+    ] {
+        let bad = api.get(&uri, Auth::Bearer(crate::harness::OPERATOR)).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
+        assert_eq!(bad.json()["code"], "invalid_parameter");
+        assert!(bad.body.len() < 600, "{}", bad.text());
+    }
+}
