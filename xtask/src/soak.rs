@@ -277,8 +277,10 @@ async fn drive(
     Ok((tallies, rss))
 }
 
-/// One customer's client: adds a destination, reads the config, reads an audit page, in turn,
-/// at [`REQUESTS_PER_SECOND`], until `duration` has passed since `started`.
+/// One customer's client, at [`REQUESTS_PER_SECOND`] until `duration` has passed since
+/// `started`: adds a destination, reads the config, adds one more, reads an audit page (the
+/// next, or the first after the last), in turn; once the customer is at its quota, the adds
+/// become audit pages.
 async fn client(
     http: &reqwest::Client,
     base: &str,
@@ -296,8 +298,8 @@ async fn client(
     while started.elapsed() < duration {
         pace.tick().await;
         step += 1;
-        let (what, request) = match step % 3 {
-            0 if !tally.quota_reached => {
+        let (what, request) = match step % 4 {
+            0 | 2 if !tally.quota_reached => {
                 let body = json!({
                     "id": format!("ga-{}", tally.added),
                     "name": format!("Google Analytics {}", tally.added),

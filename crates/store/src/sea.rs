@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use c15t_model::{
@@ -70,7 +71,76 @@ pub struct SeaStore {
     /// The directory of a SQLite database file (not of an in-memory one), whose disk the write
     /// probe checks.
     sqlite_dir: Option<PathBuf>,
+    /// SQLite's writers queue here, one at a time, before they take a pooled connection: a
+    /// writer waiting for SQLite's write lock would otherwise hold one of the few connections
+    /// (in SQLite's busy handler) that reads need, and a burst of writes would stall every read.
+    /// `None` on PostgreSQL, whose writers lock rows, not the database.
+    sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Customers' destinations as last read, by the revision they were read at.
+    destinations: Arc<DestinationCache>,
 }
+
+/// The most customers whose destinations [`DestinationCache`] keeps.
+const DESTINATION_CACHE_CUSTOMERS: usize = 256;
+
+/// Customers' parsed destinations, each under the revision (and creation time) of the customer
+/// row it was read with. A customer's destinations change only with its revision, so an entry
+/// whose key matches the row just read is what the table holds, on every replica; a customer
+/// deleted and created again has another creation time. Only destinations read from committed
+/// state are put here, never what a write is about to commit, so a write that fails leaves
+/// nothing behind. Decoding a customer's 200 destination rows costs more than the rest of a
+/// config read together; this spares reads and edits of unchanged customers that cost.
+#[derive(Debug, Default)]
+struct DestinationCache {
+    entries: std::sync::Mutex<HashMap<String, CachedDestinations>>,
+}
+
+#[derive(Debug)]
+struct CachedDestinations {
+    revision: i64,
+    created_at: DateTime<Utc>,
+    destinations: Arc<Vec<DestinationSpec>>,
+}
+
+impl DestinationCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedDestinations>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, row: &customer::Model) -> Option<Arc<Vec<DestinationSpec>>> {
+        let entries = self.lock();
+        let entry = entries.get(&row.id)?;
+        (entry.revision == row.revision && entry.created_at == row.created_at)
+            .then(|| Arc::clone(&entry.destinations))
+    }
+
+    fn put(&self, row: &customer::Model, destinations: Arc<Vec<DestinationSpec>>) {
+        let mut entries = self.lock();
+        if entries.len() >= DESTINATION_CACHE_CUSTOMERS && !entries.contains_key(&row.id) {
+            // Any entry makes room: a miss costs one read of the table.
+            if let Some(key) = entries.keys().next().cloned() {
+                entries.remove(&key);
+            }
+        }
+        entries.insert(
+            row.id.clone(),
+            CachedDestinations {
+                revision: row.revision,
+                created_at: row.created_at,
+                destinations,
+            },
+        );
+    }
+
+    fn forget(&self, id: &str) {
+        self.lock().remove(id);
+    }
+}
+
+/// The turn of a SQLite writer (see [`SeaStore::begin_write`]), held until its transaction ends.
+type WriteTurn = Option<tokio::sync::OwnedMutexGuard<()>>;
 
 /// The directory of the file a `sqlite:` URL opens, or `None` for an in-memory database.
 fn sqlite_dir(url: &str) -> Option<PathBuf> {
@@ -146,10 +216,14 @@ impl SeaStore {
             .map_err(db("connecting to the database"))?;
         let backend = db.get_database_backend();
         let sqlite_dir = sqlite_dir(&url);
+        let sqlite_writer =
+            (backend == DbBackend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         let store = Self {
             db,
             backend,
             sqlite_dir,
+            sqlite_writer,
+            destinations: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -158,7 +232,7 @@ impl SeaStore {
     /// Applies pending migrations in one transaction (serialised between processes).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         const OP: &str = "migrating the database schema";
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         if self.backend == DbBackend::Postgres {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
                 .await
@@ -174,15 +248,26 @@ impl SeaStore {
         &self.db
     }
 
-    /// A write transaction: `BEGIN IMMEDIATE` on SQLite, read committed on PostgreSQL.
-    async fn begin_write(&self, op: &'static str) -> Result<DatabaseTransaction, StoreError> {
-        self.db
+    /// A write transaction: `BEGIN IMMEDIATE` on SQLite, read committed on PostgreSQL. On
+    /// SQLite the writer first waits for its turn (keep the returned turn until the
+    /// transaction ends), so waiting writers hold no pooled connection.
+    async fn begin_write(
+        &self,
+        op: &'static str,
+    ) -> Result<(WriteTurn, DatabaseTransaction), StoreError> {
+        let turn = match &self.sqlite_writer {
+            Some(writer) => Some(Arc::clone(writer).lock_owned().await),
+            None => None,
+        };
+        let txn = self
+            .db
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
             })
             .await
-            .map_err(db(op))
+            .map_err(db(op))?;
+        Ok((turn, txn))
     }
 
     /// A read-only snapshot: repeatable read on PostgreSQL; on SQLite (WAL) every transaction
@@ -360,17 +445,6 @@ fn destination_spec(row: destination::Model) -> Result<DestinationSpec, StoreErr
         environment: row.environment,
         category: row.category,
     })
-}
-
-fn customer_spec(
-    row: &customer::Model,
-    destinations: Vec<destination::Model>,
-) -> Result<CustomerSpec, StoreError> {
-    let destinations = destinations
-        .into_iter()
-        .map(destination_spec)
-        .collect::<Result<_, _>>()?;
-    customer_spec_with(row, destinations)
 }
 
 /// The customer columns `customer_configs` reads (all of [`customer::Model`]).
@@ -813,27 +887,79 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>, Store
 // ---------------------------------------------------------------------------------------------
 // Shared steps, on a connection or inside a transaction.
 
-/// A customer's row and spec as stored.
-async fn load_config<C: ConnectionTrait>(
+/// A customer's destinations, in order.
+async fn load_destinations<C: ConnectionTrait>(
     conn: &C,
     id: &str,
     op: &'static str,
-) -> Result<Option<(customer::Model, CustomerSpec)>, StoreError> {
-    let Some(row) = customer::Entity::find_by_id(id)
-        .one(conn)
-        .await
-        .map_err(db(op))?
-    else {
-        return Ok(None);
-    };
-    let destinations = destination::Entity::find()
+) -> Result<Vec<DestinationSpec>, StoreError> {
+    destination::Entity::find()
         .filter(destination::Column::CustomerId.eq(id))
         .order_by_asc(destination::Column::Position)
         .all(conn)
         .await
-        .map_err(db(op))?;
-    let spec = customer_spec(&row, destinations)?;
-    Ok(Some((row, spec)))
+        .map_err(db(op))?
+        .into_iter()
+        .map(destination_spec)
+        .collect()
+}
+
+impl SeaStore {
+    /// A customer row and its config, the destinations through the cache. Only for a read
+    /// transaction: the row and the destinations must come from one committed snapshot (never
+    /// two statements of their own, never a write transaction, which sees its own uncommitted
+    /// rows).
+    async fn load_config_committed<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        id: &str,
+        op: &'static str,
+    ) -> Result<Option<(customer::Model, CustomerSpec)>, StoreError> {
+        let Some(row) = customer::Entity::find_by_id(id)
+            .one(conn)
+            .await
+            .map_err(db(op))?
+        else {
+            return Ok(None);
+        };
+        let destinations = match self.destinations.get(&row) {
+            Some(cached) => cached,
+            None => {
+                let read = Arc::new(load_destinations(conn, id, op).await?);
+                self.destinations.put(&row, Arc::clone(&read));
+                read
+            }
+        };
+        let spec = customer_spec_with(&row, (*destinations).clone())?;
+        Ok(Some((row, spec)))
+    }
+
+    /// The config a write transaction replaces, read after [`bump_revision`] confirmed it is
+    /// at `expected` (the row it reads then says `expected + 1`): from the cache when it holds
+    /// that revision, else from the table.
+    async fn load_replaced(
+        &self,
+        txn: &DatabaseTransaction,
+        id: &str,
+        expected: Revision,
+        op: &'static str,
+    ) -> Result<Option<(customer::Model, CustomerSpec)>, StoreError> {
+        let Some(row) = customer::Entity::find_by_id(id)
+            .one(txn)
+            .await
+            .map_err(db(op))?
+        else {
+            return Ok(None);
+        };
+        let mut as_before = row.clone();
+        as_before.revision = i64::try_from(expected).unwrap_or(i64::MAX);
+        let destinations = match self.destinations.get(&as_before) {
+            Some(cached) => (*cached).clone(),
+            None => load_destinations(txn, id, op).await?,
+        };
+        let spec = customer_spec_with(&row, destinations)?;
+        Ok(Some((row, spec)))
+    }
 }
 
 /// Rows of destinations inserted by one statement: 9 columns each, so 4,500 bind parameters,
@@ -1197,7 +1323,7 @@ impl Store for SeaStore {
     async fn customer_get(&self, id: &CustomerId) -> Result<Option<StoredConfig>, StoreError> {
         const OP: &str = "reading a customer config";
         let txn = self.begin_read(OP).await?;
-        let Some((row, spec)) = load_config(&txn, id.as_str(), OP).await? else {
+        let Some((row, spec)) = self.load_config_committed(&txn, id.as_str(), OP).await? else {
             return Ok(None);
         };
         let vault = vault::Entity::find_by_id(id.as_str())
@@ -1292,7 +1418,7 @@ impl Store for SeaStore {
         let (mut row, destinations) = spec_rows(spec)?;
         let after = spec_value(spec)?;
 
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         let (before, revision) = match change.expected_revision {
             None => {
                 let exists = customer::Entity::find_by_id(id.as_str())
@@ -1314,7 +1440,8 @@ impl Store for SeaStore {
             Some(expected) => {
                 bump_revision(&txn, id.as_str(), expected, now, OP).await?;
                 // The bump holds the row; read the old config before overwriting it.
-                let (_, old) = load_config(&txn, id.as_str(), OP)
+                let (_, old) = self
+                    .load_replaced(&txn, id.as_str(), expected, OP)
                     .await?
                     .ok_or_else(|| StoreError::not_found(resource.clone()))?;
                 row.updated_at = Set(now);
@@ -1359,9 +1486,10 @@ impl Store for SeaStore {
     ) -> Result<(), StoreError> {
         const OP: &str = "deleting a customer";
         let now = ts(now);
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         bump_revision(&txn, id.as_str(), expected_revision, now, OP).await?;
-        let (_, old) = load_config(&txn, id.as_str(), OP)
+        let (_, old) = self
+            .load_replaced(&txn, id.as_str(), expected_revision, OP)
             .await?
             .ok_or_else(|| StoreError::not_found(customer_resource(id.as_str())))?;
         // Destinations, vault and tokens go by `ON DELETE CASCADE`.
@@ -1379,7 +1507,9 @@ impl Store for SeaStore {
             after: None,
         };
         insert_audit(&txn, entry, now, OP).await?;
-        txn.commit().await.map_err(db(OP))
+        txn.commit().await.map_err(db(OP))?;
+        self.destinations.forget(id.as_str());
+        Ok(())
     }
 
     async fn destination_list(
@@ -1387,9 +1517,13 @@ impl Store for SeaStore {
         customer: &CustomerId,
     ) -> Result<Vec<DestinationSpec>, StoreError> {
         const OP: &str = "listing destinations";
-        let (_, spec) = load_config(&self.db, customer.as_str(), OP)
+        // One snapshot: the row's revision must be that of the destinations read with it.
+        let txn = self.begin_read(OP).await?;
+        let (_, spec) = self
+            .load_config_committed(&txn, customer.as_str(), OP)
             .await?
             .ok_or_else(|| StoreError::not_found(customer_resource(customer.as_str())))?;
+        txn.commit().await.map_err(db(OP))?;
         Ok(spec.destinations)
     }
 
@@ -1427,7 +1561,7 @@ impl Store for SeaStore {
     ) -> Result<bool, StoreError> {
         const OP: &str = "resealing a vault";
         let now = ts(now);
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         let swapped = vault::Entity::update_many()
             .col_expr(vault::Column::Ciphertext, Expr::value(new))
             .col_expr(vault::Column::UpdatedAt, Expr::value(now))
@@ -1461,7 +1595,7 @@ impl Store for SeaStore {
     ) -> Result<ApiTokenRecord, StoreError> {
         const OP: &str = "creating an API token";
         let now = ts(now);
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         let exists = customer::Entity::find_by_id(token.customer.as_str())
             .one(&txn)
             .await
@@ -1526,7 +1660,7 @@ impl Store for SeaStore {
     ) -> Result<bool, StoreError> {
         const OP: &str = "revoking an API token";
         let now = ts(now);
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         let revoked = api_token::Entity::update_many()
             .col_expr(api_token::Column::RevokedAt, Expr::value(now))
             .filter(api_token::Column::Id.eq(id))
@@ -1611,7 +1745,7 @@ impl Store for SeaStore {
     ) -> Result<DeploymentRecord, StoreError> {
         const OP: &str = "updating a deployment";
         let now = ts(now);
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         let row = deployment::Entity::find_by_id(id)
             .one(&txn)
             .await
@@ -1726,7 +1860,7 @@ impl Store for SeaStore {
 
     async fn job_enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<JobRecord, StoreError> {
         const OP: &str = "enqueueing a job";
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         let record = enqueue_job(&txn, self.backend, job, now, OP).await?;
         txn.commit().await.map_err(db(OP))?;
         Ok(record)
@@ -1755,7 +1889,7 @@ impl Store for SeaStore {
             )
             .col_expr(job::Column::UpdatedAt, Expr::value(now));
         let claimed = if self.backend == DbBackend::Postgres {
-            let txn = self.begin_write(OP).await?;
+            let (_turn, txn) = self.begin_write(OP).await?;
             let candidate = job::Entity::find()
                 .select_only()
                 .column(job::Column::Id)
@@ -1854,7 +1988,7 @@ impl Store for SeaStore {
     ) -> Result<bool, StoreError> {
         const OP: &str = "recording a job failure";
         let now = ts(now);
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         let held = job::Entity::find_by_id(id)
             .filter(job::Column::Status.eq(JobStatus::Running.as_str()))
             .filter(job::Column::LockedBy.eq(worker))
@@ -2071,7 +2205,7 @@ impl Store for SeaStore {
         let now = ts(change.now);
         let id = change.customer;
         let settings = json_to("delivery settings", change.delivery)?;
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         if customer::Entity::find_by_id(id.as_str())
             .one(&txn)
             .await
@@ -2164,7 +2298,7 @@ impl Store for SeaStore {
 
     async fn health_record(&self, probe: HealthProbe) -> Result<HealthRecord, StoreError> {
         const OP: &str = "recording a health probe";
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         let previous = health_check::Entity::find_by_id(probe.deployment_id)
             .one(&txn)
             .await
@@ -2244,7 +2378,7 @@ impl Store for SeaStore {
     ) -> Result<UserRecord, StoreError> {
         const OP: &str = "creating a user";
         let now = ts(now);
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         if let Some(customer) = user.customer {
             let exists = customer::Entity::find_by_id(customer.as_str())
                 .one(&txn)
@@ -2326,7 +2460,7 @@ impl Store for SeaStore {
     ) -> Result<bool, StoreError> {
         const OP: &str = "changing a password";
         let now = ts(now);
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         let updated = user::Entity::update_many()
             .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
             .col_expr(user::Column::UpdatedAt, Expr::value(now))
@@ -2436,7 +2570,7 @@ impl Store for SeaStore {
                     .to_owned(),
             )
             .to_owned();
-        let txn = self.begin_write(OP).await?;
+        let (_turn, txn) = self.begin_write(OP).await?;
         txn.execute(&upsert).await.map_err(db(OP))?;
         txn.commit().await.map_err(db(OP))
     }

@@ -1894,3 +1894,69 @@ pub async fn audit_pages_with_a_cursor(store: &dyn Store) {
         assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), seen);
     }
 }
+
+/// Reads keep parsed destinations by revision: every change, a refused one, a deletion and a
+/// customer created again under the same id and at the same time are still read as stored.
+pub async fn reads_follow_every_change_of_the_destinations(store: &dyn Store) {
+    let spec = example_spec();
+    create(store, &spec).await;
+    for _ in 0..2 {
+        assert_eq!(
+            store.customer_get(&cust()).await.unwrap().unwrap().spec,
+            spec
+        );
+        assert_eq!(
+            store.destination_list(&cust()).await.unwrap(),
+            spec.destinations
+        );
+    }
+    let next = edited(&spec);
+    store
+        .config_put(change(&next, None, Some(1), 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.customer_get(&cust()).await.unwrap().unwrap().spec,
+        next
+    );
+    assert_eq!(
+        store.destination_list(&cust()).await.unwrap(),
+        next.destinations
+    );
+    // The change's audit entry has the destinations it replaced, as they were.
+    let entry = &store.audit_list(Some(&cust()), 1).await.unwrap()[0];
+    let changes = format!("{:?}", entry.changes);
+    assert!(
+        changes.contains("meta-staging") && changes.contains("Customer ABC (renamed)"),
+        "{changes}"
+    );
+
+    let refused = store
+        .config_put(change(&spec, None, Some(1), 11))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::Conflict { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.customer_get(&cust()).await.unwrap().unwrap().spec,
+        next
+    );
+
+    store
+        .customer_delete("alice", &cust(), 2, t(12))
+        .await
+        .unwrap();
+    assert!(store.customer_get(&cust()).await.unwrap().is_none());
+    let mut again = spec.clone();
+    again.destinations.truncate(1);
+    // Created at the first one's time, so only its deletion tells the two apart.
+    create(store, &again).await;
+    let got = store.customer_get(&cust()).await.unwrap().unwrap();
+    assert_eq!((got.revision, got.spec), (1, again.clone()));
+    assert_eq!(
+        store.destination_list(&cust()).await.unwrap(),
+        again.destinations
+    );
+}

@@ -70,4 +70,5 @@ conformance!(
     config_put_takes_more_destinations_than_bind_parameters,
     audit_entries_store_what_changed,
     audit_pages_with_a_cursor,
+    reads_follow_every_change_of_the_destinations,
 );
