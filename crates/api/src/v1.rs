@@ -880,7 +880,7 @@ pub async fn health(
     State(state): State<ApiState>,
 ) -> Result<Response, ApiError> {
     // A customer that does not exist is a 404, not an empty list.
-    state.control().customer_show(&id).await?;
+    state.control().customer_revision(&id).await?;
     let records = state.control().health(Some(&id)).await?;
     Ok(Json(json_value(records)).into_response())
 }
@@ -1107,7 +1107,7 @@ pub async fn customer_audit(
     State(state): State<ApiState>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    state.control().customer_show(&id).await?;
+    state.control().customer_revision(&id).await?;
     let limit = audit_limit(query.limit);
     let records = state
         .control()

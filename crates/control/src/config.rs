@@ -223,6 +223,15 @@ impl Control {
             .await?)
     }
 
+    /// A customer's current revision; `NotFound` if there is no such customer. Cheaper than
+    /// [`Control::customer_show`] where only existence matters.
+    pub async fn customer_revision(&self, id: &CustomerId) -> Result<Revision, ControlError> {
+        self.store
+            .customer_revision(id)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+
     /// One customer's configuration and revision.
     pub async fn customer_show(&self, id: &CustomerId) -> Result<CustomerView, ControlError> {
         let stored = self

@@ -47,6 +47,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every customer's id and current revision, ordered by id: the cheapest way to tell which
     /// customers changed (caches revalidate with it).
     async fn customer_revisions(&self) -> Result<Vec<(CustomerId, Revision)>, StoreError>;
+    /// A customer's current revision (one primary-key read), or `None` if there is no such
+    /// customer: the cheap way to tell that a customer exists.
+    async fn customer_revision(&self, id: &CustomerId) -> Result<Option<Revision>, StoreError>;
     /// A customer's whole config, or `None` if there is no such customer.
     async fn customer_get(&self, id: &CustomerId) -> Result<Option<StoredConfig>, StoreError>;
     /// One page of whole configs (vaults included) in id order: at most `limit` customers

@@ -1320,6 +1320,19 @@ impl Store for SeaStore {
             .collect()
     }
 
+    async fn customer_revision(&self, id: &CustomerId) -> Result<Option<Revision>, StoreError> {
+        const OP: &str = "reading a customer's revision";
+        customer::Entity::find_by_id(id.as_str())
+            .select_only()
+            .column(customer::Column::Revision)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await
+            .map_err(db(OP))?
+            .map(|revision| from_i64("revision", revision))
+            .transpose()
+    }
+
     async fn customer_get(&self, id: &CustomerId) -> Result<Option<StoredConfig>, StoreError> {
         const OP: &str = "reading a customer config";
         let txn = self.begin_read(OP).await?;

@@ -1944,11 +1944,13 @@ pub async fn reads_follow_every_change_of_the_destinations(store: &dyn Store) {
         next
     );
 
+    assert_eq!(store.customer_revision(&cust()).await.unwrap(), Some(2));
     store
         .customer_delete("alice", &cust(), 2, t(12))
         .await
         .unwrap();
     assert!(store.customer_get(&cust()).await.unwrap().is_none());
+    assert_eq!(store.customer_revision(&cust()).await.unwrap(), None);
     let mut again = spec.clone();
     again.destinations.truncate(1);
     // Created at the first one's time, so only its deletion tells the two apart.
