@@ -64,6 +64,21 @@ pub enum StoreError {
         /// The least the store asks for, in KiB.
         needed_kib: u64,
     },
+    /// A SQLite database in WAL mode on a read-only filesystem without its `-wal` and `-shm`
+    /// files (as a clean shutdown leaves it): SQLite cannot open it at all.
+    #[error(
+        "the SQLite database {} is on a read-only filesystem and its -wal and -shm files are \
+         missing, so SQLite cannot open it; mount {} read-write (the server reports a \
+         read-only database as not ready, but must be able to open it)",
+        path.display(),
+        dir.display()
+    )]
+    ReadOnlyFilesystem {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// Its directory.
+        dir: std::path::PathBuf,
+    },
     /// The database failed; the operation may be retried once it is reachable again.
     #[error("database error while {operation}")]
     Database {
@@ -107,6 +122,7 @@ impl StoreError {
     pub fn fault(&self) -> Option<DbFault> {
         match self {
             Self::DiskFull { .. } => Some(DbFault::Full),
+            Self::ReadOnlyFilesystem { .. } => Some(DbFault::ReadOnly),
             Self::Database { source, .. } => fault_of(source),
             _ => None,
         }

@@ -158,6 +158,27 @@ fn sqlite_dir(url: &str) -> Option<PathBuf> {
     })
 }
 
+/// `ReadOnlyFilesystem` when a `sqlite:` URL's file exists on a read-only filesystem without
+/// its `-shm` file: the reason SQLite could not open it, told in words.
+#[cfg(unix)]
+fn read_only_without_wal(url: &str) -> Option<StoreError> {
+    let dir = sqlite_dir(url)?;
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = PathBuf::from(rest.split('?').next()?);
+    let mut shm = path.clone().into_os_string();
+    shm.push("-shm");
+    let read_only = rustix::fs::statvfs(&dir)
+        .is_ok_and(|s| s.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY));
+    (read_only && path.exists() && !Path::new(&shm).exists())
+        .then_some(StoreError::ReadOnlyFilesystem { path, dir })
+}
+
+#[cfg(not(unix))]
+fn read_only_without_wal(_url: &str) -> Option<StoreError> {
+    None
+}
+
 /// `DiskFull` when the disk holding `dir` has less than [`SQLITE_MIN_FREE_KIB`] free.
 #[cfg(unix)]
 fn check_free_space(dir: &Path) -> Result<(), StoreError> {
@@ -211,9 +232,15 @@ impl SeaStore {
             });
             options.map_sqlx_sqlite_pool_opts(|pool| pool.after_release(release_check));
         }
-        let db = Database::connect(options)
-            .await
-            .map_err(db("connecting to the database"))?;
+        let db = match Database::connect(options).await {
+            Ok(db) => db,
+            Err(e) => {
+                if let Some(refused) = read_only_without_wal(&url) {
+                    return Err(refused);
+                }
+                return Err(db_error("connecting to the database", None, e));
+            }
+        };
         let backend = db.get_database_backend();
         let sqlite_dir = sqlite_dir(&url);
         let sqlite_writer =

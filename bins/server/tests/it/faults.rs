@@ -375,6 +375,58 @@ async fn a_read_only_database_is_not_ready_and_its_writes_are_503_without_a_log_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleanly_closed_database_on_a_read_only_filesystem_stops_the_start_with_the_reason() {
+    let env = Env::sqlite_in("db");
+    let ctl = control_dir(&env);
+    {
+        let mut server = env.start(&[]);
+        server.terminate();
+        assert!(server.wait(Duration::from_secs(30)).success());
+    }
+    // The database file alone, as a shutdown whose last connection checkpoints leaves it (it
+    // removes the write-ahead log and its index).
+    let seed = ctl.join("seed");
+    std::fs::create_dir(&seed).unwrap();
+    std::fs::copy(
+        env.dir.path().join("db").join("c15t.db"),
+        seed.join("c15t.db"),
+    )
+    .unwrap();
+
+    let output = std::process::Command::new("unshare")
+        .args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--",
+            "sh",
+            "-c",
+            SCRIPT,
+            "sh",
+        ])
+        .arg(env.dir.path().join("db"))
+        .arg(&ctl)
+        .arg("read-only")
+        .arg(env!("CARGO_BIN_EXE_c15t-server"))
+        .args(["--listen", "127.0.0.1:0", "--database-url", &env.url])
+        .arg("--key-file")
+        .arg(env.key_path())
+        .env("C15T_HEALTH_INTERVAL_SECS", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it started:\n{log}");
+    assert!(
+        log.contains("is on a read-only filesystem and its -wal and -shm files are missing"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_ending_every_connection_under_load_is_survived_within_seconds() {
     let env = Env::postgres().await;
     let server = env.start_with(&[], &[("C15T_OPERATOR_TOKENS", OPERATOR)]);
