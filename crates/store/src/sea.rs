@@ -142,15 +142,21 @@ impl DestinationCache {
 /// The turn of a SQLite writer (see [`SeaStore::begin_write`]), held until its transaction ends.
 type WriteTurn = Option<tokio::sync::OwnedMutexGuard<()>>;
 
-/// The directory of the file a `sqlite:` URL opens, or `None` for an in-memory database.
-fn sqlite_dir(url: &str) -> Option<PathBuf> {
+/// The file a `sqlite:` URL opens, or `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<PathBuf> {
     let rest = url.strip_prefix("sqlite:")?;
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
         return None;
     }
-    let parent = Path::new(path).parent().unwrap_or(Path::new(""));
+    Some(PathBuf::from(path))
+}
+
+/// The directory of the file a `sqlite:` URL opens, or `None` for an in-memory database.
+fn sqlite_dir(url: &str) -> Option<PathBuf> {
+    let path = sqlite_path(url)?;
+    let parent = path.parent().unwrap_or(Path::new(""));
     Some(if parent.as_os_str().is_empty() {
         PathBuf::from(".")
     } else {
@@ -162,10 +168,8 @@ fn sqlite_dir(url: &str) -> Option<PathBuf> {
 /// its `-shm` file: the reason SQLite could not open it, told in words.
 #[cfg(unix)]
 fn read_only_without_wal(url: &str) -> Option<StoreError> {
+    let path = sqlite_path(url)?;
     let dir = sqlite_dir(url)?;
-    let rest = url.strip_prefix("sqlite:")?;
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let path = PathBuf::from(rest.split('?').next()?);
     let mut shm = path.clone().into_os_string();
     shm.push("-shm");
     let read_only = rustix::fs::statvfs(&dir)

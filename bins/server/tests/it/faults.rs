@@ -48,11 +48,11 @@ esac
 exec "$@"
 "#;
 
-/// Starts the server on `env` (a database in its `db` subdirectory) inside the namespaces,
-/// with the fault `mode` arranged and `ctl` as the control directory.
-fn start_with_fault(env: &Env, ctl: &Path, mode: &str) -> Server {
-    let db = env.dir.path().join("db");
-    let wrapper: Vec<OsString> = [
+/// The command that runs `SCRIPT` in fresh user, mount and PID namespaces with the fault
+/// `mode` arranged on `env`'s `db` subdirectory and `ctl` as the control directory; the server
+/// and its arguments follow.
+fn fault_wrapper(env: &Env, ctl: &Path, mode: &str) -> Vec<OsString> {
+    [
         "unshare",
         "--user",
         "--map-root-user",
@@ -68,8 +68,18 @@ fn start_with_fault(env: &Env, ctl: &Path, mode: &str) -> Server {
     ]
     .into_iter()
     .map(OsString::from)
-    .chain([db.into_os_string(), ctl.as_os_str().to_owned(), mode.into()])
-    .collect();
+    .chain([
+        env.dir.path().join("db").into_os_string(),
+        ctl.as_os_str().to_owned(),
+        mode.into(),
+    ])
+    .collect()
+}
+
+/// Starts the server on `env` (a database in its `db` subdirectory) inside the namespaces,
+/// with the fault `mode` arranged and `ctl` as the control directory.
+fn start_with_fault(env: &Env, ctl: &Path, mode: &str) -> Server {
+    let wrapper = fault_wrapper(env, ctl, mode);
     let wrapper: Vec<&OsStr> = wrapper.iter().map(OsString::as_os_str).collect();
     env.start_wrapped(&wrapper, &[], &[("C15T_OPERATOR_TOKENS", OPERATOR)])
 }
@@ -393,23 +403,9 @@ async fn a_cleanly_closed_database_on_a_read_only_filesystem_stops_the_start_wit
     )
     .unwrap();
 
-    let output = std::process::Command::new("unshare")
-        .args([
-            "--user",
-            "--map-root-user",
-            "--mount",
-            "--pid",
-            "--fork",
-            "--kill-child",
-            "--",
-            "sh",
-            "-c",
-            SCRIPT,
-            "sh",
-        ])
-        .arg(env.dir.path().join("db"))
-        .arg(&ctl)
-        .arg("read-only")
+    let wrapper = fault_wrapper(&env, &ctl, "read-only");
+    let output = std::process::Command::new(&wrapper[0])
+        .args(&wrapper[1..])
         .arg(env!("CARGO_BIN_EXE_c15t-server"))
         .args(["--listen", "127.0.0.1:0", "--database-url", &env.url])
         .arg("--key-file")
