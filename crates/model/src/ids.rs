@@ -39,7 +39,7 @@ pub const CUSTOMER_ID_MAX: usize = 40;
 pub const ENVIRONMENT_MAX: usize = 17;
 /// Maximum length of a destination id.
 pub const DESTINATION_ID_MAX: usize = 64;
-/// Longest worker name [`worker_name`] can produce; Cloudflare allows 63.
+/// Longest worker name [`worker_name`] can produce: one DNS label; Cloudflare allows 63.
 pub const WORKER_NAME_MAX: usize = 63;
 
 const WINDOWS_RESERVED: &[&str] = &[
@@ -187,17 +187,45 @@ impl Default for Environment {
     }
 }
 
-/// The Cloudflare worker (script) name of a customer's environment: `c15t-{customer}` for
-/// production, `c15t-{customer}-{environment}` otherwise.
+/// The worker name of a customer's environment under today's rule: `c15t-{customer}` for
+/// production, `c15t-{customer}-{environment}` otherwise, every `_` written `-`.
 ///
-/// The id rules guarantee the result matches Cloudflare's script-name rule (lowercase letters,
-/// digits, `-` and `_`, not starting with `-`) and is at most [`WORKER_NAME_MAX`] characters.
+/// The result is one DNS label (`[a-z0-9-]`, starting with a letter, not ending with `-`, at
+/// most [`WORKER_NAME_MAX`] characters), so `https://{name}.{subdomain}.workers.dev` is a valid
+/// hostname, as wrangler's own name check wants. The rule is not one-to-one (`cust_a` and
+/// `cust-a` map to one name, and so do customer `acme` environment `eu` and customer `acme-eu`
+/// production): the store claims each environment's name when its customer is saved and
+/// refuses a second claimant, naming the first (see `c15t_store::Store::config_put`).
+///
+/// This is the name a new environment is deployed under. A deployed environment keeps the
+/// name it was first deployed under (the store records it) until a deploy renames it; see
+/// [`legacy_worker_name`] for the rule before this one.
 pub fn worker_name(customer: &CustomerId, environment: &Environment) -> String {
+    legacy_worker_name(customer, environment).replace('_', "-")
+}
+
+/// The worker name of a customer's environment under the first rule, which kept the `_` of
+/// ids (`c15t-cust_abc123`): a valid Cloudflare script name but not a valid hostname. Workers
+/// deployed before the rule changed run under this name until a deploy renames them.
+pub fn legacy_worker_name(customer: &CustomerId, environment: &Environment) -> String {
     if environment.is_production() {
         format!("c15t-{customer}")
     } else {
         format!("c15t-{customer}-{environment}")
     }
+}
+
+/// Whether `name` is one DNS label of at most [`WORKER_NAME_MAX`] characters: `[a-z0-9-]`,
+/// starting with a letter or digit and not ending with `-` (what a `workers.dev` hostname
+/// needs of a worker name).
+pub fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= WORKER_NAME_MAX
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
 }
 
 #[cfg(test)]
@@ -209,10 +237,17 @@ mod tests {
         let id = CustomerId::new("cust_abc123").unwrap();
         assert_eq!(
             worker_name(&id, &Environment::production()),
-            "c15t-cust_abc123"
+            "c15t-cust-abc123"
         );
         let staging = Environment::new("staging").unwrap();
-        assert_eq!(worker_name(&id, &staging), "c15t-cust_abc123-staging");
+        assert_eq!(worker_name(&id, &staging), "c15t-cust-abc123-staging");
+        let eu_west = Environment::new("eu_west").unwrap();
+        assert_eq!(worker_name(&id, &eu_west), "c15t-cust-abc123-eu-west");
+        assert_eq!(
+            legacy_worker_name(&id, &Environment::production()),
+            "c15t-cust_abc123"
+        );
+        assert!(!is_dns_label("c15t-cust_abc123"));
     }
 
     #[test]
@@ -230,16 +265,19 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn derived_worker_names_are_valid_cloudflare_script_names(
+        fn derived_worker_names_are_dns_labels(
             customer in "[a-z0-9][a-z0-9_-]{0,39}",
             env in "[a-z0-9][a-z0-9_-]{0,16}",
         ) {
             if let (Ok(c), Ok(e)) = (CustomerId::new(customer), Environment::new(env)) {
                 let name = worker_name(&c, &e);
-                proptest::prop_assert!(name.len() <= WORKER_NAME_MAX);
-                proptest::prop_assert!(!name.starts_with('-'));
-                proptest::prop_assert!(name.chars().all(|c| c.is_ascii_lowercase()
+                proptest::prop_assert!(is_dns_label(&name), "{name}");
+                let legacy = legacy_worker_name(&c, &e);
+                proptest::prop_assert!(legacy.len() <= WORKER_NAME_MAX);
+                proptest::prop_assert!(!legacy.starts_with('-'));
+                proptest::prop_assert!(legacy.chars().all(|c| c.is_ascii_lowercase()
                     || c.is_ascii_digit() || c == '-' || c == '_'));
+                proptest::prop_assert_eq!(legacy.replace('_', "-"), name.clone());
                 proptest::prop_assert!(!name.contains('/') && !name.contains("..") && !name.starts_with('.'));
             }
         }

@@ -22,7 +22,7 @@ pub use delivery::{Delivery, DeployTarget, Strategy, WebhookEndpoint};
 pub use destination::{Destination, EnvironmentScope, SecretRef, SettingValue};
 pub use ids::{
     CUSTOMER_ID_MAX, CustomerId, DESTINATION_ID_MAX, DestinationId, ENVIRONMENT_MAX, Environment,
-    IdError, WORKER_NAME_MAX, worker_name,
+    IdError, WORKER_NAME_MAX, is_dns_label, legacy_worker_name, worker_name,
 };
 pub use limits::{
     CONFIG_BYTES_MAX, DESTINATIONS_MAX, ENVIRONMENTS_MAX, SETTING_MAX, TRUSTED_ORIGINS_MAX,

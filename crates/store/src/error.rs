@@ -33,6 +33,26 @@ pub enum StoreError {
         /// The revision found.
         actual: Revision,
     },
+    /// A worker name is held by another customer environment: the two would deploy to one
+    /// worker. Nothing was written.
+    #[error(
+        "environment `{environment}` of customer `{customer}` would run as worker `{name}`, \
+         which belongs to environment `{holder_environment}` of customer `{holder_customer}` \
+         (worker names write `_` as `-` and join customer and environment with `-`); choose \
+         another customer id or environment name"
+    )]
+    WorkerNameTaken {
+        /// The worker name.
+        name: String,
+        /// The customer that asked for it.
+        customer: String,
+        /// Its environment.
+        environment: String,
+        /// The customer holding the name.
+        holder_customer: String,
+        /// The holder's environment.
+        holder_environment: String,
+    },
     /// A customer's secret vault changed since it was read (another change sealed a new one);
     /// nothing was written.
     #[error("the secrets of {resource} changed meanwhile; reload and apply your change again")]

@@ -20,7 +20,7 @@ pub use types::{
     ApiTokenRecord, AuditRecord, ConfigChange, CustomerSummary, DeliveryChange, DeliveryRecord,
     DeploymentRecord, DeploymentStatus, DeploymentUpdate, HealthProbe, HealthRecord, JobCounts,
     JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment, NewJob, NewWebhookDelivery,
-    Revision, StoredConfig, VaultSwap, WebhookDeliveryRecord,
+    Revision, StoredConfig, VaultSwap, WebhookDeliveryRecord, WorkerNameRecord,
 };
 pub use types::{NewSession, NewUser, SessionRecord, UserRecord, UserRole};
 
@@ -50,6 +50,35 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A customer's current revision (one primary-key read), or `None` if there is no such
     /// customer: the cheap way to tell that a customer exists.
     async fn customer_revision(&self, id: &CustomerId) -> Result<Option<Revision>, StoreError>;
+    /// The worker names a customer's environments hold, by environment then name.
+    ///
+    /// Every environment of a saved config holds the name [`c15t_model::worker_name`] gives
+    /// it ([`Store::config_put`] claims it, in the change's transaction, and refuses with
+    /// [`StoreError::WorkerNameTaken`] a name another environment holds). An environment that
+    /// was deployed also holds, live, the name its worker runs under; the two differ when the
+    /// naming rule changed since (a pending rename).
+    async fn worker_names(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<WorkerNameRecord>, StoreError>;
+    /// Claims `name` for `environment` of `customer` (a reservation; nothing changes if it
+    /// holds it already). [`StoreError::WorkerNameTaken`] if another environment holds it.
+    async fn worker_name_claim(
+        &self,
+        customer: &CustomerId,
+        environment: &Environment,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Records that the environment's worker now runs under `name` (claimed if it was not),
+    /// and under no other name: the environment's other live names are released.
+    async fn worker_name_live(
+        &self,
+        customer: &CustomerId,
+        environment: &Environment,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// A customer's whole config, or `None` if there is no such customer.
     async fn customer_get(&self, id: &CustomerId) -> Result<Option<StoredConfig>, StoreError>;
     /// One page of whole configs (vaults included) in id order: at most `limit` customers

@@ -30,7 +30,7 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::entity::{
     api_token, audit, customer, delivery, deployment, destination, health_check, job, session,
-    user, vault, webhook_delivery,
+    user, vault, webhook_delivery, worker_name,
 };
 use crate::error::{db, db_error};
 use crate::migration::Migrator;
@@ -38,7 +38,7 @@ use crate::{
     ApiTokenRecord, AuditRecord, ConfigChange, CustomerSummary, DeliveryChange, DeliveryRecord,
     DeploymentRecord, DeploymentStatus, DeploymentUpdate, HealthProbe, HealthRecord, JobCounts,
     JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment, NewJob, NewWebhookDelivery,
-    Revision, Store, StoreError, StoredConfig, VaultSwap, WebhookDeliveryRecord,
+    Revision, Store, StoreError, StoredConfig, VaultSwap, WebhookDeliveryRecord, WorkerNameRecord,
 };
 use crate::{NewSession, NewUser, SessionRecord, UserRecord};
 
@@ -1053,6 +1053,104 @@ async fn bump_revision(
     })
 }
 
+/// Claims worker name `name` for `environment` of `customer` (as a reservation, or `live`),
+/// in the caller's transaction; see [`Store::worker_name_claim`].
+async fn claim_worker_name<C: ConnectionTrait>(
+    conn: &C,
+    customer: &str,
+    environment: &str,
+    name: &str,
+    live: bool,
+    now: DateTime<Utc>,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    let taken = |holder_customer: String, holder_environment: String| StoreError::WorkerNameTaken {
+        name: name.to_owned(),
+        customer: customer.to_owned(),
+        environment: environment.to_owned(),
+        holder_customer,
+        holder_environment,
+    };
+    match worker_name::Entity::find_by_id(name)
+        .one(conn)
+        .await
+        .map_err(db(op))?
+    {
+        Some(row) if row.customer_id == customer && row.environment == environment => {
+            if live && !row.live {
+                let mut row: worker_name::ActiveModel = row.into();
+                row.live = Set(true);
+                row.updated_at = Set(now);
+                row.update(conn).await.map_err(db(op))?;
+            }
+            Ok(())
+        }
+        Some(row) => Err(taken(row.customer_id, row.environment)),
+        None => {
+            let row = worker_name::ActiveModel {
+                name: Set(name.to_owned()),
+                customer_id: Set(customer.to_owned()),
+                environment: Set(environment.to_owned()),
+                live: Set(live),
+                created_at: Set(now),
+                updated_at: Set(now),
+            };
+            match worker_name::Entity::insert(row)
+                .exec_without_returning(conn)
+                .await
+            {
+                Ok(_) => Ok(()),
+                // Another transaction claimed it since the read (PostgreSQL; SQLite writers
+                // take turns).
+                Err(e)
+                    if matches!(
+                        e.sql_err(),
+                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                    ) =>
+                {
+                    Err(taken(
+                        "another customer".to_owned(),
+                        "(claimed at the same moment)".to_owned(),
+                    ))
+                }
+                Err(e) => Err(db(op)(e)),
+            }
+        }
+    }
+}
+
+/// Makes a saved config's environments hold the names today's rule gives them, and releases
+/// the reservations it no longer needs (live names stay: their workers exist).
+async fn sync_worker_names<C: ConnectionTrait>(
+    conn: &C,
+    id: &CustomerId,
+    spec: &CustomerSpec,
+    now: DateTime<Utc>,
+    op: &'static str,
+) -> Result<(), StoreError> {
+    let names = spec
+        .environments
+        .clone()
+        .unwrap_or_else(|| vec![Environment::PRODUCTION.to_owned()]);
+    let mut wanted = Vec::with_capacity(names.len());
+    for name in &names {
+        let env = Environment::new(name.as_str()).map_err(|e| StoreError::Invalid {
+            what: format!("environment `{name}` ({e})"),
+        })?;
+        let worker = c15t_model::worker_name(id, &env);
+        claim_worker_name(conn, id.as_str(), env.as_str(), &worker, false, now, op).await?;
+        wanted.push(worker);
+    }
+    worker_name::Entity::delete_many()
+        .filter(worker_name::Column::CustomerId.eq(id.as_str()))
+        .filter(worker_name::Column::Live.eq(false))
+        .filter(worker_name::Column::Name.is_not_in(wanted))
+        .exec(conn)
+        .await
+        .map_err(db(op))?;
+    Ok(())
+}
+
 async fn insert_audit<C: ConnectionTrait>(
     conn: &C,
     entry: NewAudit<'_>,
@@ -1364,6 +1462,82 @@ impl Store for SeaStore {
             .transpose()
     }
 
+    async fn worker_names(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Vec<WorkerNameRecord>, StoreError> {
+        const OP: &str = "reading worker names";
+        worker_name::Entity::find()
+            .filter(worker_name::Column::CustomerId.eq(customer.as_str()))
+            .order_by_asc(worker_name::Column::Environment)
+            .order_by_asc(worker_name::Column::Name)
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .map(|row| {
+                Ok(WorkerNameRecord {
+                    customer: parse_id("worker name customer", &row.customer_id)?,
+                    environment: parse_id("worker name environment", &row.environment)?,
+                    name: row.name,
+                    live: row.live,
+                })
+            })
+            .collect()
+    }
+
+    async fn worker_name_claim(
+        &self,
+        customer: &CustomerId,
+        environment: &Environment,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "claiming a worker name";
+        let (_turn, txn) = self.begin_write(OP).await?;
+        claim_worker_name(
+            &txn,
+            customer.as_str(),
+            environment.as_str(),
+            name,
+            false,
+            ts(now),
+            OP,
+        )
+        .await?;
+        txn.commit().await.map_err(db(OP))
+    }
+
+    async fn worker_name_live(
+        &self,
+        customer: &CustomerId,
+        environment: &Environment,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "recording a worker's name";
+        let (_turn, txn) = self.begin_write(OP).await?;
+        claim_worker_name(
+            &txn,
+            customer.as_str(),
+            environment.as_str(),
+            name,
+            true,
+            ts(now),
+            OP,
+        )
+        .await?;
+        worker_name::Entity::delete_many()
+            .filter(worker_name::Column::CustomerId.eq(customer.as_str()))
+            .filter(worker_name::Column::Environment.eq(environment.as_str()))
+            .filter(worker_name::Column::Live.eq(true))
+            .filter(worker_name::Column::Name.ne(name))
+            .exec(&txn)
+            .await
+            .map_err(db(OP))?;
+        txn.commit().await.map_err(db(OP))
+    }
+
     async fn customer_get(&self, id: &CustomerId) -> Result<Option<StoredConfig>, StoreError> {
         const OP: &str = "reading a customer config";
         let txn = self.begin_read(OP).await?;
@@ -1502,6 +1676,7 @@ impl Store for SeaStore {
             }
         };
         insert_destinations(&txn, destinations, OP).await?;
+        sync_worker_names(&txn, &id, spec, now, OP).await?;
         if let Some(swap) = change.vault {
             swap_vault(&txn, &id, swap, now, OP).await?;
         }

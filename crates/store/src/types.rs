@@ -575,3 +575,17 @@ impl fmt::Debug for SessionRecord {
             .finish_non_exhaustive()
     }
 }
+
+/// A worker name one customer environment holds (see [`crate::Store::worker_names`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerNameRecord {
+    /// The worker (script) name.
+    pub name: String,
+    /// The customer holding it.
+    pub customer: CustomerId,
+    /// The environment holding it.
+    pub environment: Environment,
+    /// `true` when a worker was deployed under this name and not removed; `false` for a
+    /// reservation (the name the environment's next deploy uses).
+    pub live: bool,
+}

@@ -1962,3 +1962,147 @@ pub async fn reads_follow_every_change_of_the_destinations(store: &dyn Store) {
         again.destinations
     );
 }
+
+fn names(records: &[c15t_store::WorkerNameRecord]) -> Vec<(String, String, bool)> {
+    records
+        .iter()
+        .map(|r| (r.environment.to_string(), r.name.clone(), r.live))
+        .collect()
+}
+
+fn spec_with(id: &str, environments: &[&str]) -> CustomerSpec {
+    let mut spec = example_spec();
+    spec.id = id.to_owned();
+    spec.environments = Some(environments.iter().map(|e| (*e).to_owned()).collect());
+    spec.destinations.clear();
+    spec
+}
+
+pub async fn worker_names_are_claimed_once_and_recorded_live(store: &dyn Store) {
+    let spec = example_spec();
+    create(store, &spec).await;
+    let row = |e: &str, n: &str, live: bool| (e.to_owned(), n.to_owned(), live);
+    assert_eq!(
+        names(&store.worker_names(&cust()).await.unwrap()),
+        [
+            row("production", "c15t-cust-abc123", false),
+            row("staging", "c15t-cust-abc123-staging", false)
+        ]
+    );
+
+    // `cust-abc123` would share `cust_abc123`'s worker: refused, nothing stored.
+    let twin = spec_with("cust-abc123", &["production"]);
+    let err = store
+        .config_put(change(&twin, None, None, 1))
+        .await
+        .unwrap_err();
+    match &err {
+        StoreError::WorkerNameTaken {
+            name,
+            holder_customer,
+            holder_environment,
+            ..
+        } => {
+            assert_eq!(name, "c15t-cust-abc123");
+            assert_eq!(holder_customer, "cust_abc123");
+            assert_eq!(holder_environment, "production");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string().contains("choose another customer id"),
+        "{err}"
+    );
+    let twin_id = CustomerId::new("cust-abc123").unwrap();
+    assert!(store.customer_get(&twin_id).await.unwrap().is_none());
+    assert!(store.worker_names(&twin_id).await.unwrap().is_empty());
+
+    // Customer `acme` environment `eu` and customer `acme-eu` production are one name too.
+    let acme = spec_with("acme", &["production", "eu"]);
+    store
+        .config_put(change(&acme, None, None, 2))
+        .await
+        .unwrap();
+    let acme_eu = spec_with("acme-eu", &["production"]);
+    assert!(matches!(
+        store.config_put(change(&acme_eu, None, None, 3)).await,
+        Err(StoreError::WorkerNameTaken { .. })
+    ));
+    // Once `acme` drops `eu`, the name is free.
+    let acme_id = CustomerId::new("acme").unwrap();
+    let without_eu = spec_with("acme", &["production"]);
+    store
+        .config_put(change(&without_eu, None, Some(1), 4))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&store.worker_names(&acme_id).await.unwrap()),
+        [row("production", "c15t-acme", false)]
+    );
+    store
+        .config_put(change(&acme_eu, None, None, 5))
+        .await
+        .unwrap();
+
+    // A worker deployed under the first rule's name, then renamed.
+    let production = Environment::production();
+    store
+        .worker_name_live(&cust(), &production, "c15t-cust_abc123", t(6))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&store.worker_names(&cust()).await.unwrap()),
+        [
+            row("production", "c15t-cust-abc123", false),
+            row("production", "c15t-cust_abc123", true),
+            row("staging", "c15t-cust-abc123-staging", false)
+        ]
+    );
+    // Saving again keeps the live name (its worker exists) and the reservation.
+    store
+        .config_put(change(&spec, None, Some(1), 7))
+        .await
+        .unwrap();
+    assert_eq!(store.worker_names(&cust()).await.unwrap().len(), 3);
+    store
+        .worker_name_live(&cust(), &production, "c15t-cust-abc123", t(8))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&store.worker_names(&cust()).await.unwrap()),
+        [
+            row("production", "c15t-cust-abc123", true),
+            row("staging", "c15t-cust-abc123-staging", false)
+        ]
+    );
+    // Another environment's name is not this one's to take.
+    assert!(matches!(
+        store
+            .worker_name_claim(&acme_id, &production, "c15t-cust-abc123", t(9))
+            .await,
+        Err(StoreError::WorkerNameTaken { .. })
+    ));
+    assert!(matches!(
+        store
+            .worker_name_live(&acme_id, &production, "c15t-acme-eu", t(9))
+            .await,
+        Err(StoreError::WorkerNameTaken { .. })
+    ));
+    // Claiming what one holds changes nothing.
+    store
+        .worker_name_claim(&cust(), &production, "c15t-cust-abc123", t(10))
+        .await
+        .unwrap();
+    assert_eq!(store.worker_names(&cust()).await.unwrap().len(), 2);
+
+    // Deleting the customer frees its names.
+    store
+        .customer_delete("alice", &cust(), 2, t(11))
+        .await
+        .unwrap();
+    assert!(store.worker_names(&cust()).await.unwrap().is_empty());
+    store
+        .config_put(change(&twin, None, None, 12))
+        .await
+        .unwrap();
+}

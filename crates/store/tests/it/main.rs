@@ -71,4 +71,5 @@ conformance!(
     audit_entries_store_what_changed,
     audit_pages_with_a_cursor,
     reads_follow_every_change_of_the_destinations,
+    worker_names_are_claimed_once_and_recorded_live,
 );

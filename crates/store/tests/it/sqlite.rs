@@ -162,3 +162,100 @@ async fn migration_rewrites_old_entries_into_changes() {
     );
     assert_eq!(all[0].after, Some(serde_json::json!({"n": 0})));
 }
+
+/// The worker-name migration records the first rule's name of every environment that went
+/// live, and reserves today's name beside it.
+#[tokio::test]
+async fn migration_records_the_names_deployed_workers_run_under() {
+    use c15t_model::Environment;
+    use c15t_store::{DeploymentStatus, DeploymentUpdate, NewDeployment};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let store = SeaStore::connect(path.to_str().unwrap()).await.unwrap();
+    let spec = example_spec();
+    store
+        .config_put(ConfigChange {
+            actor: "a",
+            action: "customer.create",
+            resource: "customer/cust_abc123",
+            spec: &spec,
+            vault: None,
+            expected_revision: None,
+            jobs: &[],
+            now: t(0),
+        })
+        .await
+        .unwrap();
+    let id = CustomerId::new("cust_abc123").unwrap();
+    for (env, status) in [
+        ("production", DeploymentStatus::Succeeded),
+        ("staging", DeploymentStatus::Failed),
+    ] {
+        let d = store
+            .deployment_create(
+                NewDeployment {
+                    customer: id.clone(),
+                    environment: Environment::new(env).unwrap(),
+                    target: "c15t-v2".to_owned(),
+                    config_revision: 1,
+                    content_hash: "sha256:1".to_owned(),
+                    files: Vec::new(),
+                    rollback_of: None,
+                    job_id: None,
+                    secret_fingerprints: Default::default(),
+                    entry_module: None,
+                    runtime_module: None,
+                    destination: "file".to_owned(),
+                },
+                t(1),
+            )
+            .await
+            .unwrap();
+        store
+            .deployment_update(
+                d.id,
+                DeploymentUpdate {
+                    status,
+                    url: None,
+                    error: None,
+                    remote_version: None,
+                },
+                t(2),
+            )
+            .await
+            .unwrap();
+    }
+    let conn = store.connection();
+    let run = |sql: &str| {
+        conn.execute_raw(Statement::from_string(
+            conn.get_database_backend(),
+            sql.to_owned(),
+        ))
+    };
+    // Back to the schema before the migration.
+    run("DROP TABLE worker_names").await.unwrap();
+    run("DELETE FROM seaql_migrations WHERE version = 'm20261206_000008_worker_names'")
+        .await
+        .unwrap();
+    drop(store);
+
+    let store = SeaStore::connect(path.to_str().unwrap()).await.unwrap();
+    let names: Vec<(String, String, bool)> = store
+        .worker_names(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.environment.to_string(), r.name, r.live))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (
+                "production".to_owned(),
+                "c15t-cust-abc123".to_owned(),
+                false
+            ),
+            ("production".to_owned(), "c15t-cust_abc123".to_owned(), true),
+        ]
+    );
+}
