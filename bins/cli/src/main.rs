@@ -463,7 +463,9 @@ impl From<anyhow::Error> for Failure {
 impl From<ControlError> for Failure {
     fn from(e: ControlError) -> Self {
         let code = match &e {
-            ControlError::Conflict { .. } | ControlError::SecretsChanged { .. } => EXIT_CONFLICT,
+            ControlError::Conflict { .. }
+            | ControlError::SecretsChanged { .. }
+            | ControlError::WorkerNameTaken(_) => EXIT_CONFLICT,
             ControlError::NotFound { .. } => EXIT_NOT_FOUND,
             ControlError::Store(_) | ControlError::Secrets(_) => EXIT_IO,
             _ => EXIT_INVALID,

@@ -33,6 +33,10 @@ pub struct DeliveryFlags {
         default_value = c15t_deploy::cloudflare::DEFAULT_API_BASE
     )]
     cloudflare_api: String,
+    /// Send requests to `*.workers.dev` (health probes) to this address instead, with the
+    /// worker's hostname in the `Host` header: an egress proxy that routes by host.
+    #[arg(long, global = true, env = "C15T_WORKERS_EDGE")]
+    workers_edge: Option<String>,
     /// Where file deploys write (`<root>/<customer>/<environment>`).
     #[arg(long, global = true, env = "C15T_DEPLOY_ROOT")]
     deploy_root: Option<PathBuf>,
@@ -105,6 +109,7 @@ impl DeliveryFlags {
         Ok(DeliveryOptions {
             target,
             cloudflare_api: self.cloudflare_api.clone(),
+            workers_edge: self.workers_edge.clone(),
             cloudflare_limits: CloudflareLimits::new(
                 self.cloudflare_limit.max(1),
                 Duration::from_secs(self.cloudflare_window_secs.max(1)),
@@ -259,6 +264,7 @@ fn print_plan(plans: &[EnvironmentPlan], diff: bool) {
             SyncStatus::OutOfSync => paint("out_of_sync", "33", on),
             SyncStatus::NeverDeployed => paint("never_deployed", "36", on),
             SyncStatus::Failed => paint("failed", "31", on),
+            SyncStatus::Drifted => paint("drifted", "31", on),
         };
         let live = p
             .live
@@ -280,6 +286,25 @@ fn print_plan(plans: &[EnvironmentPlan], diff: bool) {
             "{} {}: {status} (rev {}, {live}, strategy {}{health})",
             p.customer, p.environment, p.revision, p.strategy
         ));
+        if let Some(drift) = &p.drift {
+            let by = match (&drift.author, &drift.source) {
+                (Some(a), Some(s)) => format!(" (by {a}, {s})"),
+                (Some(a), None) => format!(" (by {a})"),
+                (None, Some(s)) => format!(" ({s})"),
+                (None, None) => String::new(),
+            };
+            print(&format!(
+                "  drifted: {}{by}; deploy restores the configured release",
+                drift.detail
+            ));
+        }
+        if let Some(old) = &p.rename_from {
+            print(&format!(
+                "  pending rename: worker {old} -> {} (deploy brings up the new name, then \
+                 deletes the old script once the new worker is healthy)",
+                p.worker_name
+            ));
+        }
         if let Some(failed) = &p.failed_attempt {
             print(&format!(
                 "  last attempt #{} failed: {}",

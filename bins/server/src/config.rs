@@ -85,6 +85,10 @@ pub struct Flags {
     /// Cloudflare's API base URL.
     #[arg(long, env = "C15T_CLOUDFLARE_API")]
     pub cloudflare_api: Option<String>,
+    /// Send requests to `*.workers.dev` (health probes) to this address instead, with the
+    /// worker's hostname in the `Host` header: an egress proxy that routes by host.
+    #[arg(long, env = "C15T_WORKERS_EDGE")]
+    pub workers_edge: Option<String>,
     /// Where file deploys write (`<root>/<customer>/<environment>`).
     #[arg(long, env = "C15T_DEPLOY_ROOT")]
     pub deploy_root: Option<PathBuf>,
@@ -162,6 +166,7 @@ struct File {
     log_format: Option<LogFormat>,
     shutdown_grace_secs: Option<u64>,
     cloudflare_api: Option<String>,
+    workers_edge: Option<String>,
     deploy_root: Option<PathBuf>,
     #[serde(default)]
     runtime: Vec<PathBuf>,
@@ -304,6 +309,7 @@ impl Config {
                 .cloudflare_api
                 .or(file.cloudflare_api)
                 .unwrap_or_else(|| c15t_deploy::cloudflare::DEFAULT_API_BASE.to_owned()),
+            workers_edge: flags.workers_edge.or(file.workers_edge),
             deploy_root: flags.deploy_root.or(file.deploy_root),
             runtime,
             public_url: public_url
@@ -437,6 +443,7 @@ fn hostname() -> Option<String> {
 
 struct DeliverySettings {
     cloudflare_api: String,
+    workers_edge: Option<String>,
     deploy_root: Option<PathBuf>,
     runtime: Vec<PathBuf>,
     public_url: String,
@@ -488,6 +495,7 @@ fn delivery_options(s: DeliverySettings) -> anyhow::Result<DeliveryOptions> {
         },
         debounce: Duration::from_millis(s.debounce_ms),
         deploy_backoff: (0..4).map(|i| base.saturating_mul(1 << (2 * i))).collect(),
+        workers_edge: s.workers_edge,
         ..DeliveryOptions::default()
     })
 }

@@ -187,6 +187,9 @@ impl From<ControlError> for ApiError {
                 fields: Vec::new(),
                 current_revision: Some(actual),
             },
+            e @ ControlError::WorkerNameTaken(_) => {
+                Self::client(StatusCode::CONFLICT, "worker_name_taken", e.to_string())
+            }
             e @ ControlError::SecretsChanged { .. } => {
                 Self::client(StatusCode::CONFLICT, "conflict", e.to_string())
             }
@@ -383,7 +386,9 @@ impl IntoResponse for ApiError {
             }
             Self::Control(e) => {
                 let (status, code, message) = match &e {
-                    ControlError::Deploy(_) | ControlError::Webhook(_) => (
+                    ControlError::Deploy(_)
+                    | ControlError::Webhook(_)
+                    | ControlError::WorkerUnhealthy { .. } => (
                         StatusCode::BAD_GATEWAY,
                         "deploy_failed",
                         "the deploy failed; the deployment history records why",

@@ -54,6 +54,35 @@ pub struct DeliveryOptions {
     pub deploy_backoff: Vec<Duration>,
     /// The HTTP client for Cloudflare and health probes (one connection pool).
     pub http: reqwest::Client,
+    /// Where requests to `https://*.workers.dev` are sent instead, with the worker's hostname
+    /// in the `Host` header (an egress proxy that routes by host, or a test's fake edge);
+    /// `None` reaches workers.dev directly.
+    pub workers_edge: Option<String>,
+    /// How a deploy that must see its worker healthy before going on (a rename, before the
+    /// old script is deleted) probes it.
+    pub health_gate: HealthGate,
+}
+
+/// Probes a deploy makes before it goes on: up to `attempts` `GET {url}/status`, `interval`
+/// apart, each waiting at most `timeout`; the first healthy answer passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthGate {
+    /// Probes at most.
+    pub attempts: u32,
+    /// Time between probes (a new worker may take seconds to answer on workers.dev).
+    pub interval: Duration,
+    /// Timeout of one probe.
+    pub timeout: Duration,
+}
+
+impl Default for HealthGate {
+    fn default() -> Self {
+        Self {
+            attempts: 6,
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Default for DeliveryOptions {
@@ -76,6 +105,8 @@ impl Default for DeliveryOptions {
                 .map(Duration::from_secs)
                 .collect(),
             http: reqwest::Client::new(),
+            workers_edge: None,
+            health_gate: HealthGate::default(),
         }
     }
 }

@@ -43,6 +43,10 @@ pub struct DeployReport {
     /// deployment ran with (the current values were deployed; see [`Control::rollback`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secrets_changed: Vec<String>,
+    /// The drift this deploy repaired: the worker was not what had been deployed (another
+    /// version, a traffic split, or no script) and now runs the configured release.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_drift: Option<c15t_store::Drift>,
 }
 
 /// A deployment as listings show it.
@@ -205,6 +209,17 @@ impl Control {
             .into());
         }
         let delivery = self.delivery_settings(customer).await?;
+        // The name today's rule gives: claimed when the customer was saved, unless the
+        // customer was saved before names were claimed.
+        self.store
+            .worker_name_claim(
+                customer,
+                environment,
+                &c15t_model::worker_name(customer, environment),
+                self.clock.now(),
+            )
+            .await
+            .map_err(ControlError::from)?;
         let target = self.target();
         let input = Input {
             config: &config,
@@ -237,8 +252,12 @@ impl Control {
                 deployment: done.clone().into(),
                 unchanged: false,
                 secrets_changed: Vec::new(),
+                restored_drift: None,
             });
         }
+        // Drift the deploy repairs: what the latest probe saw, or, when the release is what
+        // was deployed last, what Cloudflare says now (the probe may be a minute old).
+        let mut drift = None;
         if resumed.is_none() {
             let live = self
                 .store
@@ -247,15 +266,51 @@ impl Control {
                 .map_err(ControlError::from)?
                 .into_iter()
                 .find(|d| &d.environment == environment);
+            if let Some(live) = &live {
+                drift = self
+                    .store
+                    .health_list(Some(customer))
+                    .await
+                    .map_err(ControlError::from)?
+                    .into_iter()
+                    .find(|h| h.probe.deployment_id == live.id)
+                    .and_then(|h| h.probe.drift);
+            }
             let destination = delivery.target.destination();
             if let Some(live) = live.filter(|l| {
                 l.content_hash == project.content_hash
                     && l.secret_fingerprints == fingerprints
                     && l.destination.as_deref().is_none_or(|d| d == destination)
             }) {
-                return self
-                    .record_unchanged(actor, &live, destination, stored.revision, run.job_id)
-                    .await;
+                match self.drift(&live).await {
+                    Ok(None) => {
+                        return self
+                            .record_unchanged(
+                                actor,
+                                &live,
+                                destination,
+                                stored.revision,
+                                run.job_id,
+                            )
+                            .await;
+                    }
+                    Ok(Some(now)) => drift = Some(now),
+                    // Cloudflare cannot be read: the deployer's own check decides.
+                    Err(e) => {
+                        tracing::warn!(%customer, %environment, error = %error_chain(&e), "could not read the live deployment");
+                        if drift.is_none() {
+                            return self
+                                .record_unchanged(
+                                    actor,
+                                    &live,
+                                    destination,
+                                    stored.revision,
+                                    run.job_id,
+                                )
+                                .await;
+                        }
+                    }
+                }
             }
         }
 
@@ -314,24 +369,60 @@ impl Control {
                 .await
                 .map_err(ControlError::from)?,
         };
-        self.ship(
-            actor,
-            &delivery.target,
-            &vault,
-            deployment,
-            &release,
-            run,
-            "deployment",
-        )
-        .await
-        .map(|deployment| DeployReport {
+        let deployment = self
+            .ship(
+                actor,
+                &delivery.target,
+                &vault,
+                deployment,
+                &release,
+                run,
+                "deployment",
+            )
+            .await?;
+        if let Some(drift) = &drift {
+            self.audit_drift_restored(actor, &deployment, drift).await?;
+        }
+        Ok(DeployReport {
             deployment: deployment.into(),
             unchanged: false,
             secrets_changed: Vec::new(),
+            restored_drift: drift,
         })
     }
 
-    fn open_vault(&self, stored: &StoredConfig) -> Result<Vault, ControlError> {
+    /// Audits that `deployment` replaced a drifted worker, with what the drift was.
+    async fn audit_drift_restored(
+        &self,
+        actor: &str,
+        deployment: &DeploymentRecord,
+        drift: &c15t_store::Drift,
+    ) -> Result<(), ControlError> {
+        let resource = format!(
+            "customer/{}/deployment/{}",
+            deployment.customer, deployment.id
+        );
+        tracing::info!(customer = %deployment.customer, environment = %deployment.environment, id = deployment.id, kind = drift.kind.as_str(), "restored a drifted worker");
+        self.store
+            .audit_append(
+                NewAudit {
+                    actor,
+                    action: "deployment.drift_restored",
+                    resource: &resource,
+                    customer: Some(&deployment.customer),
+                    before: Some(serde_json::to_value(drift).unwrap_or_default()),
+                    after: Some(serde_json::json!({
+                        "environment": deployment.environment,
+                        "remote_version": deployment.remote_version,
+                    })),
+                },
+                self.clock.now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) fn open_vault(&self, stored: &StoredConfig) -> Result<Vault, ControlError> {
         Ok(match &stored.vault {
             Some(sealed) => self.keys.keyring()?.open(sealed)?,
             None => Vault::default(),
@@ -400,6 +491,7 @@ impl Control {
             deployment: done.into(),
             unchanged: true,
             secrets_changed: Vec::new(),
+            restored_drift: None,
         })
     }
 
@@ -444,6 +536,20 @@ impl Control {
                 &deployment,
             )
             .await;
+        let outcome = match outcome {
+            Ok(outcome) => self
+                .store
+                .worker_name_live(
+                    &customer,
+                    &deployment.environment,
+                    release.worker_name(),
+                    self.clock.now(),
+                )
+                .await
+                .map(|()| outcome)
+                .map_err(|e| DeployFailure::from(ControlError::from(e))),
+            Err(failure) => Err(failure),
+        };
         match outcome {
             Ok(outcome) => {
                 let done = self
@@ -593,11 +699,18 @@ impl Control {
                         .and_then(|v| canonical_version_id(&v).ok()),
                     None => None,
                 };
-                let _ = deployment;
-                deployer
+                let outcome = deployer
                     .restore(release, earlier.as_deref())
                     .await
-                    .map_err(deploy_error)
+                    .map_err(deploy_error)?;
+                if let Some(old) = self
+                    .renamed_from(customer, &deployment.environment, release.worker_name())
+                    .await?
+                {
+                    self.finish_rename(&deployer, release.worker_name(), &old, &outcome)
+                        .await?;
+                }
+                Ok(outcome)
             }
             DeployTarget::File => {
                 let root = self.delivery.file_root.clone().ok_or_else(|| {
@@ -809,9 +922,14 @@ impl Control {
             revision: earlier.config_revision,
             target: earlier.target.clone(),
         };
+        // A rollback restores; it never renames: the release goes to the worker that serves.
+        let worker = self
+            .live_worker_name(customer, &env)
+            .await?
+            .unwrap_or_else(|| c15t_model::worker_name(customer, &env));
         let mut release = Release::from_files(
             meta,
-            c15t_model::worker_name(customer, &env),
+            worker,
             files
                 .iter()
                 .map(|(path, contents)| ReleaseFile {
@@ -893,6 +1011,76 @@ impl Control {
             deployment: done.into(),
             unchanged: false,
             secrets_changed,
+            restored_drift: None,
+        })
+    }
+
+    /// The name the environment's worker runs under, if it was deployed.
+    pub(crate) async fn live_worker_name(
+        &self,
+        customer: &CustomerId,
+        environment: &Environment,
+    ) -> Result<Option<String>, ControlError> {
+        Ok(self
+            .store
+            .worker_names(customer)
+            .await?
+            .into_iter()
+            .find(|n| n.live && &n.environment == environment)
+            .map(|n| n.name))
+    }
+
+    /// The name the environment's worker runs under when a deploy to `worker` renames it.
+    async fn renamed_from(
+        &self,
+        customer: &CustomerId,
+        environment: &Environment,
+        worker: &str,
+    ) -> Result<Option<String>, ControlError> {
+        Ok(self
+            .live_worker_name(customer, environment)
+            .await?
+            .filter(|live| live != worker))
+    }
+
+    /// The second half of a rename on Cloudflare: once the worker under its new name answers
+    /// healthy, deletes the script under the old one. Until then the old worker keeps
+    /// serving, and a failed probe fails the deploy (the next deploy tries again).
+    async fn finish_rename(
+        &self,
+        deployer: &c15t_deploy::cloudflare::CloudflareDeployer,
+        worker: &str,
+        old: &str,
+        outcome: &DeployOutcome,
+    ) -> Result<(), ControlError> {
+        let gate = self.delivery.health_gate;
+        let base = outcome.url.as_deref().unwrap_or_default();
+        let url = format!("{}/status", base.trim_end_matches('/'));
+        let mut last = String::new();
+        for attempt in 1..=gate.attempts.max(1) {
+            let answer = self.probe_url(&url, gate.timeout).await;
+            if answer.up {
+                deployer.delete_script(old).await?;
+                tracing::info!(
+                    worker,
+                    old,
+                    "renamed worker; deleted the script under its old name"
+                );
+                return Ok(());
+            }
+            last = answer.error.unwrap_or_else(|| "not healthy".to_owned());
+            if attempt < gate.attempts {
+                tokio::time::sleep(gate.interval).await;
+            }
+        }
+        Err(ControlError::WorkerUnhealthy {
+            worker: worker.to_owned(),
+            url,
+            reason: format!(
+                "{last} (after {} probes); the worker under its old name `{old}` still serves \
+                 and was not deleted",
+                gate.attempts.max(1)
+            ),
         })
     }
 

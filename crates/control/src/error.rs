@@ -41,6 +41,20 @@ pub enum ControlError {
         /// The customer as the store names it.
         resource: String,
     },
+    /// Two customer environments would deploy to one worker; nothing was stored.
+    #[error("{0}")]
+    WorkerNameTaken(String),
+    /// A worker did not answer healthy where a deploy required it to (a renamed worker
+    /// before its old script is removed); the old worker still serves.
+    #[error("worker `{worker}` did not answer healthy at {url}: {reason}")]
+    WorkerUnhealthy {
+        /// The worker probed.
+        worker: String,
+        /// What was probed.
+        url: String,
+        /// The last probe's answer.
+        reason: String,
+    },
     /// A secret referenced from a declarative file could not be resolved.
     #[error("{path}: environment variable `{var}` is not set; export it or change the reference")]
     MissingSecret {
@@ -106,6 +120,7 @@ impl From<c15t_store::StoreError> for ControlError {
                 actual,
             },
             S::VaultChanged { resource } => Self::SecretsChanged { resource },
+            e @ S::WorkerNameTaken { .. } => Self::WorkerNameTaken(e.to_string()),
             other => Self::Store(other),
         }
     }

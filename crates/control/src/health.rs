@@ -8,8 +8,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use c15t_deploy::cloudflare::{LiveDeployment, canonical_version_id};
 use c15t_model::CustomerId;
-use c15t_store::{DeploymentRecord, HealthProbe, HealthRecord};
+use c15t_store::{DeploymentRecord, Drift, DriftKind, HealthProbe, HealthRecord};
 use serde::Serialize;
 
 use crate::{Control, ControlError};
@@ -36,6 +37,15 @@ impl Default for HealthOptions {
             concurrency: 16,
         }
     }
+}
+
+/// What one probe saw.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub(crate) up: bool,
+    pub(crate) status_code: Option<u16>,
+    pub(crate) latency_ms: Option<u64>,
+    pub(crate) error: Option<String>,
 }
 
 /// One probe round.
@@ -99,14 +109,86 @@ impl Control {
     ) -> Result<HealthRecord, ControlError> {
         let base = deployment.url.as_deref().unwrap_or_default();
         let url = format!("{}{}", base.trim_end_matches('/'), options.path);
+        let Answer {
+            up,
+            status_code,
+            latency_ms,
+            error,
+        } = self.probe_url(&url, options.timeout).await;
+        if !up {
+            tracing::warn!(customer = %deployment.customer, environment = %deployment.environment, deployment = deployment.id, error = ?error, "worker unhealthy");
+        }
+        let drift = match self.drift(deployment).await {
+            Ok(drift) => drift,
+            Err(e) => {
+                tracing::warn!(customer = %deployment.customer, environment = %deployment.environment, deployment = deployment.id, error = %crate::deploy::error_chain(&e), "could not read the worker's live deployment");
+                None
+            }
+        };
+        if let Some(drift) = &drift {
+            tracing::warn!(customer = %deployment.customer, environment = %deployment.environment, deployment = deployment.id, kind = drift.kind.as_str(), detail = %drift.detail, "worker drifted");
+        }
+        Ok(self
+            .store
+            .health_record(HealthProbe {
+                deployment_id: deployment.id,
+                customer: deployment.customer.clone(),
+                environment: deployment.environment.clone(),
+                url,
+                up,
+                status_code,
+                latency_ms,
+                error,
+                drift,
+                checked_at: self.clock.now(),
+            })
+            .await?)
+    }
+
+    /// How the Cloudflare worker of `deployment` differs from it, read from Cloudflare's
+    /// deployments API; `None` when it matches or the deployment is not on Cloudflare.
+    pub(crate) async fn drift(
+        &self,
+        deployment: &DeploymentRecord,
+    ) -> Result<Option<Drift>, ControlError> {
+        let Some(account) = deployment
+            .destination
+            .as_deref()
+            .and_then(|d| d.strip_prefix("cloudflare:"))
+        else {
+            return Ok(None);
+        };
+        let customer = &deployment.customer;
+        let Some(stored) = self.store.customer_get(customer).await? else {
+            return Ok(None);
+        };
+        let vault = self.open_vault(&stored)?;
+        let deployer = self.cloudflare_deployer(account, &vault, customer)?;
+        let worker = self
+            .live_worker_name(customer, &deployment.environment)
+            .await?
+            .unwrap_or_else(|| c15t_model::worker_name(customer, &deployment.environment));
+        let live = deployer.live_deployment(&worker).await?;
+        Ok(drift_of(
+            &worker,
+            deployment.remote_version.as_deref(),
+            live,
+        ))
+    }
+
+    /// One `GET` of `url`: up on a 2xx answer within `timeout`. A `workers.dev` URL goes
+    /// through [`crate::DeliveryOptions::workers_edge`] when one is set.
+    pub(crate) async fn probe_url(&self, url: &str, timeout: Duration) -> Answer {
+        let request = match self.edge_target(url) {
+            Some((target, host)) => self
+                .delivery
+                .http
+                .get(target)
+                .header(reqwest::header::HOST, host),
+            None => self.delivery.http.get(url),
+        };
         let started = Instant::now();
-        let answer = self
-            .delivery
-            .http
-            .get(&url)
-            .timeout(options.timeout)
-            .send()
-            .await;
+        let answer = request.timeout(timeout).send().await;
         let latency = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (up, status_code, latency_ms, error) = match answer {
             Ok(response) => {
@@ -126,27 +208,32 @@ impl Control {
                 false,
                 None,
                 None,
-                Some(format!("no answer within {:?}", options.timeout)),
+                Some(format!("no answer within {timeout:?}")),
             ),
             Err(e) => (false, None, None, Some(crate::deploy::error_chain(&e))),
         };
-        if !up {
-            tracing::warn!(customer = %deployment.customer, environment = %deployment.environment, deployment = deployment.id, error = ?error, "worker unhealthy");
+        Answer {
+            up,
+            status_code,
+            latency_ms,
+            error,
         }
-        Ok(self
-            .store
-            .health_record(HealthProbe {
-                deployment_id: deployment.id,
-                customer: deployment.customer.clone(),
-                environment: deployment.environment.clone(),
-                url,
-                up,
-                status_code,
-                latency_ms,
-                error,
-                checked_at: self.clock.now(),
-            })
-            .await?)
+    }
+
+    /// `(edge URL, host)` for a `workers.dev` URL when an edge is configured.
+    fn edge_target(&self, url: &str) -> Option<(String, String)> {
+        let edge = self.delivery.workers_edge.as_deref()?;
+        let parsed = url::Url::parse(url).ok()?;
+        let host = parsed.host_str()?;
+        if !host.ends_with(".workers.dev") {
+            return None;
+        }
+        let mut target = format!("{}{}", edge.trim_end_matches('/'), parsed.path());
+        if let Some(query) = parsed.query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        Some((target, host.to_owned()))
     }
 
     /// Probes every live worker every [`HealthOptions::interval`] until `shutdown` completes.
@@ -179,4 +266,61 @@ impl Control {
             .filter(|h| live.iter().any(|d| d.id == h.probe.deployment_id))
             .collect())
     }
+}
+
+/// How `live` differs from the deployment that made `expected` (its version id) live on
+/// `worker`: missing, split, a version without our tag, or another version of ours.
+fn drift_of(worker: &str, expected: Option<&str>, live: Option<LiveDeployment>) -> Option<Drift> {
+    let Some(live) = live else {
+        return Some(Drift {
+            kind: DriftKind::Missing,
+            detail: format!("the script `{worker}` or its deployment is gone"),
+            author: None,
+            source: None,
+            versions: Vec::new(),
+        });
+    };
+    let versions: Vec<String> = live
+        .versions
+        .iter()
+        .map(|(id, share)| format!("{id} {share}%"))
+        .collect();
+    let ours = live
+        .top
+        .tag
+        .as_deref()
+        .is_some_and(|t| t.starts_with("c15t-"));
+    let expected = expected.and_then(|v| canonical_version_id(v).ok());
+    let (kind, detail) = if !live.is_whole() {
+        (
+            DriftKind::Split,
+            format!("traffic is split between {} versions", live.versions.len()),
+        )
+    } else if !ours {
+        (
+            DriftKind::Foreign,
+            format!(
+                "version {} serves all traffic and was not deployed by the control plane",
+                live.top.id
+            ),
+        )
+    } else if expected.as_deref().is_some_and(|e| e != live.top.id) {
+        (
+            DriftKind::OtherVersion,
+            format!(
+                "version {} serves all traffic, not version {} this deployment made live",
+                live.top.id,
+                expected.unwrap_or_default()
+            ),
+        )
+    } else {
+        return None;
+    };
+    Some(Drift {
+        kind,
+        detail,
+        author: live.author_email,
+        source: live.source,
+        versions,
+    })
 }

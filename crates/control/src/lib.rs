@@ -40,7 +40,7 @@ pub use config::{
     AUDIT_PAGE_MAX, CUSTOMER_PAGE_MAX, CustomerPatch, CustomerView, DestinationPatch,
     parse_setting, vault_key_database, vault_key_destination,
 };
-pub use delivery::{DeliveryChanged, DeliveryOptions, DeliveryPatch, DeliveryView};
+pub use delivery::{DeliveryChanged, DeliveryOptions, DeliveryPatch, DeliveryView, HealthGate};
 pub use deploy::{DeployFailure, DeployReport, DeploymentView};
 pub use error::ControlError;
 pub use fleet::{FleetFailure, FleetPlan, PhaseTimings, PreparedWorker};

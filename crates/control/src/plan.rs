@@ -28,6 +28,10 @@ pub enum SyncStatus {
     NeverDeployed,
     /// The newest attempt to deploy the current config failed.
     Failed,
+    /// The worker on the platform is not what was deployed (somebody deployed another
+    /// version, split its traffic, or deleted it; see [`EnvironmentPlan::drift`]). A deploy
+    /// restores what the config generates.
+    Drifted,
 }
 
 impl SyncStatus {
@@ -38,6 +42,7 @@ impl SyncStatus {
             Self::OutOfSync => "out_of_sync",
             Self::NeverDeployed => "never_deployed",
             Self::Failed => "failed",
+            Self::Drifted => "drifted",
         }
     }
 }
@@ -105,8 +110,13 @@ pub struct EnvironmentPlan {
     pub strategy: Strategy,
     /// Where the environment stands.
     pub status: SyncStatus,
-    /// The worker's name.
+    /// The worker's name (the one a deploy uses).
     pub worker_name: String,
+    /// The name the live worker runs under when a deploy will rename it (the naming rule
+    /// changed since it was first deployed): the deploy brings up [`Self::worker_name`] and
+    /// deletes this one once the new worker answers healthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rename_from: Option<String>,
     /// Content hash of the project the config generates.
     pub content_hash: String,
     /// The live deployment.
@@ -122,6 +132,10 @@ pub struct EnvironmentPlan {
     /// The live deployment's latest health probe.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthSummary>,
+    /// How the live worker differs from the live deployment, as the latest probe saw it
+    /// (then `status` is `drifted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<c15t_store::Drift>,
 }
 
 /// A deployment, as plans and listings show it.
@@ -462,6 +476,10 @@ impl Control {
             revision: stored.revision,
         })?;
         let pending_secrets = secret_fingerprints(config, env);
+        let rename_from = self
+            .live_worker_name(&config.customer.id, env)
+            .await?
+            .filter(|live| live != &project.worker_name);
         let newest = self
             .store
             .deployment_list(&config.customer.id, Some(env), 1)
@@ -501,6 +519,12 @@ impl Control {
                 }
             }
         };
+        let drift = live.and(health).and_then(|h| h.probe.drift.clone());
+        let status = if drift.is_some() {
+            SyncStatus::Drifted
+        } else {
+            status
+        };
         Ok(EnvironmentPlan {
             customer: config.customer.id.clone(),
             environment: env.clone(),
@@ -508,12 +532,14 @@ impl Control {
             strategy,
             status,
             worker_name: project.worker_name,
+            rename_from,
             content_hash: project.content_hash,
             live: live.map(DeploymentSummary::from),
             failed_attempt: failed_attempt.as_ref().map(DeploymentSummary::from),
             files,
             secrets,
             health: health.map(HealthSummary::from),
+            drift,
         })
     }
 

@@ -125,6 +125,43 @@ pub struct LiveVersion {
     pub message: Option<String>,
 }
 
+/// A worker's latest deployment, as Cloudflare reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveDeployment {
+    /// The versions that serve traffic and their percentages, largest share first; ids
+    /// canonical.
+    pub versions: Vec<(String, f64)>,
+    /// Who made the deployment.
+    pub author_email: Option<String>,
+    /// How it was made (`api`, `wrangler`, `dash`, ...).
+    pub source: Option<String>,
+    /// When (as Cloudflare wrote it).
+    pub created_on: Option<String>,
+    /// The version with the largest share.
+    pub top: LiveVersion,
+}
+
+impl LiveDeployment {
+    /// Whether one version serves all traffic.
+    pub fn is_whole(&self) -> bool {
+        self.versions.len() == 1
+    }
+}
+
+/// The parsed latest deployment.
+struct Latest {
+    versions: Vec<(VersionId, f64)>,
+    author_email: Option<String>,
+    source: Option<String>,
+    created_on: Option<String>,
+}
+
+impl Latest {
+    fn top(&self) -> (VersionId, f64) {
+        self.versions[0]
+    }
+}
+
 /// Deploys releases to one Cloudflare account (see the [module documentation](self)).
 pub struct CloudflareDeployer {
     api: Api,
@@ -148,6 +185,7 @@ const OP_UPLOAD: &str = "upload the worker script";
 const OP_ENABLE_SUBDOMAIN: &str = "enable the worker's workers.dev route";
 const OP_ACCOUNT_SUBDOMAIN: &str = "read the account's workers.dev subdomain";
 const OP_CREATE_DEPLOYMENT: &str = "deploy a worker version";
+const OP_DELETE_SCRIPT: &str = "delete a worker script";
 
 impl CloudflareDeployer {
     /// A deployer for `account`.
@@ -270,15 +308,85 @@ impl CloudflareDeployer {
         if let Some(version_id) = version_id {
             let id = VersionId::parse(version_id)?;
             let worker = release.worker_name();
-            let version = self.version(worker, &id).await?;
-            if version.tag.as_deref() == Some(self.release_tag(release).as_str()) {
-                return self.rollback(worker, &id.to_string()).await;
+            // The version may belong to a script of another name (the worker was renamed
+            // since): then there is nothing to roll back to, and the release is uploaded.
+            match self.version(worker, &id).await {
+                Ok(version)
+                    if version.tag.as_deref() == Some(self.release_tag(release).as_str()) =>
+                {
+                    return self.rollback(worker, &id.to_string()).await;
+                }
+                Ok(_) | Err(DeployError::Cloudflare { status: 404, .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         self.deploy(release).await
     }
 
+    /// Deletes the script `worker` (`DELETE /accounts/{account}/workers/scripts/{name}`,
+    /// never forced: a script other workers are bound to stays). A script that does not
+    /// exist is fine: the call is repeated safely after a lost answer. Returns whether a
+    /// script was deleted.
+    pub async fn delete_script(&self, worker: &str) -> Result<bool, DeployError> {
+        let url = self
+            .api
+            .url(&["accounts", &self.account_id, "workers", "scripts", worker]);
+        match self
+            .api
+            .call(OP_DELETE_SCRIPT, || {
+                self.api.request(Method::DELETE, url.clone())
+            })
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(worker, "deleted worker script");
+                Ok(true)
+            }
+            Err(DeployError::Cloudflare {
+                status: 404,
+                errors,
+                ..
+            }) if errors.is_empty() || errors.iter().any(|(c, _)| *c == SCRIPT_NOT_FOUND) => {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The URL `worker` answers at on this account's `workers.dev` subdomain (the
+    /// subdomain is read once per deployer).
+    pub async fn workers_dev_url(&self, worker: &str) -> Result<String, DeployError> {
+        self.worker_url(worker).await
+    }
+
     async fn live_version_id(&self, worker: &str) -> Result<Option<VersionId>, DeployError> {
+        Ok(self.latest_deployment(worker).await?.map(|d| d.top().0))
+    }
+
+    /// What serves `worker`'s traffic (its latest deployment, with the version that has the
+    /// largest share), or `None` if the script does not exist or was never deployed.
+    pub async fn live_deployment(
+        &self,
+        worker: &str,
+    ) -> Result<Option<LiveDeployment>, DeployError> {
+        let Some(latest) = self.latest_deployment(worker).await? else {
+            return Ok(None);
+        };
+        let top = self.version(worker, &latest.top().0).await?;
+        Ok(Some(LiveDeployment {
+            versions: latest
+                .versions
+                .iter()
+                .map(|(id, share)| (id.to_string(), *share))
+                .collect(),
+            author_email: latest.author_email,
+            source: latest.source,
+            created_on: latest.created_on,
+            top,
+        }))
+    }
+
+    async fn latest_deployment(&self, worker: &str) -> Result<Option<Latest>, DeployError> {
         let url = self.api.url(&[
             "accounts",
             &self.account_id,
@@ -311,25 +419,35 @@ impl CloudflareDeployer {
         else {
             return Ok(None);
         };
-        let versions = latest
+        let listed = latest
             .get("versions")
             .and_then(Value::as_array)
             .ok_or_else(|| protocol(OP_DEPLOYMENTS, "a deployment without `versions`"))?;
-        let top = versions
-            .iter()
-            .filter_map(|v| {
-                let id = v.get("version_id")?.as_str()?;
-                let share = v.get("percentage").and_then(Value::as_f64).unwrap_or(0.0);
-                Some((id, share))
-            })
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .ok_or_else(|| protocol(OP_DEPLOYMENTS, "a deployment without a version id"))?;
-        VersionId::from_answer(
-            OP_DEPLOYMENTS,
-            "deployments[0].versions[].version_id",
-            top.0,
-        )
-        .map(Some)
+        let mut versions = Vec::with_capacity(listed.len());
+        for v in listed {
+            let Some(id) = v.get("version_id").and_then(Value::as_str) else {
+                continue;
+            };
+            let id =
+                VersionId::from_answer(OP_DEPLOYMENTS, "deployments[0].versions[].version_id", id)?;
+            let share = v.get("percentage").and_then(Value::as_f64).unwrap_or(0.0);
+            versions.push((id, share));
+        }
+        if versions.is_empty() {
+            return Err(protocol(
+                OP_DEPLOYMENTS,
+                "a deployment without a version id",
+            ));
+        }
+        // Largest share first; the first listed wins a tie.
+        versions.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let text = |key: &str| latest.get(key).and_then(Value::as_str).map(str::to_owned);
+        Ok(Some(Latest {
+            versions,
+            author_email: text("author_email"),
+            source: text("source"),
+            created_on: text("created_on"),
+        }))
     }
 
     async fn version(&self, worker: &str, id: &VersionId) -> Result<LiveVersion, DeployError> {
@@ -379,7 +497,13 @@ impl CloudflareDeployer {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if let Some(live) = self.live_version(worker).await?
+            // Live means serving all traffic: a split (a rollout, or somebody else's) is
+            // made whole by the upload.
+            if let Some(live) = self
+                .live_deployment(worker)
+                .await?
+                .filter(LiveDeployment::is_whole)
+                .map(|d| d.top)
                 && live.tag.as_deref() == Some(stamp.tag.as_str())
             {
                 tracing::info!(

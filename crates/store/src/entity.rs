@@ -261,6 +261,8 @@ pub mod health_check {
         pub consecutive_failures: i32,
         pub checks: i64,
         pub checked_at: DateTimeUtc,
+        /// JSON of a `Drift`, NULL when the live state matched or was not read.
+        pub drift_json: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,9 +18,9 @@ pub use error::{DbFault, StoreError};
 pub use sea::{SeaStore, default_database_url};
 pub use types::{
     ApiTokenRecord, AuditRecord, ConfigChange, CustomerSummary, DeliveryChange, DeliveryRecord,
-    DeploymentRecord, DeploymentStatus, DeploymentUpdate, HealthProbe, HealthRecord, JobCounts,
-    JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment, NewJob, NewWebhookDelivery,
-    Revision, StoredConfig, VaultSwap, WebhookDeliveryRecord, WorkerNameRecord,
+    DeploymentRecord, DeploymentStatus, DeploymentUpdate, Drift, DriftKind, HealthProbe,
+    HealthRecord, JobCounts, JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment, NewJob,
+    NewWebhookDelivery, Revision, StoredConfig, VaultSwap, WebhookDeliveryRecord, WorkerNameRecord,
 };
 pub use types::{NewSession, NewUser, SessionRecord, UserRecord, UserRole};
 

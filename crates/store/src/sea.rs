@@ -897,6 +897,11 @@ fn health_record(row: health_check::Model) -> Result<HealthRecord, StoreError> {
                 .latency_ms
                 .map(|l| from_i64(&what("latency"), l))
                 .transpose()?,
+            drift: row
+                .drift_json
+                .as_deref()
+                .map(|d| json_from(&what("drift"), d))
+                .transpose()?,
             url: row.url,
             up: row.up,
             error: row.error,
@@ -2543,6 +2548,11 @@ impl Store for SeaStore {
             consecutive_failures: Set(failures),
             checks: Set(checks.saturating_add(1)),
             checked_at: Set(ts(probe.checked_at)),
+            drift_json: Set(probe
+                .drift
+                .as_ref()
+                .map(|d| json_to("drift", d))
+                .transpose()?),
         };
         health_check::Entity::insert(row)
             .on_conflict(
@@ -2556,6 +2566,7 @@ impl Store for SeaStore {
                         health_check::Column::ConsecutiveFailures,
                         health_check::Column::Checks,
                         health_check::Column::CheckedAt,
+                        health_check::Column::DriftJson,
                     ])
                     .to_owned(),
             )

@@ -56,6 +56,8 @@
 //!   split between two versions.
 //! - `GET /accounts/{account}/workers/subdomain` (`{"subdomain"}`), and
 //!   `GET`/`POST .../scripts/{script}/subdomain` (`{"enabled", "previews_enabled"}`).
+//! - The `workers.dev` edge: a request whose `Host` is `{script}.{subdomain}.workers.dev`
+//!   is answered as that worker (see [`edge`]).
 //! - `DELETE .../scripts/{script}`, `GET /accounts/{account}/workers/scripts` (the account's
 //!   scripts), and `GET /user/tokens/verify` (or `/accounts/{account}/tokens/verify`).
 //!
@@ -84,10 +86,12 @@
 //! `success`, and on codes only where this page names them.
 
 mod api;
+pub mod edge;
 mod model;
 mod server;
 mod upload;
 
+pub use edge::WorkerHealth;
 pub use model::{
     Binding, Deployment, DeploymentVersion, Faults, IdForm, IdForms, ModulePart, RateLimit,
     RecordedRequest, Script, Version,

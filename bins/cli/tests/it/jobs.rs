@@ -141,8 +141,8 @@ async fn a_runner_killed_mid_deploy_loses_nothing() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     for (env, worker) in [
-        ("production", "c15t-cust_abc123"),
-        ("staging", "c15t-cust_abc123-staging"),
+        ("production", "c15t-cust-abc123"),
+        ("staging", "c15t-cust-abc123-staging"),
     ] {
         let list = deployments(&ws, &envs, env);
         assert_eq!(

@@ -56,7 +56,7 @@ fn generate_writes_the_seed_example_project() {
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
-        stdout.starts_with("generated c15t-cust_abc123 (12 files, sha256:"),
+        stdout.starts_with("generated c15t-cust-abc123 (12 files, sha256:"),
         "{stdout}"
     );
     for file in PROJECT_FILES {

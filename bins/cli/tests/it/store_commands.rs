@@ -333,7 +333,7 @@ fn generate_customer_writes_the_stored_project() {
         out.to_str().unwrap(),
     ]);
     assert!(
-        stdout.starts_with("generated c15t-cust_abc123 (12 files, sha256:"),
+        stdout.starts_with("generated c15t-cust-abc123 (12 files, sha256:"),
         "{stdout}"
     );
     for file in crate::PROJECT_FILES {

@@ -121,6 +121,8 @@ fn destination_status(
     }
     if relevant.iter().any(|p| p.status == SyncStatus::Failed) {
         ("failed", "Failed")
+    } else if relevant.iter().any(|p| p.status == SyncStatus::Drifted) {
+        ("failed", "Drifted")
     } else if relevant.iter().all(|p| p.status == SyncStatus::Synced) {
         ("ok", "Deployed")
     } else {
@@ -134,6 +136,7 @@ fn env_status(plan: &EnvironmentPlan) -> Markup {
         SyncStatus::OutOfSync => badge("pending", "Pending changes"),
         SyncStatus::NeverDeployed => badge("pending", "Never deployed"),
         SyncStatus::Failed => badge("failed", "Failed"),
+        SyncStatus::Drifted => badge("failed", "Drifted"),
     }
 }
 
@@ -537,6 +540,21 @@ pub(super) async fn diff(
                 p.muted {
                     "Worker " code { (p.worker_name) } ", revision " (p.revision)
                     @if let Some(live) = &p.live { "; live: deployment #" (live.id) " (revision " (live.revision) ")" }
+                }
+                @if let Some(drift) = &p.drift {
+                    p.drift {
+                        strong { "Drifted: " } (drift.detail)
+                        @if let Some(author) = &drift.author { ", by " code { (author) } }
+                        @if let Some(source) = &drift.source { " (" (source) ")" }
+                        ". Deploying restores what the configuration generates."
+                    }
+                }
+                @if let Some(old) = &p.rename_from {
+                    p.rename {
+                        "Pending rename: the worker runs as " code { (old) } ", which is not a valid hostname. "
+                        "Deploying brings it up as " code { (p.worker_name) } " and deletes " code { (old) }
+                        " once the new worker answers healthy."
+                    }
                 }
                 @let changed: Vec<_> = p.files.iter().filter(|f| !f.diff.is_empty()).collect();
                 @if changed.is_empty() && p.secrets.iter().all(|s| s.deployed == s.pending) {

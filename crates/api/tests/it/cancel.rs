@@ -125,5 +125,5 @@ async fn deploys_whose_requests_are_cancelled_still_end_exactly_once() {
     }
     // The release went live (concurrent deploys of one environment may each upload it: there
     // is no per-environment lock, a separate matter).
-    assert!(cloudflare.upload_count(ACCOUNT, "c15t-cust_acme") >= 1);
+    assert!(cloudflare.upload_count(ACCOUNT, "c15t-cust-acme") >= 1);
 }

@@ -98,9 +98,9 @@ async fn end_to_end(env: TestEnv) {
     assert_eq!(first.revision, 2);
     assert_eq!(
         first.url.as_deref(),
-        Some("https://c15t-cust_abc123.acme.workers.dev")
+        Some("https://c15t-cust-abc123.acme.workers.dev")
     );
-    let script = cf.script(ACCOUNT, "c15t-cust_abc123").expect("uploaded");
+    let script = cf.script(ACCOUNT, "c15t-cust-abc123").expect("uploaded");
     let live_v1 = script.live_version().unwrap().clone();
     assert_eq!(live_v1.modules.len(), 2, "entry and runtime");
     assert_eq!(live_v1.modules[0].name, "index.js");
@@ -122,10 +122,10 @@ async fn end_to_end(env: TestEnv) {
     assert!(plan[0].files.is_empty() && plan[0].secrets.is_empty());
 
     // Deploying what is live is a recorded no-op: no upload.
-    let uploads = cf.upload_count(ACCOUNT, "c15t-cust_abc123");
+    let uploads = cf.upload_count(ACCOUNT, "c15t-cust-abc123");
     let again = control.deploy("bob", &cust, &production).await.unwrap();
     assert!(again.unchanged);
-    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust_abc123"), uploads);
+    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust-abc123"), uploads);
 
     // Manual: an edit ships nothing, and the plan shows the diff of the pending change.
     control
@@ -185,7 +185,7 @@ async fn end_to_end(env: TestEnv) {
     let second = control.deploy("bob", &cust, &production).await.unwrap();
     assert_eq!(second.deployment.status, "succeeded");
     assert_eq!(
-        cf.script(ACCOUNT, "c15t-cust_abc123").unwrap().secrets["META_PIXEL_ACCESS_TOKEN"],
+        cf.script(ACCOUNT, "c15t-cust-abc123").unwrap().secrets["META_PIXEL_ACCESS_TOKEN"],
         "rotated-token-value"
     );
 
@@ -194,7 +194,7 @@ async fn end_to_end(env: TestEnv) {
     let rolled = control.rollback("carol", &cust, first.id).await.unwrap();
     assert_eq!(rolled.deployment.rollback_of, Some(first.id));
     assert_eq!(rolled.secrets_changed, ["META_PIXEL_ACCESS_TOKEN"]);
-    let script = cf.script(ACCOUNT, "c15t-cust_abc123").unwrap();
+    let script = cf.script(ACCOUNT, "c15t-cust-abc123").unwrap();
     let live = script.live_version().unwrap();
     assert_eq!(
         live.modules, live_v1.modules,
@@ -289,8 +289,8 @@ async fn a_burst_of_edits_ships_once() {
         .unwrap();
     assert_eq!(deployments.len(), 1);
     assert_eq!(deployments[0].revision, 51, "the final revision");
-    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust_abc123"), 1);
-    let live = cf.script(ACCOUNT, "c15t-cust_abc123").unwrap();
+    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust-abc123"), 1);
+    let live = cf.script(ACCOUNT, "c15t-cust-abc123").unwrap();
     let entry = String::from_utf8(live.live_version().unwrap().modules[0].bytes.to_vec()).unwrap();
     assert!(entry.contains("'0000001049'"));
 }
@@ -611,8 +611,8 @@ async fn turning_automatic_deploys_what_is_pending() {
         .await
         .unwrap();
     assert_eq!(run_once(&control, "r2").await.completed, 1);
-    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust_abc123"), 1);
-    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust_abc123-staging"), 1);
+    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust-abc123"), 1);
+    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust-abc123-staging"), 1);
     assert!(
         statuses(control.plan(&cust, None).await.unwrap())
             .iter()
@@ -647,7 +647,7 @@ async fn turning_automatic_deploys_what_is_pending() {
         .await
         .unwrap();
     assert_eq!(run_once(&control, "r5").await.completed, 2);
-    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust_abc123"), 2);
+    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust-abc123"), 2);
 
     // Automatic and moved to another account: every environment is deployed there.
     control
@@ -662,8 +662,8 @@ async fn turning_automatic_deploys_what_is_pending() {
         .await
         .unwrap();
     assert_eq!(run_once(&control, "r6").await.completed, 2);
-    assert_eq!(cf.upload_count(other, "c15t-cust_abc123"), 1);
-    assert_eq!(cf.upload_count(other, "c15t-cust_abc123-staging"), 1);
+    assert_eq!(cf.upload_count(other, "c15t-cust-abc123"), 1);
+    assert_eq!(cf.upload_count(other, "c15t-cust-abc123-staging"), 1);
     let audit = control.audit(Some(&cust), 20).await.unwrap();
     assert!(audit.iter().any(|a| a.action == "delivery.update"));
 }
@@ -683,7 +683,7 @@ async fn rollback_with_ids(forms: c15t_testkit::cloudflare::IdForms, legacy: boo
     let production = Environment::new("production").unwrap();
     let first = control.deploy("bob", &cust, &production).await.unwrap();
     let v1 = cf
-        .script(ACCOUNT, "c15t-cust_abc123")
+        .script(ACCOUNT, "c15t-cust-abc123")
         .unwrap()
         .live_version()
         .unwrap()
@@ -714,7 +714,7 @@ async fn rollback_with_ids(forms: c15t_testkit::cloudflare::IdForms, legacy: boo
         .await
         .unwrap();
     control.deploy("bob", &cust, &production).await.unwrap();
-    let uploads = cf.upload_count(ACCOUNT, "c15t-cust_abc123");
+    let uploads = cf.upload_count(ACCOUNT, "c15t-cust-abc123");
     let rolled = control
         .rollback("carol", &cust, first.deployment.id)
         .await
@@ -724,10 +724,10 @@ async fn rollback_with_ids(forms: c15t_testkit::cloudflare::IdForms, legacy: boo
         rolled.deployment.remote_version.as_deref(),
         Some(v1.as_str())
     );
-    let script = cf.script(ACCOUNT, "c15t-cust_abc123").unwrap();
+    let script = cf.script(ACCOUNT, "c15t-cust-abc123").unwrap();
     assert_eq!(script.live_version().unwrap().id, v1, "{forms:?}");
     assert_eq!(
-        cf.upload_count(ACCOUNT, "c15t-cust_abc123"),
+        cf.upload_count(ACCOUNT, "c15t-cust-abc123"),
         uploads,
         "{forms:?}: rolled back through the deployments API, not uploaded again"
     );

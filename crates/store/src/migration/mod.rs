@@ -13,6 +13,7 @@ mod m20261127_000005_deployment_destination;
 mod m20261127_000006_audit_changes;
 mod m20261203_000007_readiness_probe;
 mod m20261206_000008_worker_names;
+mod m20261206_000009_health_drift;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_audit_changes::Migration),
             Box::new(m20261203_000007_readiness_probe::Migration),
             Box::new(m20261206_000008_worker_names::Migration),
+            Box::new(m20261206_000009_health_drift::Migration),
         ]
     }
 }

@@ -1453,6 +1453,7 @@ pub async fn health_counts_failures_in_a_row(store: &dyn Store) {
         status_code: up.then_some(200),
         latency_ms: up.then_some(31),
         error: (!up).then(|| "connection refused".to_owned()),
+        drift: None,
         checked_at: t(at),
     };
     let r = store.health_record(probe(false, 1)).await.unwrap();
@@ -1466,6 +1467,28 @@ pub async fn health_counts_failures_in_a_row(store: &dyn Store) {
     let other = CustomerId::new("other").unwrap();
     assert!(store.health_list(Some(&other)).await.unwrap().is_empty());
     assert_eq!(store.health_list(None).await.unwrap().len(), 1);
+
+    // Drift is kept with the probe, and cleared by the next probe that saw none.
+    let drift = c15t_store::Drift {
+        kind: c15t_store::DriftKind::Foreign,
+        detail: "version x serves all traffic".to_owned(),
+        author: Some("dev@example.com".to_owned()),
+        source: Some("wrangler".to_owned()),
+        versions: vec!["x 100%".to_owned()],
+    };
+    let drifted = store
+        .health_record(HealthProbe {
+            drift: Some(drift.clone()),
+            ..probe(true, 4)
+        })
+        .await
+        .unwrap();
+    let listed = store.health_list(Some(&cust())).await.unwrap();
+    assert_eq!(listed, vec![drifted]);
+    assert_eq!(listed[0].probe.drift, Some(drift));
+    store.health_record(probe(true, 5)).await.unwrap();
+    let listed = store.health_list(Some(&cust())).await.unwrap();
+    assert_eq!(listed[0].probe.drift, None);
 }
 
 pub async fn jobs_abandoned_too_often_are_reaped(store: &dyn Store) {

@@ -168,6 +168,10 @@ pub(crate) struct State {
     pub(crate) uploads: HashMap<(String, String), usize>,
     pub(crate) body_limit: usize,
     pub(crate) id_forms: IdForms,
+    /// Script name -> how its worker answers on the edge.
+    pub(crate) worker_health: HashMap<String, super::edge::WorkerHealth>,
+    /// Requests the workers.dev edge answered.
+    pub(crate) edge_requests: usize,
     next_id: u64,
 }
 
@@ -186,6 +190,8 @@ impl State {
             uploads: HashMap::new(),
             body_limit,
             id_forms: IdForms::default(),
+            worker_health: HashMap::new(),
+            edge_requests: 0,
             next_id: 0,
         }
     }
@@ -275,15 +281,58 @@ pub(crate) struct Call {
     pub(crate) body: Bytes,
     /// Hex SHA-256 of the (valid) token the call was made with.
     pub(crate) token_sha256: Option<String>,
+    /// Cloudflare's `source` of what the call deploys: `wrangler` when its `User-Agent` is
+    /// wrangler's, else `api`.
+    pub(crate) source: String,
 }
 
 /// Routes a call to its handler.
 pub(crate) async fn dispatch(state: &Mutex<State>, call: Call) -> Reply {
     let is_upload = call.method == Method::PUT && call.segments.len() == 5;
+    // Deployments this call makes record where it came from, as Cloudflare's `source` does.
+    let script = match call.segments.as_slice() {
+        [accounts, account, workers, scripts, script, ..]
+            if accounts == "accounts" && workers == "workers" && scripts == "scripts" =>
+        {
+            Some((account.clone(), script.clone()))
+        }
+        _ => None,
+    };
+    let deployments_before = |state: &State| {
+        script.as_ref().map_or(0, |(a, n)| {
+            state
+                .accounts
+                .get(a)
+                .and_then(|acc| acc.scripts.get(n))
+                .map_or(0, |s| s.deployments.len())
+        })
+    };
+    let before = deployments_before(&lock(state));
+    let source = call.source.clone();
     let mut reply = match route(state, call).await {
         Ok(reply) => reply,
         Err(error) => return error.into(),
     };
+    if let Some((account, name)) = &script {
+        let mut state = lock(state);
+        if let Some(script) = state
+            .accounts
+            .get_mut(account)
+            .and_then(|a| a.scripts.get_mut(name))
+        {
+            for deployment in script.deployments.iter_mut().skip(before) {
+                deployment.source.clone_from(&source);
+            }
+        }
+        if let Some(source_field) = reply
+            .body
+            .get_mut("result")
+            .and_then(|r| r.get_mut("source"))
+            && source_field.is_string()
+        {
+            *source_field = Value::String(source.clone());
+        }
+    }
     let forms = lock(state).id_forms;
     let form = if is_upload { forms.upload } else { forms.other };
     if form != IdForm::Canonical {
@@ -572,6 +621,7 @@ fn deploy_whole(
             percentage: 100.0,
         }],
         annotations: json!({ "workers/triggered_by": triggered_by }),
+        source: "api".to_owned(),
         created_at: Utc::now(),
     };
     if let Ok(script) = state.script(account_id, name) {
@@ -770,7 +820,7 @@ fn version_get(
 fn deployment_json(deployment: &Deployment) -> Value {
     json!({
         "id": deployment.id,
-        "source": "api",
+        "source": deployment.source,
         "strategy": deployment.strategy,
         "author_email": "deployer@example.com",
         "created_on": timestamp(deployment.created_at),
@@ -902,6 +952,7 @@ fn deployment_create(
         strategy: "percentage".to_owned(),
         versions,
         annotations: Value::Object(annotations),
+        source: "api".to_owned(),
         created_at: Utc::now(),
     };
     let result = deployment_json(&deployment);

@@ -223,6 +223,8 @@ pub struct Deployment {
     pub versions: Vec<DeploymentVersion>,
     /// The deployment's annotations (`workers/message`, `workers/triggered_by`).
     pub annotations: Value,
+    /// Where it was made: `wrangler` for a request with wrangler's `User-Agent`, else `api`.
+    pub source: String,
     /// When the deployment was created.
     pub created_at: DateTime<Utc>,
 }

@@ -104,6 +104,24 @@ impl FakeCloudflare {
         }
     }
 
+    /// Where requests to `https://{script}.{subdomain}.workers.dev` go instead, with that host
+    /// in the `Host` header (see [`super::edge`]).
+    pub fn edge_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// How the worker `script` answers on the edge from now on (any account).
+    pub fn set_worker_health(&self, script: &str, health: super::edge::WorkerHealth) {
+        lock(&self.state)
+            .worker_health
+            .insert(script.to_owned(), health);
+    }
+
+    /// How many requests the workers.dev edge answered.
+    pub fn edge_request_count(&self) -> usize {
+        lock(&self.state).edge_requests
+    }
+
     /// The base URL to use in place of `https://api.cloudflare.com/client/v4`.
     pub fn base_url(&self) -> String {
         format!("http://{}/client/v4", self.addr)
@@ -344,6 +362,15 @@ async fn handle(
     state: &Mutex<State>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, DropConnection> {
+    if let Some(host) = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        && let Some((script, subdomain)) = super::edge::worker_host(&host)
+    {
+        return Ok(super::edge::serve(state, script, subdomain).await);
+    }
     let arrived = Instant::now();
     let method = request.method().clone();
     let token = bearer(&request);
@@ -382,6 +409,15 @@ async fn handle(
         Err(DropConnection)
     };
 
+    let source = match request
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(agent) if agent.starts_with("wrangler") => "wrangler",
+        _ => "api",
+    }
+    .to_owned();
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
@@ -460,6 +496,7 @@ async fn handle(
         content_type,
         body,
         token_sha256: record.token_sha256.clone(),
+        source,
     };
     let reply = api::dispatch(state, call).await;
     if faults.drop_after_apply {
