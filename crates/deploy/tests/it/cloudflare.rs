@@ -721,3 +721,84 @@ async fn a_version_id_that_is_no_uuid_is_refused_before_any_request() {
     assert!(err.to_string().contains("v1-not-a-uuid"), "{err}");
     assert_eq!(cf.request_count(), 0);
 }
+
+/// The fake's workers.dev edge routes by host, honours Cloudflare's version-override header
+/// for any version of the current deployment (0% included), splits the rest by percentage
+/// and answers with each version's scripted health.
+#[tokio::test]
+async fn the_fake_edge_routes_overrides_and_splits_by_version() {
+    use c15t_testkit::cloudflare::WorkerHealth;
+    let cf = fake().await;
+    let limits = unlimited();
+    let d = deployer(&cf, &limits, TOKEN);
+    let r1 = release("acme", 1, "s");
+    let r2 = release("acme", 2, "s");
+    let v1 = d.deploy(&r1).await.unwrap().remote_version.unwrap();
+    let v2 = d.deploy(&r2).await.unwrap().remote_version.unwrap();
+    let worker = r1.worker_name().to_owned();
+    let host = format!("{worker}.{SUBDOMAIN}.workers.dev");
+    let http = reqwest::Client::new();
+    let status = |overrides: Option<String>| {
+        let mut request = http
+            .get(format!("{}/status", cf.edge_url()))
+            .header(reqwest::header::HOST, host.clone());
+        if let Some(o) = overrides {
+            request = request.header("Cloudflare-Workers-Version-Overrides", o);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(None).await, 200);
+    // v1 back in the deployment at 0%: only an override reaches it.
+    let split = http
+        .post(format!(
+            "{}/accounts/{ACCOUNT}/workers/scripts/{worker}/deployments",
+            cf.base_url()
+        ))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({
+            "strategy": "percentage",
+            "versions": [
+                { "version_id": v2, "percentage": 100 },
+                { "version_id": v1, "percentage": 0 },
+            ],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        split.status().is_success(),
+        "{}",
+        split.text().await.unwrap()
+    );
+    cf.set_version_health(&v1, WorkerHealth::Status(503));
+    for _ in 0..20 {
+        assert_eq!(status(None).await, 200, "0% gets no traffic");
+    }
+    assert_eq!(status(Some(format!("{worker}=\"{v1}\""))).await, 503);
+    assert_eq!(
+        status(Some(format!("other=\"{v2}\", {worker}=\"{v1}\""))).await,
+        503
+    );
+    // An override of another worker, or of a version not deployed, is not applied.
+    assert_eq!(status(Some(format!("other=\"{v1}\""))).await, 200);
+    assert_eq!(
+        status(Some(format!(
+            "{worker}=\"00000000-0000-4000-8000-000000000000\""
+        )))
+        .await,
+        200
+    );
+    let hits = cf.edge_hits();
+    assert_eq!(hits.iter().filter(|(_, v)| v == &v1).count(), 2, "{hits:?}");
+    // Unknown hosts and disabled scripts answer as Cloudflare does.
+    let unknown = http
+        .get(format!("{}/status", cf.edge_url()))
+        .header(
+            reqwest::header::HOST,
+            format!("nope.{SUBDOMAIN}.workers.dev"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+}

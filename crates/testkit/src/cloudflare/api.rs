@@ -170,6 +170,12 @@ pub(crate) struct State {
     pub(crate) id_forms: IdForms,
     /// Script name -> how its worker answers on the edge.
     pub(crate) worker_health: HashMap<String, super::edge::WorkerHealth>,
+    /// Version id -> how that version answers on the edge (before the script's).
+    pub(crate) version_health: HashMap<String, super::edge::WorkerHealth>,
+    /// (script, version id) of every request the edge routed to a version, oldest first.
+    pub(crate) edge_hits: Vec<(String, String)>,
+    /// Draws the version of a request during a split deployment.
+    pub(crate) edge_rng: StdRng,
     /// Requests the workers.dev edge answered.
     pub(crate) edge_requests: usize,
     next_id: u64,
@@ -191,6 +197,9 @@ impl State {
             body_limit,
             id_forms: IdForms::default(),
             worker_health: HashMap::new(),
+            version_health: HashMap::new(),
+            edge_hits: Vec::new(),
+            edge_rng: StdRng::seed_from_u64(7),
             edge_requests: 0,
             next_id: 0,
         }
@@ -884,9 +893,10 @@ fn deployment_create(
                 "versions[{index}].percentage must be a number"
             )));
         };
-        if !(percentage > 0.0 && percentage <= 100.0) {
+        // 0% is allowed: such a version serves only requests that override to it.
+        if !(0.0..=100.0).contains(&percentage) {
             return Err(deployment_invalid(format!(
-                "versions[{index}].percentage must be more than 0 and at most 100"
+                "versions[{index}].percentage must be at least 0 and at most 100"
             )));
         }
         if script.version(version_id).is_none() {

@@ -7,7 +7,16 @@
 //! deployment or has its `workers.dev` route disabled answers 404 (Cloudflare's "There is
 //! nothing here yet" page). A deployed worker answers c15t's `GET /status` with 200 and
 //! `{"status":"ok","version":…,"timestamp":…}` unless the test scripted otherwise with
-//! [`super::FakeCloudflare::set_worker_health`].
+//! [`super::FakeCloudflare::set_version_health`] or [`super::FakeCloudflare::set_worker_health`].
+//!
+//! Which version answers: as Cloudflare documents
+//! ([version overrides](https://developers.cloudflare.com/workers/versions-and-deployments/version-overrides/)),
+//! a `Cloudflare-Workers-Version-Overrides` header (a structured-field dictionary,
+//! `worker-name="<version id>"`) naming this script and a version of its current deployment
+//! (0% included) picks that version; otherwise the request is routed by the deployment's
+//! percentages (drawn from a seeded RNG, so a test sees the same split every run). Every
+//! request the edge routed is recorded with its version
+//! ([`super::FakeCloudflare::edge_hits`]).
 
 use std::time::Duration;
 
@@ -15,6 +24,8 @@ use axum::body::Body;
 use chrono::Utc;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Response, StatusCode};
+
+use rand::Rng;
 
 use super::api::{State, lock};
 
@@ -37,29 +48,69 @@ pub(crate) fn worker_host(host: &str) -> Option<(&str, &str)> {
     rest.split_once('.')
 }
 
+/// The version id a `Cloudflare-Workers-Version-Overrides` value asks for `script`, if any
+/// (RFC 8941 dictionary members `key="string"`, separated by commas).
+fn override_for<'a>(header: &'a str, script: &str) -> Option<&'a str> {
+    header.split(',').find_map(|member| {
+        let (key, value) = member.trim().split_once('=')?;
+        if key.trim() != script {
+            return None;
+        }
+        value.trim().strip_prefix('"')?.strip_suffix('"')
+    })
+}
+
 pub(crate) async fn serve(
     state: &std::sync::Mutex<State>,
     script: &str,
     subdomain: &str,
+    overrides: Option<&str>,
 ) -> Response<Body> {
     let health = {
         let mut state = lock(state);
         state.edge_requests += 1;
-        let deployed = state.accounts.values().any(|account| {
-            account.subdomain == subdomain
-                && account
-                    .scripts
-                    .get(script)
-                    .is_some_and(|s| s.subdomain_enabled && s.live_deployment().is_some())
-        });
-        if !deployed {
+        let deployment = state
+            .accounts
+            .values()
+            .filter(|account| account.subdomain == subdomain)
+            .find_map(|account| account.scripts.get(script))
+            .filter(|s| s.subdomain_enabled)
+            .and_then(|s| s.live_deployment())
+            .cloned();
+        let Some(deployment) = deployment else {
             return answer(
                 StatusCode::NOT_FOUND,
                 "text/plain",
                 "There is nothing here yet".to_owned(),
             );
-        }
-        state.worker_health.get(script).copied().unwrap_or_default()
+        };
+        let wanted = overrides
+            .and_then(|h| override_for(h, script))
+            .filter(|w| deployment.versions.iter().any(|v| v.version_id == *w));
+        let version = match wanted {
+            Some(version) => version.to_owned(),
+            None => {
+                let draw: f64 = state.edge_rng.random_range(0.0..100.0);
+                let mut sum = 0.0;
+                deployment
+                    .versions
+                    .iter()
+                    .find(|v| {
+                        sum += v.percentage;
+                        v.percentage > 0.0 && draw < sum
+                    })
+                    .or_else(|| deployment.versions.iter().find(|v| v.percentage > 0.0))
+                    .map(|v| v.version_id.clone())
+                    .unwrap_or_default()
+            }
+        };
+        state.edge_hits.push((script.to_owned(), version.clone()));
+        state
+            .version_health
+            .get(&version)
+            .or_else(|| state.worker_health.get(script))
+            .copied()
+            .unwrap_or_default()
     };
     match health {
         WorkerHealth::Healthy => answer(

@@ -117,6 +117,19 @@ impl FakeCloudflare {
             .insert(script.to_owned(), health);
     }
 
+    /// How version `version_id` (canonical) answers on the edge from now on; takes
+    /// precedence over [`FakeCloudflare::set_worker_health`].
+    pub fn set_version_health(&self, version_id: &str, health: super::edge::WorkerHealth) {
+        lock(&self.state)
+            .version_health
+            .insert(version_id.to_owned(), health);
+    }
+
+    /// `(script, version id)` of every request the edge routed to a version, oldest first.
+    pub fn edge_hits(&self) -> Vec<(String, String)> {
+        lock(&self.state).edge_hits.clone()
+    }
+
     /// How many requests the workers.dev edge answered.
     pub fn edge_request_count(&self) -> usize {
         lock(&self.state).edge_requests
@@ -369,7 +382,12 @@ async fn handle(
         .map(str::to_owned)
         && let Some((script, subdomain)) = super::edge::worker_host(&host)
     {
-        return Ok(super::edge::serve(state, script, subdomain).await);
+        let overrides = request
+            .headers()
+            .get("cloudflare-workers-version-overrides")
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned);
+        return Ok(super::edge::serve(state, script, subdomain, overrides.as_deref()).await);
     }
     let arrived = Instant::now();
     let method = request.method().clone();
