@@ -37,6 +37,18 @@ pub struct DeliveryFlags {
     /// worker's hostname in the `Host` header: an egress proxy that routes by host.
     #[arg(long, global = true, env = "C15T_WORKERS_EDGE")]
     workers_edge: Option<String>,
+    /// How Cloudflare releases take traffic unless a customer says otherwise: `immediate`,
+    /// or percentages such as `10,50,100`.
+    #[arg(long, global = true, env = "C15T_ROLLOUT", default_value = "10,50,100")]
+    rollout: String,
+    /// Seconds between two steps of a gradual rollout.
+    #[arg(
+        long,
+        global = true,
+        env = "C15T_ROLLOUT_DWELL_SECS",
+        default_value_t = 60
+    )]
+    rollout_dwell_secs: u64,
     /// Where file deploys write (`<root>/<customer>/<environment>`).
     #[arg(long, global = true, env = "C15T_DEPLOY_ROOT")]
     deploy_root: Option<PathBuf>,
@@ -110,6 +122,8 @@ impl DeliveryFlags {
             target,
             cloudflare_api: self.cloudflare_api.clone(),
             workers_edge: self.workers_edge.clone(),
+            rollout: c15t_model::Rollout::parse(&self.rollout, self.rollout_dwell_secs)
+                .map_err(|e| anyhow::anyhow!("--rollout (C15T_ROLLOUT): {e}"))?,
             cloudflare_limits: CloudflareLimits::new(
                 self.cloudflare_limit.max(1),
                 Duration::from_secs(self.cloudflare_window_secs.max(1)),

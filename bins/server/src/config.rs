@@ -89,6 +89,13 @@ pub struct Flags {
     /// worker's hostname in the `Host` header: an egress proxy that routes by host.
     #[arg(long, env = "C15T_WORKERS_EDGE")]
     pub workers_edge: Option<String>,
+    /// How Cloudflare releases take traffic unless a customer says otherwise: `immediate`,
+    /// or percentages such as `10,50,100` [default: 10,50,100].
+    #[arg(long, env = "C15T_ROLLOUT")]
+    pub rollout: Option<String>,
+    /// Seconds between two steps of a gradual rollout [default: 60].
+    #[arg(long, env = "C15T_ROLLOUT_DWELL_SECS")]
+    pub rollout_dwell_secs: Option<u64>,
     /// Where file deploys write (`<root>/<customer>/<environment>`).
     #[arg(long, env = "C15T_DEPLOY_ROOT")]
     pub deploy_root: Option<PathBuf>,
@@ -167,6 +174,8 @@ struct File {
     shutdown_grace_secs: Option<u64>,
     cloudflare_api: Option<String>,
     workers_edge: Option<String>,
+    rollout: Option<String>,
+    rollout_dwell_secs: Option<u64>,
     deploy_root: Option<PathBuf>,
     #[serde(default)]
     runtime: Vec<PathBuf>,
@@ -310,6 +319,18 @@ impl Config {
                 .or(file.cloudflare_api)
                 .unwrap_or_else(|| c15t_deploy::cloudflare::DEFAULT_API_BASE.to_owned()),
             workers_edge: flags.workers_edge.or(file.workers_edge),
+            rollout: c15t_model::Rollout::parse(
+                flags
+                    .rollout
+                    .or(file.rollout)
+                    .as_deref()
+                    .unwrap_or("10,50,100"),
+                flags
+                    .rollout_dwell_secs
+                    .or(file.rollout_dwell_secs)
+                    .unwrap_or(60),
+            )
+            .map_err(|e| anyhow!("--rollout (C15T_ROLLOUT): {e}"))?,
             deploy_root: flags.deploy_root.or(file.deploy_root),
             runtime,
             public_url: public_url
@@ -444,6 +465,7 @@ fn hostname() -> Option<String> {
 struct DeliverySettings {
     cloudflare_api: String,
     workers_edge: Option<String>,
+    rollout: c15t_model::Rollout,
     deploy_root: Option<PathBuf>,
     runtime: Vec<PathBuf>,
     public_url: String,
@@ -496,6 +518,7 @@ fn delivery_options(s: DeliverySettings) -> anyhow::Result<DeliveryOptions> {
         debounce: Duration::from_millis(s.debounce_ms),
         deploy_backoff: (0..4).map(|i| base.saturating_mul(1 << (2 * i))).collect(),
         workers_edge: s.workers_edge,
+        rollout: s.rollout,
         ..DeliveryOptions::default()
     })
 }

@@ -388,7 +388,8 @@ impl IntoResponse for ApiError {
                 let (status, code, message) = match &e {
                     ControlError::Deploy(_)
                     | ControlError::Webhook(_)
-                    | ControlError::WorkerUnhealthy { .. } => (
+                    | ControlError::WorkerUnhealthy { .. }
+                    | ControlError::RolledBackAutomatically { .. } => (
                         StatusCode::BAD_GATEWAY,
                         "deploy_failed",
                         "the deploy failed; the deployment history records why",

@@ -59,8 +59,11 @@ pub struct DeliveryOptions {
     /// `None` reaches workers.dev directly.
     pub workers_edge: Option<String>,
     /// How a deploy that must see its worker healthy before going on (a rename, before the
-    /// old script is deleted) probes it.
+    /// old script is deleted; each step of a gradual rollout) probes it.
     pub health_gate: HealthGate,
+    /// How Cloudflare releases take traffic unless a customer's delivery settings say
+    /// otherwise (default: 10% → 50% → 100%, a minute apart).
+    pub rollout: c15t_model::Rollout,
 }
 
 /// Probes a deploy makes before it goes on: up to `attempts` `GET {url}/status`, `interval`
@@ -107,6 +110,7 @@ impl Default for DeliveryOptions {
             http: reqwest::Client::new(),
             workers_edge: None,
             health_gate: HealthGate::default(),
+            rollout: c15t_model::Rollout::default(),
         }
     }
 }

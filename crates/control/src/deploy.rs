@@ -608,11 +608,68 @@ impl Control {
                         .map_err(ControlError::from)?;
                     return Err(failure);
                 }
-                self.fail_deployment(actor, deployment.id, &message, what)
-                    .await?;
+                if matches!(failure.error, ControlError::RolledBackAutomatically { .. }) {
+                    self.record_automatic_rollback(actor, deployment.id, &message)
+                        .await?;
+                } else {
+                    self.fail_deployment(actor, deployment.id, &message, what)
+                        .await?;
+                }
                 Err(failure)
             }
         }
+    }
+
+    /// Records that a gradual deploy's version failed its probe and was taken out of
+    /// traffic (audit and `deployment.rolled_back` webhook included).
+    async fn record_automatic_rollback(
+        &self,
+        actor: &str,
+        id: i64,
+        message: &str,
+    ) -> Result<(), ControlError> {
+        let done = self
+            .store
+            .deployment_update(
+                id,
+                DeploymentUpdate {
+                    status: DeploymentStatus::RolledBackAutomatically,
+                    url: None,
+                    error: Some(message.to_owned()),
+                    remote_version: None,
+                },
+                self.clock.now(),
+            )
+            .await?;
+        self.audit_deployment(
+            actor,
+            "deployment.rolled_back_automatically",
+            &done,
+            Some(message),
+        )
+        .await?;
+        tracing::warn!(customer = %done.customer, environment = %done.environment, id, error = message, "rolled back automatically");
+        let customer = done.customer.clone();
+        if let Some(stored) = self.store.customer_get(&customer).await? {
+            let vault = self.open_vault(&stored).unwrap_or_default();
+            self.announce(
+                &vault,
+                &customer,
+                WebhookEvent::DeploymentRolledBack {
+                    timestamp: self.clock.now().into(),
+                    data: DeploymentFailed {
+                        customer: customer.clone(),
+                        environment: done.environment.clone(),
+                        deployment_id: done.id.to_string(),
+                        revision: done.config_revision,
+                        content_hash: done.content_hash.clone(),
+                        error: message.to_owned(),
+                    },
+                },
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Records a deployment as failed (audit and webhook included).
@@ -699,10 +756,19 @@ impl Control {
                         .and_then(|v| canonical_version_id(&v).ok()),
                     None => None,
                 };
-                let outcome = deployer
-                    .restore(release, earlier.as_deref())
-                    .await
-                    .map_err(deploy_error)?;
+                let outcome = if rollback_of.is_none() {
+                    let rollout = self
+                        .delivery_settings(customer)
+                        .await?
+                        .rollout
+                        .unwrap_or_else(|| self.delivery.rollout.clone());
+                    self.roll_out(&deployer, release, &rollout).await?
+                } else {
+                    deployer
+                        .restore(release, earlier.as_deref())
+                        .await
+                        .map_err(deploy_error)?
+                };
                 if let Some(old) = self
                     .renamed_from(customer, &deployment.environment, release.worker_name())
                     .await?

@@ -55,6 +55,22 @@ pub enum ControlError {
         /// The last probe's answer.
         reason: String,
     },
+    /// A gradual deploy's new version failed its health probe; the version it was replacing
+    /// serves all traffic again.
+    #[error(
+        "version {version} of worker `{worker}` failed its health probe at {step}% of traffic \
+         ({reason}); the previous version serves all traffic again"
+    )]
+    RolledBackAutomatically {
+        /// The worker.
+        worker: String,
+        /// The version that failed.
+        version: String,
+        /// The share of traffic it had (0: before it had any).
+        step: u8,
+        /// What the probe saw.
+        reason: String,
+    },
     /// A secret referenced from a declarative file could not be resolved.
     #[error("{path}: environment variable `{var}` is not set; export it or change the reference")]
     MissingSecret {

@@ -159,6 +159,17 @@ impl Control {
             return Ok(None);
         };
         let customer = &deployment.customer;
+        let newest = self
+            .store
+            .deployment_list(customer, Some(&deployment.environment), 1)
+            .await?;
+        if newest
+            .first()
+            .is_some_and(|d| d.id != deployment.id && !d.status.is_final())
+        {
+            // A deploy is under way (a gradual one splits traffic on purpose).
+            return Ok(None);
+        }
         let Some(stored) = self.store.customer_get(customer).await? else {
             return Ok(None);
         };
@@ -179,6 +190,16 @@ impl Control {
     /// One `GET` of `url`: up on a 2xx answer within `timeout`. A `workers.dev` URL goes
     /// through [`crate::DeliveryOptions::workers_edge`] when one is set.
     pub(crate) async fn probe_url(&self, url: &str, timeout: Duration) -> Answer {
+        self.probe_url_with(url, timeout, None).await
+    }
+
+    /// [`Control::probe_url`] with one extra request header (a version override).
+    pub(crate) async fn probe_url_with(
+        &self,
+        url: &str,
+        timeout: Duration,
+        header: Option<(&str, &str)>,
+    ) -> Answer {
         let request = match self.edge_target(url) {
             Some((target, host)) => self
                 .delivery
@@ -186,6 +207,10 @@ impl Control {
                 .get(target)
                 .header(reqwest::header::HOST, host),
             None => self.delivery.http.get(url),
+        };
+        let request = match header {
+            Some((name, value)) => request.header(name, value),
+            None => request,
         };
         let started = Instant::now();
         let answer = request.timeout(timeout).send().await;

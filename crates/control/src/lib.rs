@@ -19,6 +19,7 @@ mod import;
 mod jobs;
 mod keys;
 mod plan;
+mod rollout;
 mod tokens;
 mod users;
 

@@ -486,8 +486,12 @@ impl Control {
             .await?
             .into_iter()
             .next();
-        let failed_attempt = newest
-            .filter(|n| n.status == DeploymentStatus::Failed && live.is_none_or(|l| n.id > l.id));
+        let failed_attempt = newest.filter(|n| {
+            matches!(
+                n.status,
+                DeploymentStatus::Failed | DeploymentStatus::RolledBackAutomatically
+            ) && live.is_none_or(|l| n.id > l.id)
+        });
         let (status, files, secrets) = match live {
             None => (
                 if failed_attempt.is_some() {

@@ -75,6 +75,7 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 pub use ids::{VersionId, canonical_version_id};
+
 pub use limits::{CLOUDFLARE_LIMIT, CLOUDFLARE_WINDOW, CloudflareLimits};
 pub use retry::RetryPolicy;
 
@@ -148,6 +149,26 @@ impl LiveDeployment {
     }
 }
 
+/// Where a gradual deploy of a release starts (see [`CloudflareDeployer::stage`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Staged {
+    /// Nothing serves the worker yet: there is nothing to split with; deploy at once.
+    Fresh,
+    /// The release already serves all traffic (version id).
+    Live(String),
+    /// The release is uploaded as `new` beside `old`, which serves the rest; `new` has
+    /// `share` percent of traffic now (0 when just staged; more when a rollout that was
+    /// interrupted is resumed).
+    Beside {
+        /// The release's version.
+        new: String,
+        /// The version serving the rest of the traffic.
+        old: String,
+        /// The new version's share now.
+        share: f64,
+    },
+}
+
 /// The parsed latest deployment.
 struct Latest {
     versions: Vec<(VersionId, f64)>,
@@ -186,6 +207,8 @@ const OP_ENABLE_SUBDOMAIN: &str = "enable the worker's workers.dev route";
 const OP_ACCOUNT_SUBDOMAIN: &str = "read the account's workers.dev subdomain";
 const OP_CREATE_DEPLOYMENT: &str = "deploy a worker version";
 const OP_DELETE_SCRIPT: &str = "delete a worker script";
+const OP_UPLOAD_VERSION: &str = "upload a worker version";
+const OP_LIST_VERSIONS: &str = "list the worker's versions";
 
 impl CloudflareDeployer {
     /// A deployer for `account`.
@@ -350,6 +373,163 @@ impl CloudflareDeployer {
                 Ok(false)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Stages `release` for a gradual deploy: when its version is already in the live
+    /// deployment (a rollout resumed), reports its share; otherwise uploads it as a new
+    /// version without traffic (the versions API; a version with its tag among the newest
+    /// is reused, so a repeated call uploads once) and deploys it at 0% beside the version
+    /// that serves, so requests can reach it only through a version override.
+    pub async fn stage(&self, release: &Release) -> Result<Staged, DeployError> {
+        let profile = upload::check(release)?;
+        let stamp = Stamp::of(release, self.api.token());
+        let worker = release.worker_name();
+        let Some(live) = self.live_deployment(worker).await? else {
+            return Ok(Staged::Fresh);
+        };
+        let mut ours = None;
+        let mut others = Vec::new();
+        for (id, share) in &live.versions {
+            let id = VersionId::parse(id)?;
+            let version = self.version(worker, &id).await?;
+            if version.tag.as_deref() == Some(stamp.tag.as_str()) {
+                ours = Some((version.id, *share));
+            } else {
+                others.push((version.id, *share));
+            }
+        }
+        match (ours, others.first()) {
+            (Some((id, _)), None) => return Ok(Staged::Live(id)),
+            (Some((new, share)), Some((old, _))) => {
+                return Ok(Staged::Beside {
+                    new,
+                    old: old.clone(),
+                    share,
+                });
+            }
+            (None, _) => {}
+        }
+        // The version that serves most of the traffic stays; a third version (somebody
+        // else's split) is dropped.
+        let old = live.top.id.clone();
+        let new = self.upload_version(release, profile, &stamp).await?;
+        self.split(worker, &[(&new, 0.0), (&old, 100.0)], false)
+            .await?;
+        Ok(Staged::Beside {
+            new,
+            old,
+            share: 0.0,
+        })
+    }
+
+    /// Makes `shares` (version id, percentage; summing to 100) the worker's deployment,
+    /// through the deployments API. `force` deploys an older version across a secret change
+    /// (an automatic rollback returns to the secrets that were live moments ago). Repeating
+    /// it is harmless.
+    pub async fn split(
+        &self,
+        worker: &str,
+        shares: &[(&str, f64)],
+        force: bool,
+    ) -> Result<(), DeployError> {
+        let mut url = self.api.url(&[
+            "accounts",
+            &self.account_id,
+            "workers",
+            "scripts",
+            worker,
+            "deployments",
+        ]);
+        if force {
+            url.set_query(Some("force=true"));
+        }
+        let versions = shares
+            .iter()
+            .map(|(id, share)| {
+                VersionId::parse(id)
+                    .map(|id| json!({ "version_id": id.to_string(), "percentage": share }))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let top = shares
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(id, share)| format!("c15t rollout {share}% {}", &id[..8.min(id.len())]))
+            .unwrap_or_default();
+        let body = json!({
+            "strategy": "percentage",
+            "versions": versions,
+            "annotations": { "workers/message": top },
+        });
+        self.api
+            .call(OP_CREATE_DEPLOYMENT, || {
+                self.api.request(Method::POST, url.clone()).json(&body)
+            })
+            .await?;
+        tracing::info!(worker, ?shares, "traffic split");
+        Ok(())
+    }
+
+    /// Uploads a new version without deploying it, unless one with `stamp`'s tag is among
+    /// the newest; returns its id.
+    async fn upload_version(
+        &self,
+        release: &Release,
+        profile: &'static c15t_codegen::TargetProfile,
+        stamp: &Stamp,
+    ) -> Result<String, DeployError> {
+        let worker = release.worker_name();
+        let base = self.api.url(&[
+            "accounts",
+            &self.account_id,
+            "workers",
+            "scripts",
+            worker,
+            "versions",
+        ]);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // A lost answer may hide an upload that happened.
+            let mut list = base.clone();
+            list.set_query(Some("per_page=10"));
+            let listed = self
+                .api
+                .call(OP_LIST_VERSIONS, || {
+                    self.api.request(Method::GET, list.clone())
+                })
+                .await?;
+            let items = listed
+                .get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for item in items {
+                let tag = item
+                    .get("annotations")
+                    .and_then(|a| a.get("workers/tag"))
+                    .and_then(Value::as_str);
+                if tag == Some(stamp.tag.as_str())
+                    && let Some(id) = item.get("id").and_then(Value::as_str)
+                {
+                    return VersionId::from_answer(OP_LIST_VERSIONS, "items[].id", id)
+                        .map(|id| id.to_string());
+                }
+            }
+            let form = upload::form(release, profile, stamp)?;
+            let request = self.api.request(Method::POST, base.clone()).multipart(form);
+            match self.api.once(OP_UPLOAD_VERSION, request).await {
+                Ok(result) => {
+                    let id = result
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| protocol(OP_UPLOAD_VERSION, "no version `id`"))?;
+                    let id = VersionId::from_answer(OP_UPLOAD_VERSION, "id", id)?.to_string();
+                    tracing::info!(worker, version = %id, tag = %stamp.tag, "uploaded a version without traffic");
+                    return Ok(id);
+                }
+                Err(failure) => self.api.pause(OP_UPLOAD_VERSION, attempt, failure).await?,
+            }
         }
     }
 

@@ -152,6 +152,9 @@ pub struct Delivery {
     /// Where events are sent, if anywhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<WebhookEndpoint>,
+    /// How a Cloudflare release takes traffic; `None` follows the operator's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::Rollout>,
 }
 
 /// Longest accepted webhook URL.
@@ -162,6 +165,11 @@ impl Delivery {
     /// webhook URL may be reached (its addresses) is checked when it is used, by the notifier.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut problems = Problems::default();
+        if let Some(rollout) = &self.rollout
+            && let Err(e) = rollout.validate()
+        {
+            problems.push("rollout", e);
+        }
         if let DeployTarget::Cloudflare { account_id } = &self.target
             && (account_id.len() != 32 || !account_id.bytes().all(|b| b.is_ascii_hexdigit()))
         {
@@ -234,6 +242,7 @@ mod tests {
                 account_id: "nope".into(),
             },
             webhook: None,
+            rollout: None,
         };
         let text = d.validate().unwrap_err().to_string();
         assert!(text.contains("target.account_id"), "{text}");
@@ -272,6 +281,7 @@ mod tests {
                 enabled: true,
                 disabled_reason: None,
             }),
+            rollout: None,
         };
         ok.validate().unwrap();
     }
@@ -284,6 +294,7 @@ mod tests {
                 account_id: "0123456789abcdef0123456789abcdef".into(),
             },
             webhook: None,
+            rollout: None,
         };
         let json = serde_json::to_string(&d).unwrap();
         assert_eq!(

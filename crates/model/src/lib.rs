@@ -10,6 +10,7 @@ mod ids;
 pub mod limits;
 mod pattern;
 mod problem;
+mod rollout;
 mod spec;
 mod url_check;
 
@@ -28,6 +29,7 @@ pub use limits::{
     CONFIG_BYTES_MAX, DESTINATIONS_MAX, ENVIRONMENTS_MAX, SETTING_MAX, TRUSTED_ORIGINS_MAX,
 };
 pub use problem::{Problem, ValidationErrors, check_text, is_invisible};
+pub use rollout::{ROLLOUT_DWELL_MAX_SECS, ROLLOUT_STEPS_MAX, Rollout};
 pub use spec::{
     CustomerConfig, CustomerSpec, DatabaseSpec, DestinationSpec, RawValue, SAFE_INTEGER_MAX,
 };

@@ -108,6 +108,9 @@ pub enum DeploymentStatus {
     Failed,
     /// Was live and has been replaced by a rollback.
     RolledBack,
+    /// Failed its health probes during a gradual deploy; the version it was replacing was
+    /// put back at 100% of traffic.
+    RolledBackAutomatically,
 }
 
 /// Where a job is.
@@ -156,6 +159,7 @@ string_enum!(DeploymentStatus {
     Succeeded => "succeeded",
     Failed => "failed",
     RolledBack => "rolled_back",
+    RolledBackAutomatically => "rolled_back_automatically",
 });
 
 string_enum!(JobStatus {
@@ -168,7 +172,10 @@ string_enum!(JobStatus {
 impl DeploymentStatus {
     /// Whether the deployment has finished (no further status change is expected).
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::RolledBack)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::RolledBack | Self::RolledBackAutomatically
+        )
     }
 }
 

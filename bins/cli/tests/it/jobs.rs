@@ -53,6 +53,7 @@ async fn a_runner_killed_mid_deploy_loses_nothing() {
         ("C15T_RUNTIME", runtime.as_str()),
         ("C15T_DEBOUNCE_MS", "0"),
         ("C15T_RETRY_BASE_MS", "10"),
+        ("C15T_ROLLOUT", "immediate"),
         ("CF_TOKEN", TOKEN),
         ("TURSO_AUTH_TOKEN", "turso-token-value"),
         ("META_PIXEL_ACCESS_TOKEN", "meta-token-value"),

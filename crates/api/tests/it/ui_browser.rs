@@ -56,6 +56,7 @@ pub(crate) fn delivery(cloudflare_api: &str) -> c15t_control::DeliveryOptions {
         },
         runtimes: vec![Arc::new(stand_in_runtime(target))],
         debounce: Duration::ZERO,
+        rollout: c15t_model::Rollout::Immediate,
         ..c15t_control::DeliveryOptions::default()
     }
 }

@@ -165,6 +165,8 @@ pub fn test_delivery(cloudflare_api: &str) -> c15t_control::DeliveryOptions {
         },
         debounce: Duration::ZERO,
         deploy_backoff: vec![Duration::from_millis(10)],
+        // Existing tests deploy at once; the rollout tests set a gradual rollout.
+        rollout: c15t_model::Rollout::Immediate,
         ..c15t_control::DeliveryOptions::default()
     }
 }

@@ -14,5 +14,6 @@ mod harness;
 mod import;
 mod input;
 mod keys;
+mod rollout;
 mod rotation;
 mod worker_names;

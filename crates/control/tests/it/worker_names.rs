@@ -17,13 +17,25 @@ const CURRENT: &str = "c15t-cust-abc123";
 /// A control plane on `env` delivering the example customer (manual) to the fake, whose
 /// edge answers its probes.
 pub(crate) async fn control_on(env: &TestEnv, cf: &FakeCloudflare) -> Control {
-    let mut options = test_delivery(&cf.base_url());
-    options.workers_edge = Some(cf.edge_url());
-    options.health_gate = HealthGate {
+    let gate = HealthGate {
         attempts: 3,
         interval: Duration::from_millis(20),
         timeout: Duration::from_millis(500),
     };
+    control_with(env, cf, c15t_model::Rollout::Immediate, gate).await
+}
+
+/// [`control_on`] with a rollout and a health gate.
+pub(crate) async fn control_with(
+    env: &TestEnv,
+    cf: &FakeCloudflare,
+    rollout: c15t_model::Rollout,
+    gate: HealthGate,
+) -> Control {
+    let mut options = test_delivery(&cf.base_url());
+    options.workers_edge = Some(cf.edge_url());
+    options.health_gate = gate;
+    options.rollout = rollout;
     let control = env.delivering(options).await;
     let values = secrets("names");
     control

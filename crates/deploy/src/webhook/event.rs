@@ -47,6 +47,16 @@ pub enum WebhookEvent {
         /// Which deployment and why.
         data: DeploymentFailed,
     },
+    /// A release failed its health probes during a gradual deploy and the version it was
+    /// replacing was put back at 100% of traffic.
+    #[serde(rename = "deployment.rolled_back")]
+    DeploymentRolledBack {
+        /// When the earlier version was put back.
+        #[serde(serialize_with = "as_rfc3339")]
+        timestamp: SystemTime,
+        /// Which deployment and what the probe saw (`error`).
+        data: DeploymentFailed,
+    },
 }
 
 impl WebhookEvent {
@@ -56,6 +66,7 @@ impl WebhookEvent {
             Self::WorkerConfigUpdated { .. } => "worker_config.updated",
             Self::DeploymentSucceeded { .. } => "deployment.succeeded",
             Self::DeploymentFailed { .. } => "deployment.failed",
+            Self::DeploymentRolledBack { .. } => "deployment.rolled_back",
         }
     }
 }

@@ -1207,6 +1207,7 @@ pub async fn delivery_settings_round_trip_with_vault_swap(store: &dyn Store) {
             account_id: "0123456789abcdef0123456789abcdef".to_owned(),
         },
         webhook: None,
+        rollout: None,
     };
     let change = |delivery, vault, at| DeliveryChange {
         actor: "alice@example.com",

@@ -39,6 +39,9 @@ pub enum WorkerHealth {
     Status(u16),
     /// No answer for a minute (a probe times out).
     Hang,
+    /// Healthy for this many requests (to this version, or to the script), then 503: a
+    /// release that breaks once it takes traffic.
+    HealthyFor(usize),
 }
 
 /// The workers.dev host's script and subdomain, if it is one.
@@ -105,12 +108,33 @@ pub(crate) async fn serve(
             }
         };
         state.edge_hits.push((script.to_owned(), version.clone()));
-        state
-            .version_health
-            .get(&version)
-            .or_else(|| state.worker_health.get(script))
-            .copied()
-            .unwrap_or_default()
+        let served = state
+            .edge_hits
+            .iter()
+            .filter(|(s, v)| s == script && v == &version)
+            .count();
+        let (health, per_script) = match state.version_health.get(&version) {
+            Some(h) => (*h, false),
+            None => (
+                state.worker_health.get(script).copied().unwrap_or_default(),
+                true,
+            ),
+        };
+        match health {
+            WorkerHealth::HealthyFor(n) => {
+                let count = if per_script {
+                    state.edge_hits.iter().filter(|(s, _)| s == script).count()
+                } else {
+                    served
+                };
+                if count <= n {
+                    WorkerHealth::Healthy
+                } else {
+                    WorkerHealth::Status(503)
+                }
+            }
+            other => other,
+        }
     };
     match health {
         WorkerHealth::Healthy => answer(
@@ -128,6 +152,7 @@ pub(crate) async fn serve(
             "application/json",
             serde_json::json!({ "status": "error" }).to_string(),
         ),
+        WorkerHealth::HealthyFor(_) => unreachable!("resolved above"),
         WorkerHealth::Hang => {
             tokio::time::sleep(Duration::from_secs(60)).await;
             answer(StatusCode::GATEWAY_TIMEOUT, "text/plain", String::new())
