@@ -55,10 +55,10 @@ impl Control {
             .await
             .map_err(deploy_error)?;
         let dwell = Duration::from_secs(*dwell_secs);
-        if share <= 0.0 {
-            if let Err(reason) = self.probe_version(&base, worker, &new).await {
-                return Err(self.undo(deployer, worker, &old, &new, 0, reason).await);
-            }
+        if share <= 0.0
+            && let Err(reason) = self.probe_version(&base, worker, &new).await
+        {
+            return Err(self.undo(deployer, worker, &old, &new, 0, reason).await);
         }
         for &step in steps.iter().filter(|s| f64::from(**s) > share) {
             let shares: Vec<(&str, f64)> = if step >= 100 {
