@@ -40,7 +40,7 @@ pub struct DeliveryFlags {
     /// How Cloudflare releases take traffic unless a customer says otherwise: `immediate`,
     /// or percentages such as `10,50,100`.
     #[arg(long, global = true, env = "C15T_ROLLOUT", default_value = "10,50,100")]
-    rollout: String,
+    default_rollout: String,
     /// Seconds between two steps of a gradual rollout.
     #[arg(
         long,
@@ -48,7 +48,7 @@ pub struct DeliveryFlags {
         env = "C15T_ROLLOUT_DWELL_SECS",
         default_value_t = 60
     )]
-    rollout_dwell_secs: u64,
+    default_rollout_dwell_secs: u64,
     /// Where file deploys write (`<root>/<customer>/<environment>`).
     #[arg(long, global = true, env = "C15T_DEPLOY_ROOT")]
     deploy_root: Option<PathBuf>,
@@ -122,8 +122,11 @@ impl DeliveryFlags {
             target,
             cloudflare_api: self.cloudflare_api.clone(),
             workers_edge: self.workers_edge.clone(),
-            rollout: c15t_model::Rollout::parse(&self.rollout, self.rollout_dwell_secs)
-                .map_err(|e| anyhow::anyhow!("--rollout (C15T_ROLLOUT): {e}"))?,
+            rollout: c15t_model::Rollout::parse(
+                &self.default_rollout,
+                self.default_rollout_dwell_secs,
+            )
+            .map_err(|e| anyhow::anyhow!("--default-rollout (C15T_ROLLOUT): {e}"))?,
             cloudflare_limits: CloudflareLimits::new(
                 self.cloudflare_limit.max(1),
                 Duration::from_secs(self.cloudflare_window_secs.max(1)),
@@ -199,6 +202,13 @@ pub struct DeliverySetArgs {
     /// Remove the webhook endpoint and its secrets.
     #[arg(long)]
     no_webhook: bool,
+    /// How this customer's Cloudflare releases take traffic: `immediate`, percentages such
+    /// as `10,50,100`, or `default` for the operator's default.
+    #[arg(long)]
+    rollout: Option<String>,
+    /// Seconds between two rollout steps (with `--rollout`).
+    #[arg(long, default_value_t = 60, requires = "rollout")]
+    rollout_dwell_secs: u64,
     /// Re-enable a webhook endpoint that was disabled.
     #[arg(long)]
     enable_webhook: bool,
@@ -682,6 +692,14 @@ pub async fn delivery(
                         webhook_enable: args.enable_webhook,
                         rotate_webhook_secret: args.rotate_webhook_secret,
                         retire_old_webhook_secrets: args.retire_old_webhook_secrets,
+                        rollout: match args.rollout.as_deref() {
+                            None => None,
+                            Some("default") => Some(None),
+                            Some(text) => Some(Some(
+                                c15t_model::Rollout::parse(text, args.rollout_dwell_secs)
+                                    .map_err(|e| invalid(anyhow!("--rollout: {e}")))?,
+                            )),
+                        },
                     },
                 )
                 .await?;
@@ -711,6 +729,10 @@ fn print_delivery(view: &c15t_control::DeliveryView) {
         other => other.kind().to_owned(),
     };
     print(&format!("target:   {target}"));
+    match &d.rollout {
+        Some(rollout) => print(&format!("rollout:  {rollout}")),
+        None => print("rollout:  the operator's default"),
+    }
     if let Some(fp) = &view.cloudflare_token {
         print(&format!("cloudflare token: set, fingerprint {fp}"));
     }

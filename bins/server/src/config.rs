@@ -91,10 +91,10 @@ pub struct Flags {
     pub workers_edge: Option<String>,
     /// How Cloudflare releases take traffic unless a customer says otherwise: `immediate`,
     /// or percentages such as `10,50,100` [default: 10,50,100].
-    #[arg(long, env = "C15T_ROLLOUT")]
+    #[arg(long = "default-rollout", env = "C15T_ROLLOUT")]
     pub rollout: Option<String>,
     /// Seconds between two steps of a gradual rollout [default: 60].
-    #[arg(long, env = "C15T_ROLLOUT_DWELL_SECS")]
+    #[arg(long = "default-rollout-dwell-secs", env = "C15T_ROLLOUT_DWELL_SECS")]
     pub rollout_dwell_secs: Option<u64>,
     /// Where file deploys write (`<root>/<customer>/<environment>`).
     #[arg(long, env = "C15T_DEPLOY_ROOT")]
@@ -330,7 +330,7 @@ impl Config {
                     .or(file.rollout_dwell_secs)
                     .unwrap_or(60),
             )
-            .map_err(|e| anyhow!("--rollout (C15T_ROLLOUT): {e}"))?,
+            .map_err(|e| anyhow!("--default-rollout (C15T_ROLLOUT): {e}"))?,
             deploy_root: flags.deploy_root.or(file.deploy_root),
             runtime,
             public_url: public_url

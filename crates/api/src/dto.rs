@@ -361,6 +361,12 @@ pub struct DeliveryOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub webhook: Option<serde_json::Value>,
+    /// How a Cloudflare release takes traffic: `{"mode": "immediate"}` or
+    /// `{"mode": "gradual", "steps": [10, 50, 100], "dwell_secs": 60}`; absent when the
+    /// operator's default applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub rollout: Option<serde_json::Value>,
     /// The Cloudflare API token (write-only).
     pub cloudflare_token: SecretState,
     /// The webhook signing secrets, newest first (write-only).
@@ -382,6 +388,11 @@ impl DeliveryOut {
                 .webhook
                 .as_ref()
                 .and_then(|w| serde_json::to_value(w).ok()),
+            rollout: view
+                .delivery
+                .rollout
+                .as_ref()
+                .and_then(|r| serde_json::to_value(r).ok()),
             cloudflare_token: SecretState::fingerprint(view.cloudflare_token),
             webhook_secrets: view
                 .webhook_secrets
@@ -418,6 +429,12 @@ pub struct DeliveryUpdate {
     /// Finish a rotation.
     #[serde(default)]
     pub retire_old_webhook_secrets: bool,
+    /// How a Cloudflare release takes traffic: `{"mode": "immediate"}` or
+    /// `{"mode": "gradual", "steps": [10, 50, 100], "dwell_secs": 60}` (steps increasing,
+    /// ending at 100); `null` follows the operator's default.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Object>)]
+    pub rollout: Option<Option<c15t_model::Rollout>>,
 }
 
 /// A strategy to set.

@@ -955,6 +955,7 @@ pub async fn delivery_update(
         webhook_enable: body.webhook_enable,
         rotate_webhook_secret: body.rotate_webhook_secret,
         retire_old_webhook_secrets: body.retire_old_webhook_secrets,
+        rollout: body.rollout,
     };
     let changed = state
         .control()

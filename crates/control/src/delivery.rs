@@ -157,6 +157,8 @@ pub struct DeliveryPatch {
     pub rotate_webhook_secret: bool,
     /// Finish a rotation: only the newest secret signs.
     pub retire_old_webhook_secrets: bool,
+    /// New rollout (`Some(None)` follows the operator's default again).
+    pub rollout: Option<Option<c15t_model::Rollout>>,
 }
 
 /// A customer's delivery settings as shown: secrets as fingerprints only.
@@ -253,6 +255,9 @@ impl Control {
         }
         if let Some(target) = patch.target {
             delivery.target = target;
+        }
+        if let Some(rollout) = patch.rollout {
+            delivery.rollout = rollout;
         }
         let needs_vault = patch.cloudflare_token.is_some()
             || patch.webhook_url.is_some()
