@@ -96,9 +96,9 @@ async fn invalid_deployments_are_refused_and_change_nothing() {
             10221,
         ),
         (
-            "zero percent",
+            "negative percent",
             deployment(
-                json!([{ "version_id": first, "percentage": 0 }, { "version_id": second, "percentage": 100 }]),
+                json!([{ "version_id": first, "percentage": -10 }, { "version_id": second, "percentage": 110 }]),
             ),
             10221,
         ),
@@ -169,6 +169,20 @@ async fn invalid_deployments_are_refused_and_change_nothing() {
         script.live_version().map(|v| v.id.as_str()),
         Some(second.as_str())
     );
+    // 0% is allowed: the version is in the deployment, reachable only by a version override
+    // (Cloudflare's "smoke test" of a new version).
+    let (status, answer) = api
+        .json(
+            Method::POST,
+            &path(SCRIPT, "/deployments"),
+            &deployment(
+                json!([{ "version_id": first, "percentage": 0 }, { "version_id": second, "percentage": 100 }]),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "zero percent: {answer}");
+    let script = fake.script(ACCOUNT, SCRIPT).expect("stored");
+    assert_eq!(script.deployments.len(), 3);
 }
 
 #[tokio::test]
