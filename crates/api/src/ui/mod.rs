@@ -91,6 +91,7 @@ pub fn router(state: UiState) -> Router {
     let customer = Router::new()
         .route("/", get(pages::customer_overview))
         .route("/strategy", post(pages::strategy_set))
+        .route("/rollout", post(pages::rollout_set))
         .route("/deploy", post(pages::deploy))
         .route("/worker-config", get(pages::worker_config))
         .route("/diff", get(pages::diff))

@@ -251,6 +251,111 @@ fn strategy_section(
     }
 }
 
+/// The "Rollout" card: how Cloudflare releases of this customer take traffic.
+fn rollout_section(
+    session: &c15t_control::SessionView,
+    id: &CustomerId,
+    current: Option<&c15t_model::Rollout>,
+    notice: Option<Markup>,
+) -> Markup {
+    let (steps, dwell) = match current {
+        Some(c15t_model::Rollout::Immediate) => ("immediate".to_owned(), 60),
+        Some(c15t_model::Rollout::Gradual { steps, dwell_secs }) => (
+            steps
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            *dwell_secs,
+        ),
+        None => (String::new(), 60),
+    };
+    html! {
+        section.card #rollout {
+            h2 { "Rollout" }
+            p.muted {
+                "How a new release takes traffic on Cloudflare: "
+                @match current {
+                    Some(r) => { strong { (r.to_string()) } }
+                    None => { "the operator's default" }
+                }
+                ". Each step is probed; a failing probe puts the previous release back at once."
+            }
+            form method="post" action={ "/ui/customers/" (id) "/rollout" }
+                hx-post={ "/ui/customers/" (id) "/rollout" } hx-target="#rollout" hx-swap="outerHTML" {
+                (csrf_field(session))
+                label { "Steps (percentages, e.g. 10,50,100; " code { "immediate" } "; empty for the default) "
+                    input type="text" name="steps" value=(steps) placeholder="10,50,100";
+                }
+                label { "Seconds between steps "
+                    input type="number" name="dwell_secs" min="0" max="3600" value=(dwell);
+                }
+                button type="submit" { "Save rollout" }
+                @if let Some(notice) = notice { (notice) }
+            }
+        }
+    }
+}
+
+/// The rollout form.
+#[derive(Deserialize)]
+pub(super) struct RolloutForm {
+    #[serde(default)]
+    steps: String,
+    #[serde(default)]
+    dwell_secs: Option<String>,
+}
+
+/// `POST /ui/customers/{customer}/rollout`.
+pub(super) async fn rollout_set(
+    State(state): State<UiState>,
+    Session(session): Session,
+    Path(customer): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<RolloutForm>,
+) -> Page {
+    let (id, _) = customer_for(&state, &session, &customer).await?;
+    let dwell = match form.dwell_secs.as_deref().map(str::trim) {
+        None | Some("") => 60,
+        Some(text) => text.parse::<u64>().map_err(|_| {
+            UiError::Control(ControlError::BadRequest(format!(
+                "dwell_secs: `{}` is not a number of seconds (0 to 3600)",
+                text.chars().take(16).collect::<String>()
+            )))
+        })?,
+    };
+    let rollout = match form.steps.trim() {
+        "" => None,
+        text => Some(
+            c15t_model::Rollout::parse(text, dwell)
+                .map_err(|e| UiError::Control(ControlError::BadRequest(format!("steps: {e}"))))?,
+        ),
+    };
+    let changed = state
+        .control
+        .delivery_set(
+            &session.user.actor(),
+            &id,
+            c15t_control::DeliveryPatch {
+                rollout: Some(rollout),
+                ..c15t_control::DeliveryPatch::default()
+            },
+        )
+        .await?;
+    if is_htmx(&headers) {
+        let saved = html! { p.notice role="status" { "Saved." } };
+        Ok(rollout_section(
+            &session,
+            &id,
+            changed.view.delivery.rollout.as_ref(),
+            Some(saved),
+        )
+        .into_response())
+    } else {
+        Ok(Redirect::to(&format!("/ui/customers/{id}")).into_response())
+    }
+}
+
 /// `GET /ui/customers/{customer}`.
 pub(super) async fn customer_overview(
     State(state): State<UiState>,
@@ -326,6 +431,7 @@ async fn overview_page(
         }
         (destinations_section(state, session, id, view, notice).await)
         (strategy_section(session, id, delivery.delivery.strategy, false))
+        (rollout_section(session, id, delivery.delivery.rollout.as_ref(), None))
     };
     Ok((
         status,

@@ -636,6 +636,27 @@ async fn posts_need_the_session_csrf_token_and_failed_logins_slow_down() {
     assert_eq!(accepted.status(), 200);
     assert!(accepted.text().await.unwrap().contains("Saved: Automatic"));
 
+    // The rollout form: a bad value names the field and what is allowed; a good one is kept.
+    let rollout = |steps: &'static str| {
+        client
+            .post(format!("{base}/ui/customers/cust_acme/rollout"))
+            .header("cookie", &session)
+            .header("x-csrf-token", &token)
+            .header("hx-request", "true")
+            .form(&[("steps", steps), ("dwell_secs", "30")])
+            .send()
+    };
+    let bad = rollout("50,10,100").await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("steps must increase"));
+    let good = rollout("20, 100").await.unwrap();
+    assert_eq!(good.status(), 200);
+    let text = good.text().await.unwrap();
+    assert!(
+        text.contains("Saved.") && text.contains("20% → 100% every 30s"),
+        "{text}"
+    );
+
     // A customer admin's session cannot change another customer: the same 404 as a customer
     // that does not exist, and nothing is created.
     let admin_csrf = login_csrf(&client, base).await;
