@@ -658,6 +658,7 @@ impl Control {
             };
             if gone {
                 tracing::warn!(deployment = d.id, job = ?d.job_id, "deployment without a live runner; failed");
+                self.settle_split(&d).await;
                 self.fail_deployment(
                     JOB_ACTOR,
                     d.id,
@@ -678,6 +679,7 @@ impl Control {
             && let Some(d) = self.store.deployment_for_job(job.id).await?
             && !d.status.is_final()
         {
+            self.settle_split(&d).await;
             self.fail_deployment(
                 JOB_ACTOR,
                 d.id,

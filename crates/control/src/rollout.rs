@@ -22,6 +22,8 @@ use c15t_deploy::cloudflare::{CloudflareDeployer, Staged};
 use c15t_deploy::{DeployOutcome, Deployer, Release};
 use c15t_model::Rollout;
 
+use c15t_store::DeploymentRecord;
+
 use crate::deploy::DeployFailure;
 use crate::{Control, ControlError};
 
@@ -164,5 +166,59 @@ impl Control {
                 reason,
             },
         }
+    }
+
+    /// Undoes the split a rollout left when its runner is gone for good (the reaper fails
+    /// `orphan`): if the worker's live deployment splits traffic and one of its versions is
+    /// the environment's live deployment's, that version gets 100% again. Best effort: a
+    /// failure is logged, and drift detection then shows the split until a deploy repairs it.
+    pub(crate) async fn settle_split(&self, orphan: &DeploymentRecord) {
+        if let Err(e) = self.try_settle_split(orphan).await {
+            tracing::warn!(deployment = orphan.id, error = %crate::deploy::error_chain(&e), "could not undo the split of an abandoned rollout");
+        }
+    }
+
+    async fn try_settle_split(&self, orphan: &DeploymentRecord) -> Result<(), ControlError> {
+        let Some(account) = orphan
+            .destination
+            .as_deref()
+            .and_then(|d| d.strip_prefix("cloudflare:"))
+        else {
+            return Ok(());
+        };
+        let customer = &orphan.customer;
+        let Some(live) = self
+            .store
+            .deployment_live(Some(customer))
+            .await?
+            .into_iter()
+            .find(|d| d.environment == orphan.environment)
+        else {
+            return Ok(());
+        };
+        let Some(ours) = live
+            .remote_version
+            .as_deref()
+            .and_then(|v| c15t_deploy::cloudflare::canonical_version_id(v).ok())
+        else {
+            return Ok(());
+        };
+        let Some(stored) = self.store.customer_get(customer).await? else {
+            return Ok(());
+        };
+        let vault = self.open_vault(&stored)?;
+        let deployer = self.cloudflare_deployer(account, &vault, customer)?;
+        let worker = self
+            .live_worker_name(customer, &orphan.environment)
+            .await?
+            .unwrap_or_else(|| c15t_model::worker_name(customer, &orphan.environment));
+        let Some(current) = deployer.live_deployment(&worker).await? else {
+            return Ok(());
+        };
+        if !current.is_whole() && current.versions.iter().any(|(id, _)| id == &ours) {
+            deployer.split(&worker, &[(&ours, 100.0)], true).await?;
+            tracing::warn!(deployment = orphan.id, worker, version = %ours, "abandoned rollout undone: the live version serves all traffic again");
+        }
+        Ok(())
     }
 }

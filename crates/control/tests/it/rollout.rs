@@ -209,3 +209,93 @@ async fn a_release_failing_at_ten_percent_is_rolled_back_at_once_and_a_resumed_r
     let after: Vec<Vec<(String, f64)>> = history(&cf).into_iter().skip(before).collect();
     assert_eq!(after, vec![vec![(v2.clone(), 100.0)]]);
 }
+
+#[tokio::test]
+async fn the_split_of_a_rollout_whose_runner_is_gone_is_undone_by_the_reaper() {
+    let env = TestEnv::sqlite();
+    let cf = FakeCloudflare::start().await;
+    cf.add_account(ACCOUNT, "acme", TOKEN);
+    let (rollout, gate) = gradual(10);
+    let control = control_with(&env, &cf, rollout, gate).await;
+    let cust = id("cust_abc123");
+    let production = Environment::production();
+    let first = control.deploy("ops", &cust, &production).await.unwrap();
+    let v1 = first.deployment.remote_version.clone().unwrap();
+    // A second version of ours, then a rollout left at 50% by a runner that died: its
+    // deployment is running, and its job no longer exists.
+    edit_pixel(&control, "4444444444").await;
+    control.deploy("ops", &cust, &production).await.unwrap();
+    let v2 = history(&cf).last().unwrap()[0].0.clone();
+    assert_ne!(v1, v2);
+    let http = reqwest::Client::new();
+    // The environment's live record is the second deploy (v2); the orphan would have moved
+    // to a third version. Simulate that by splitting v2 with v1 and recording the orphan.
+    let split = http
+        .post(format!(
+            "{}/accounts/{ACCOUNT}/workers/scripts/{WORKER}/deployments?force=true",
+            cf.base_url()
+        ))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({
+            "strategy": "percentage",
+            "versions": [
+                { "version_id": v1, "percentage": 50 },
+                { "version_id": v2, "percentage": 50 },
+            ],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(split.status().is_success());
+    let store = control.store();
+    let live = store
+        .deployment_live(Some(&cust))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.environment == production)
+        .unwrap();
+    assert_eq!(live.remote_version.as_deref(), Some(v2.as_str()));
+    let orphan = store
+        .deployment_create(
+            c15t_store::NewDeployment {
+                customer: cust.clone(),
+                environment: production.clone(),
+                target: live.target.clone(),
+                config_revision: live.config_revision,
+                content_hash: "sha256:orphan".to_owned(),
+                files: Vec::new(),
+                rollback_of: None,
+                job_id: Some(424_242),
+                secret_fingerprints: live.secret_fingerprints.clone(),
+                entry_module: None,
+                runtime_module: None,
+                destination: live.destination.clone().unwrap(),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    store
+        .deployment_update(
+            orphan.id,
+            c15t_store::DeploymentUpdate {
+                status: c15t_store::DeploymentStatus::Running,
+                url: None,
+                error: None,
+                remote_version: None,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(control.reap_orphaned_deployments().await.unwrap(), 1);
+    assert_eq!(
+        history(&cf).last().cloned().unwrap(),
+        vec![(v2.clone(), 100.0)],
+        "the live version serves all traffic again"
+    );
+    let reaped = store.deployment_get(orphan.id).await.unwrap().unwrap();
+    assert_eq!(reaped.status, c15t_store::DeploymentStatus::Failed);
+}
