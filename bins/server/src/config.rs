@@ -174,8 +174,8 @@ struct File {
     shutdown_grace_secs: Option<u64>,
     cloudflare_api: Option<String>,
     workers_edge: Option<String>,
-    rollout: Option<String>,
-    rollout_dwell_secs: Option<u64>,
+    default_rollout: Option<String>,
+    default_rollout_dwell_secs: Option<u64>,
     deploy_root: Option<PathBuf>,
     #[serde(default)]
     runtime: Vec<PathBuf>,
@@ -322,12 +322,12 @@ impl Config {
             rollout: c15t_model::Rollout::parse(
                 flags
                     .rollout
-                    .or(file.rollout)
+                    .or(file.default_rollout)
                     .as_deref()
                     .unwrap_or("10,50,100"),
                 flags
                     .rollout_dwell_secs
-                    .or(file.rollout_dwell_secs)
+                    .or(file.default_rollout_dwell_secs)
                     .unwrap_or(60),
             )
             .map_err(|e| anyhow!("--default-rollout (C15T_ROLLOUT): {e}"))?,
@@ -572,5 +572,51 @@ mod tests {
         })
         .expect_err("bad hash");
         assert!(error.to_string().contains("token generate"), "{error}");
+    }
+
+    #[test]
+    fn the_rollout_comes_from_flags_or_the_file_and_is_checked() {
+        let defaults = Config::load(Flags::default()).expect("config loads");
+        assert_eq!(defaults.delivery.rollout, c15t_model::Rollout::default());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("c15t-server.toml");
+        std::fs::write(
+            &path,
+            "default_rollout = \"20,100\"\ndefault_rollout_dwell_secs = 5\n\
+             workers_edge = \"http://127.0.0.1:9\"\n",
+        )
+        .expect("write config");
+        let config = Config::load(Flags {
+            config: Some(path.clone()),
+            ..Flags::default()
+        })
+        .expect("config loads");
+        assert_eq!(
+            config.delivery.rollout,
+            c15t_model::Rollout::Gradual {
+                steps: vec![20, 100],
+                dwell_secs: 5
+            }
+        );
+        assert_eq!(
+            config.delivery.workers_edge.as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        let config = Config::load(Flags {
+            config: Some(path),
+            rollout: Some("immediate".to_owned()),
+            ..Flags::default()
+        })
+        .expect("config loads");
+        assert_eq!(config.delivery.rollout, c15t_model::Rollout::Immediate);
+        let error = Config::load(Flags {
+            rollout: Some("50,10".to_owned()),
+            ..Flags::default()
+        })
+        .expect_err("bad rollout");
+        assert!(
+            format!("{error:#}").contains("--default-rollout"),
+            "{error:#}"
+        );
     }
 }
