@@ -117,6 +117,8 @@ pub struct Control {
     vendors: Option<Testers>,
     /// When this process last looked for orphaned deployments (ms since the epoch).
     orphan_sweep: Arc<std::sync::atomic::AtomicI64>,
+    /// Tasks started by [`Control::detach`] that have not finished.
+    detached: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Control {
@@ -130,6 +132,7 @@ impl Control {
             delivery: Arc::new(DeliveryOptions::default()),
             vendors: None,
             orphan_sweep: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
+            detached: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
     }
 
@@ -154,11 +157,31 @@ impl Control {
         &self,
         work: impl Future<Output = T> + Send + 'static,
     ) -> T {
+        /// Counts the task out when it ends (completes or panics).
+        struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for InFlight {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        self.detached
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let in_flight = InFlight(Arc::clone(&self.detached));
+        let work = async move {
+            let _in_flight = in_flight;
+            work.await
+        };
         match tokio::spawn(work).await {
             Ok(value) => value,
             // The task is never aborted, so this is its panic: passed on to the caller.
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
+    }
+
+    /// How many tasks started by [`Control::detach`] (deploys, rollbacks, connection tests
+    /// whose requests may be gone) are still running: a graceful shutdown waits for 0.
+    pub fn detached_in_flight(&self) -> usize {
+        self.detached.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// [`Control::deploy`] in a task of its own ([`Control::detach`]).
