@@ -628,48 +628,14 @@ impl Control {
         id: i64,
         message: &str,
     ) -> Result<(), ControlError> {
-        let done = self
-            .store
-            .deployment_update(
-                id,
-                DeploymentUpdate {
-                    status: DeploymentStatus::RolledBackAutomatically,
-                    url: None,
-                    error: Some(message.to_owned()),
-                    remote_version: None,
-                },
-                self.clock.now(),
-            )
-            .await?;
-        self.audit_deployment(
+        self.end_unsuccessfully(
             actor,
+            id,
+            message,
+            DeploymentStatus::RolledBackAutomatically,
             "deployment.rolled_back_automatically",
-            &done,
-            Some(message),
         )
-        .await?;
-        tracing::warn!(customer = %done.customer, environment = %done.environment, id, error = message, "rolled back automatically");
-        let customer = done.customer.clone();
-        if let Some(stored) = self.store.customer_get(&customer).await? {
-            let vault = self.open_vault(&stored).unwrap_or_default();
-            self.announce(
-                &vault,
-                &customer,
-                WebhookEvent::DeploymentRolledBack {
-                    timestamp: self.clock.now().into(),
-                    data: DeploymentFailed {
-                        customer: customer.clone(),
-                        environment: done.environment.clone(),
-                        deployment_id: done.id.to_string(),
-                        revision: done.config_revision,
-                        content_hash: done.content_hash.clone(),
-                        error: message.to_owned(),
-                    },
-                },
-            )
-            .await?;
-        }
-        Ok(())
+        .await
     }
 
     /// Records a deployment as failed (audit and webhook included).
@@ -680,12 +646,33 @@ impl Control {
         message: &str,
         what: &str,
     ) -> Result<(), ControlError> {
-        let failed = self
+        self.end_unsuccessfully(
+            actor,
+            id,
+            message,
+            DeploymentStatus::Failed,
+            &format!("{what}.fail"),
+        )
+        .await
+    }
+
+    /// Ends deployment `id` as `status` (failed, or rolled back automatically) with
+    /// `message`: recorded, audited as `action`, and announced by webhook
+    /// (`deployment.failed`, or `deployment.rolled_back`).
+    async fn end_unsuccessfully(
+        &self,
+        actor: &str,
+        id: i64,
+        message: &str,
+        status: DeploymentStatus,
+        action: &str,
+    ) -> Result<(), ControlError> {
+        let done = self
             .store
             .deployment_update(
                 id,
                 DeploymentUpdate {
-                    status: DeploymentStatus::Failed,
+                    status,
                     url: None,
                     error: Some(message.to_owned()),
                     remote_version: None,
@@ -693,28 +680,27 @@ impl Control {
                 self.clock.now(),
             )
             .await?;
-        self.audit_deployment(actor, &format!("{what}.fail"), &failed, Some(message))
+        self.audit_deployment(actor, action, &done, Some(message))
             .await?;
-        tracing::warn!(customer = %failed.customer, environment = %failed.environment, id, error = message, "deploy failed");
-        let customer = failed.customer.clone();
+        tracing::warn!(customer = %done.customer, environment = %done.environment, id, status = status.as_str(), error = message, "deploy did not go live");
+        let customer = done.customer.clone();
         if let Some(stored) = self.store.customer_get(&customer).await? {
             let vault = self.open_vault(&stored).unwrap_or_default();
-            self.announce(
-                &vault,
-                &customer,
-                WebhookEvent::DeploymentFailed {
-                    timestamp: self.clock.now().into(),
-                    data: DeploymentFailed {
-                        customer: customer.clone(),
-                        environment: failed.environment.clone(),
-                        deployment_id: failed.id.to_string(),
-                        revision: failed.config_revision,
-                        content_hash: failed.content_hash.clone(),
-                        error: message.to_owned(),
-                    },
-                },
-            )
-            .await?;
+            let timestamp = self.clock.now().into();
+            let data = DeploymentFailed {
+                customer: customer.clone(),
+                environment: done.environment.clone(),
+                deployment_id: done.id.to_string(),
+                revision: done.config_revision,
+                content_hash: done.content_hash.clone(),
+                error: message.to_owned(),
+            };
+            let event = if status == DeploymentStatus::RolledBackAutomatically {
+                WebhookEvent::DeploymentRolledBack { timestamp, data }
+            } else {
+                WebhookEvent::DeploymentFailed { timestamp, data }
+            };
+            self.announce(&vault, &customer, event).await?;
         }
         Ok(())
     }
