@@ -38,7 +38,8 @@ pub fn init(format: LogFormat, metrics: Metrics) {
 }
 
 /// Counts finished deploys from the control layer's events: `deployed`, `already live;
-/// recorded as unchanged` and `deploy failed` (see `c15t_control`'s `deploy.rs`).
+/// recorded as unchanged`, `deploy failed` and `deploy rolled back automatically` (see
+/// `c15t_control`'s `deploy.rs`).
 ///
 /// Counting log events couples the metric to those messages; the unit test below pins them.
 /// The alternative, polling the deployments table, would count other replicas' deploys too
@@ -57,6 +58,7 @@ impl<S: tracing::Subscriber> Layer<S> for DeployCounter {
             Some("deployed") => "succeeded",
             Some("already live; recorded as unchanged") => "unchanged",
             Some("deploy failed") => "failed",
+            Some("deploy rolled back automatically") => "rolled_back",
             _ => return,
         };
         self.0.record_deploy(outcome);
@@ -92,11 +94,13 @@ mod tests {
             tracing::info!(target: "c15t_control::deploy", id = 2, "deployed");
             tracing::info!(target: "c15t_control::deploy", "already live; recorded as unchanged");
             tracing::warn!(target: "c15t_control::deploy", error = "x", "deploy failed");
+            tracing::warn!(target: "c15t_control::deploy", error = "x", "deploy rolled back automatically");
             tracing::info!(target: "elsewhere", "deployed");
         });
         assert_eq!(metrics.deploys("succeeded"), 2);
         assert_eq!(metrics.deploys("unchanged"), 1);
         assert_eq!(metrics.deploys("failed"), 1);
+        assert_eq!(metrics.deploys("rolled_back"), 1);
     }
 
     #[test]
@@ -105,7 +109,8 @@ mod tests {
         for message in [
             "\"deployed\")",
             "\"already live; recorded as unchanged\")",
-            "\"deploy failed\")",
+            "\"deploy failed\");",
+            "\"deploy rolled back automatically\");",
         ] {
             assert!(
                 source.contains(message),

@@ -41,7 +41,7 @@ const BUCKETS: [f64; 14] = [
 ];
 
 /// The outcomes a deploy is counted under.
-pub const DEPLOY_OUTCOMES: [&str; 3] = ["succeeded", "unchanged", "failed"];
+pub const DEPLOY_OUTCOMES: [&str; 4] = ["succeeded", "unchanged", "failed", "rolled_back"];
 
 /// A request's id, also available to handlers as a request extension.
 #[derive(Debug, Clone)]

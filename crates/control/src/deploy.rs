@@ -682,7 +682,12 @@ impl Control {
             .await?;
         self.audit_deployment(actor, action, &done, Some(message))
             .await?;
-        tracing::warn!(customer = %done.customer, environment = %done.environment, id, status = status.as_str(), error = message, "deploy did not go live");
+        // The server's DeployCounter counts these two messages; its unit test pins them.
+        if status == DeploymentStatus::RolledBackAutomatically {
+            tracing::warn!(customer = %done.customer, environment = %done.environment, id, error = message, "deploy rolled back automatically");
+        } else {
+            tracing::warn!(customer = %done.customer, environment = %done.environment, id, error = message, "deploy failed");
+        }
         let customer = done.customer.clone();
         if let Some(stored) = self.store.customer_get(&customer).await? {
             let vault = self.open_vault(&stored).unwrap_or_default();
