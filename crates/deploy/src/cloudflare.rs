@@ -13,9 +13,14 @@
 //!    `secret_text` bindings for secrets, and the `annotations`) and one part per module (part
 //!    name = file name = module name, with the module's content type). This is the upload
 //!    wrangler's `createWorkerUploadForm` builds; it creates a version and deploys it to 100%.
-//! 3. `POST …/scripts/{name}/subdomain` `{"enabled": true}`, and (once per deployer)
-//!    `GET /accounts/{account}/workers/subdomain`; the worker answers at
+//! 3. `POST …/scripts/{name}/subdomain` `{"enabled": true}` (`false` for a worker served only
+//!    on a custom domain, see [`CloudflareDeployer::with_workers_dev`]), and (once per
+//!    deployer) `GET /accounts/{account}/workers/subdomain`; the worker answers at
 //!    `https://{name}.{subdomain}.workers.dev`.
+//!
+//! Custom domains are attached and detached by the caller after a deploy
+//! ([`CloudflareDeployer::attach_domain`], [`CloudflareDeployer::domains`],
+//! [`CloudflareDeployer::detach_domain`]: the Workers custom-domains API).
 //!
 //! # Never twice
 //!
@@ -149,6 +154,48 @@ impl LiveDeployment {
     }
 }
 
+/// A Workers custom domain, as Cloudflare reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomDomain {
+    /// Cloudflare's immutable id of the domain.
+    pub id: String,
+    /// The hostname (lower-case).
+    pub hostname: String,
+    /// The worker it routes to.
+    pub service: String,
+    /// The zone that holds it.
+    pub zone_id: String,
+    /// That zone's name.
+    pub zone_name: String,
+}
+
+impl CustomDomain {
+    fn from_answer(operation: &'static str, value: &Value) -> Result<Self, DeployError> {
+        let field = |key: &str| {
+            value
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| protocol(operation, &format!("a domain without `{key}`")))
+        };
+        Ok(Self {
+            id: field("id")?,
+            hostname: field("hostname")?.to_ascii_lowercase(),
+            service: field("service")?,
+            zone_id: value
+                .get("zone_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            zone_name: value
+                .get("zone_name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
+}
+
 /// Where a gradual deploy of a release starts (see [`CloudflareDeployer::stage`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Staged {
@@ -189,6 +236,8 @@ pub struct CloudflareDeployer {
     account_id: String,
     /// The account's `workers.dev` subdomain, read once.
     subdomain: OnceCell<String>,
+    /// Whether deploys leave workers reachable on `workers.dev` (default) or switch it off.
+    workers_dev: bool,
 }
 
 impl fmt::Debug for CloudflareDeployer {
@@ -203,12 +252,15 @@ impl fmt::Debug for CloudflareDeployer {
 const OP_DEPLOYMENTS: &str = "list the worker's deployments";
 const OP_VERSION: &str = "read a worker version";
 const OP_UPLOAD: &str = "upload the worker script";
-const OP_ENABLE_SUBDOMAIN: &str = "enable the worker's workers.dev route";
+const OP_ENABLE_SUBDOMAIN: &str = "switch the worker's workers.dev route";
 const OP_ACCOUNT_SUBDOMAIN: &str = "read the account's workers.dev subdomain";
 const OP_CREATE_DEPLOYMENT: &str = "deploy a worker version";
 const OP_DELETE_SCRIPT: &str = "delete a worker script";
 const OP_UPLOAD_VERSION: &str = "upload a worker version";
 const OP_LIST_VERSIONS: &str = "list the worker's versions";
+const OP_ATTACH_DOMAIN: &str = "attach a custom domain";
+const OP_LIST_DOMAINS: &str = "list the worker's custom domains";
+const OP_DETACH_DOMAIN: &str = "detach a custom domain";
 
 impl CloudflareDeployer {
     /// A deployer for `account`.
@@ -228,7 +280,99 @@ impl CloudflareDeployer {
             api,
             account_id: account.account_id,
             subdomain: OnceCell::new(),
+            workers_dev: true,
         })
+    }
+
+    /// Whether deploys, rollbacks and restores through this deployer make workers reachable
+    /// on the account's `workers.dev` subdomain (`true`, the default) or switch that route
+    /// off (a worker served only on a custom domain). Their outcome's URL is the
+    /// `workers.dev` URL, or `None` when it is off.
+    #[must_use]
+    pub fn with_workers_dev(mut self, enabled: bool) -> Self {
+        self.workers_dev = enabled;
+        self
+    }
+
+    /// Attaches `hostname` to `worker` as a Workers custom domain
+    /// (`PUT /accounts/{account}/workers/domains` with `hostname`, `service` and, when given,
+    /// `zone_id`; without it Cloudflare finds the zone of the account that holds the
+    /// hostname). Cloudflare creates the DNS record and issues the certificate; the hostname
+    /// answers once that is done. Attaching a hostname already attached is harmless (the
+    /// call is an upsert), so it is retried like a read.
+    pub async fn attach_domain(
+        &self,
+        worker: &str,
+        hostname: &str,
+        zone_id: Option<&str>,
+    ) -> Result<CustomDomain, DeployError> {
+        let url = self
+            .api
+            .url(&["accounts", &self.account_id, "workers", "domains"]);
+        let mut body = json!({ "hostname": hostname, "service": worker });
+        if let Some(zone_id) = zone_id {
+            body["zone_id"] = json!(zone_id);
+        }
+        let result = self
+            .api
+            .call(OP_ATTACH_DOMAIN, || {
+                self.api.request(Method::PUT, url.clone()).json(&body)
+            })
+            .await?;
+        let domain = CustomDomain::from_answer(OP_ATTACH_DOMAIN, &result)?;
+        tracing::info!(worker, hostname, domain = %domain.id, zone = %domain.zone_name, "custom domain attached");
+        Ok(domain)
+    }
+
+    /// The custom domains of the account that route to `worker`
+    /// (`GET /accounts/{account}/workers/domains?service={worker}`).
+    pub async fn domains(&self, worker: &str) -> Result<Vec<CustomDomain>, DeployError> {
+        let mut url = self
+            .api
+            .url(&["accounts", &self.account_id, "workers", "domains"]);
+        url.query_pairs_mut().append_pair("service", worker);
+        let result = self
+            .api
+            .call(OP_LIST_DOMAINS, || {
+                self.api.request(Method::GET, url.clone())
+            })
+            .await?;
+        result
+            .as_array()
+            .ok_or_else(|| protocol(OP_LIST_DOMAINS, "the result is not a list"))?
+            .iter()
+            .map(|d| CustomDomain::from_answer(OP_LIST_DOMAINS, d))
+            // Filtered again: a server that ignores the filter must not make us detach or
+            // trust another worker's domain.
+            .filter(|d| d.as_ref().map_or(true, |d| d.service == worker))
+            .collect()
+    }
+
+    /// Detaches the custom domain `domain_id`
+    /// (`DELETE /accounts/{account}/workers/domains/{domain_id}`); one already gone is fine.
+    /// Returns whether a domain was detached.
+    pub async fn detach_domain(&self, domain_id: &str) -> Result<bool, DeployError> {
+        let url = self.api.url(&[
+            "accounts",
+            &self.account_id,
+            "workers",
+            "domains",
+            domain_id,
+        ]);
+        match self
+            .api
+            .call(OP_DETACH_DOMAIN, || {
+                self.api.request(Method::DELETE, url.clone())
+            })
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(domain = domain_id, "custom domain detached");
+                Ok(true)
+            }
+            Err(DeployError::Cloudflare { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// The `workers/tag` a version carries when it runs exactly `release` (same files, same
@@ -311,8 +455,9 @@ impl CloudflareDeployer {
             }
         }
         tracing::info!(worker, version_id, "rolled back");
+        self.set_workers_dev(worker).await?;
         Ok(DeployOutcome {
-            url: Some(self.worker_url(worker).await?),
+            url: self.public_url(worker).await?,
             remote_version: Some(version_id.to_owned()),
             ..DeployOutcome::default()
         })
@@ -727,7 +872,18 @@ impl CloudflareDeployer {
         }
     }
 
-    async fn enable_subdomain(&self, worker: &str) -> Result<(), DeployError> {
+    /// The worker's `workers.dev` URL, or `None` when this deployer switches that route off.
+    async fn public_url(&self, worker: &str) -> Result<Option<String>, DeployError> {
+        if self.workers_dev {
+            self.worker_url(worker).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Switches the worker's `workers.dev` route on or off, as [`Self::with_workers_dev`]
+    /// says.
+    async fn set_workers_dev(&self, worker: &str) -> Result<(), DeployError> {
         let url = self.api.url(&[
             "accounts",
             &self.account_id,
@@ -740,7 +896,7 @@ impl CloudflareDeployer {
             .call(OP_ENABLE_SUBDOMAIN, || {
                 self.api
                     .request(Method::POST, url.clone())
-                    .json(&json!({ "enabled": true }))
+                    .json(&json!({ "enabled": self.workers_dev }))
             })
             .await?;
         Ok(())
@@ -779,14 +935,15 @@ impl CloudflareDeployer {
 
 #[async_trait]
 impl Deployer for CloudflareDeployer {
-    /// Uploads `release` unless it is live already, enables its `workers.dev` route and
-    /// returns its URL and version id.
+    /// Uploads `release` unless it is live already, switches its `workers.dev` route (on
+    /// unless [`CloudflareDeployer::with_workers_dev`] said otherwise) and returns its URL
+    /// and version id.
     async fn deploy(&self, release: &Release) -> Result<DeployOutcome, DeployError> {
         let worker = release.worker_name();
         let version = self.upload(release).await?;
-        self.enable_subdomain(worker).await?;
+        self.set_workers_dev(worker).await?;
         Ok(DeployOutcome {
-            url: Some(self.worker_url(worker).await?),
+            url: self.public_url(worker).await?,
             remote_version: Some(version),
             ..DeployOutcome::default()
         })

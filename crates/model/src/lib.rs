@@ -19,7 +19,7 @@ pub use catalogue::{
     Catalogue, ConsentCategory, FieldSpec, FieldType, KindSpec, Pattern, ScriptsVendor,
 };
 pub use customer::{Customer, DatabaseBinding, LogLevel, TrustedOrigin};
-pub use delivery::{Delivery, DeployTarget, Strategy, WebhookEndpoint};
+pub use delivery::{Delivery, DeployTarget, Routing, Strategy, WebhookEndpoint, check_hostname};
 pub use destination::{Destination, EnvironmentScope, SecretRef, SettingValue};
 pub use ids::{
     CUSTOMER_ID_MAX, CustomerId, DESTINATION_ID_MAX, DestinationId, ENVIRONMENT_MAX, Environment,

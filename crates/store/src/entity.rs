@@ -337,3 +337,32 @@ pub mod worker_name {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod worker_route {
+    //! `worker_routes`: where each environment's Cloudflare worker answers, and its custom
+    //! domain's state.
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "worker_routes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub customer_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub environment: String,
+        pub worker: String,
+        pub workers_dev: bool,
+        pub hostname: Option<String>,
+        pub domain_id: Option<String>,
+        pub zone_id: Option<String>,
+        pub zone_name: Option<String>,
+        pub domain_state: Option<String>,
+        pub message: Option<String>,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

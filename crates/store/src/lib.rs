@@ -22,6 +22,7 @@ pub use types::{
     HealthRecord, JobCounts, JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment, NewJob,
     NewWebhookDelivery, Revision, StoredConfig, VaultSwap, WebhookDeliveryRecord, WorkerNameRecord,
 };
+pub use types::{DomainRecord, DomainState, RouteRecord};
 pub use types::{NewSession, NewUser, SessionRecord, UserRecord, UserRole};
 
 use std::time::Duration;
@@ -79,6 +80,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Where each environment of `customer` was last made to answer on Cloudflare, by
+    /// environment; an environment without a record answers on `workers.dev` only.
+    async fn routes(&self, customer: &CustomerId) -> Result<Vec<RouteRecord>, StoreError>;
+    /// Records (replacing) where an environment's worker answers now.
+    async fn route_put(&self, route: &RouteRecord) -> Result<(), StoreError>;
     /// A customer's whole config, or `None` if there is no such customer.
     async fn customer_get(&self, id: &CustomerId) -> Result<Option<StoredConfig>, StoreError>;
     /// One page of whole configs (vaults included) in id order: at most `limit` customers

@@ -30,7 +30,7 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::entity::{
     api_token, audit, customer, delivery, deployment, destination, health_check, job, session,
-    user, vault, webhook_delivery, worker_name,
+    user, vault, webhook_delivery, worker_name, worker_route,
 };
 use crate::error::{db, db_error};
 use crate::migration::Migrator;
@@ -40,6 +40,7 @@ use crate::{
     JobRecord, JobStatus, NewApiToken, NewAudit, NewDeployment, NewJob, NewWebhookDelivery,
     Revision, Store, StoreError, StoredConfig, VaultSwap, WebhookDeliveryRecord, WorkerNameRecord,
 };
+use crate::{DomainRecord, DomainState, RouteRecord};
 use crate::{NewSession, NewUser, SessionRecord, UserRecord};
 
 /// The embedded default: `c15t.db` in the working directory, created on first use.
@@ -1465,6 +1466,90 @@ impl Store for SeaStore {
             .map_err(db(OP))?
             .map(|revision| from_i64("revision", revision))
             .transpose()
+    }
+
+    async fn routes(&self, customer: &CustomerId) -> Result<Vec<RouteRecord>, StoreError> {
+        const OP: &str = "reading worker routes";
+        worker_route::Entity::find()
+            .filter(worker_route::Column::CustomerId.eq(customer.as_str()))
+            .order_by_asc(worker_route::Column::Environment)
+            .all(&self.db)
+            .await
+            .map_err(db(OP))?
+            .into_iter()
+            .map(|row| {
+                let domain = match row.hostname {
+                    Some(hostname) => Some(DomainRecord {
+                        hostname,
+                        id: row.domain_id,
+                        zone_id: row.zone_id,
+                        zone_name: row.zone_name,
+                        state: row
+                            .domain_state
+                            .as_deref()
+                            .and_then(DomainState::parse)
+                            .ok_or_else(|| {
+                                StoreError::corrupt(format!(
+                                    "custom domain state {:?}",
+                                    row.domain_state
+                                ))
+                            })?,
+                        message: row.message,
+                    }),
+                    None => None,
+                };
+                Ok(RouteRecord {
+                    customer: parse_id("worker route customer", &row.customer_id)?,
+                    environment: parse_id("worker route environment", &row.environment)?,
+                    worker: row.worker,
+                    workers_dev: row.workers_dev,
+                    domain,
+                    updated_at: row.updated_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn route_put(&self, route: &RouteRecord) -> Result<(), StoreError> {
+        const OP: &str = "recording a worker's routes";
+        let domain = route.domain.as_ref();
+        let row = worker_route::ActiveModel {
+            customer_id: Set(route.customer.to_string()),
+            environment: Set(route.environment.to_string()),
+            worker: Set(route.worker.clone()),
+            workers_dev: Set(route.workers_dev),
+            hostname: Set(domain.map(|d| d.hostname.clone())),
+            domain_id: Set(domain.and_then(|d| d.id.clone())),
+            zone_id: Set(domain.and_then(|d| d.zone_id.clone())),
+            zone_name: Set(domain.and_then(|d| d.zone_name.clone())),
+            domain_state: Set(domain.map(|d| d.state.as_str().to_owned())),
+            message: Set(domain.and_then(|d| d.message.clone())),
+            updated_at: Set(ts(route.updated_at)),
+        };
+        let (_turn, txn) = self.begin_write(OP).await?;
+        worker_route::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    worker_route::Column::CustomerId,
+                    worker_route::Column::Environment,
+                ])
+                .update_columns([
+                    worker_route::Column::Worker,
+                    worker_route::Column::WorkersDev,
+                    worker_route::Column::Hostname,
+                    worker_route::Column::DomainId,
+                    worker_route::Column::ZoneId,
+                    worker_route::Column::ZoneName,
+                    worker_route::Column::DomainState,
+                    worker_route::Column::Message,
+                    worker_route::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db(OP))?;
+        txn.commit().await.map_err(db(OP))
     }
 
     async fn worker_names(

@@ -645,3 +645,69 @@ pub struct WorkerNameRecord {
     /// reservation (the name the environment's next deploy uses).
     pub live: bool,
 }
+
+/// The state of a custom domain (see [`RouteRecord`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainState {
+    /// Attached on Cloudflare, not answering yet (its DNS record or certificate is being
+    /// set up).
+    Pending,
+    /// Attached and answering: the worker's `/status` answered on the hostname.
+    Active,
+    /// Cloudflare refused it, or it is no longer attached; the record's message says why.
+    Error,
+}
+
+impl DomainState {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Error => "error",
+        }
+    }
+
+    /// The state named `s`, if it is one.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Active, Self::Error]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A custom domain as last attached (see [`RouteRecord`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DomainRecord {
+    /// The hostname.
+    pub hostname: String,
+    /// Cloudflare's id of the attached domain (none when attaching failed).
+    pub id: Option<String>,
+    /// The zone holding it, as Cloudflare answered (or as configured).
+    pub zone_id: Option<String>,
+    /// The zone's name.
+    pub zone_name: Option<String>,
+    /// Its state.
+    pub state: DomainState,
+    /// Cloudflare's message, or the last probe's answer, when not active.
+    pub message: Option<String>,
+}
+
+/// Where one environment's Cloudflare worker was last made to answer
+/// (see [`crate::Store::routes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRecord {
+    /// The customer.
+    pub customer: CustomerId,
+    /// The environment.
+    pub environment: Environment,
+    /// The worker the routes were applied to.
+    pub worker: String,
+    /// Whether the worker answers on `workers.dev`.
+    pub workers_dev: bool,
+    /// Its custom domain, if one was attached.
+    pub domain: Option<DomainRecord>,
+    /// When this was last written.
+    pub updated_at: DateTime<Utc>,
+}

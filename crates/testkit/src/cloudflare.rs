@@ -86,6 +86,7 @@
 //! `success`, and on codes only where this page names them.
 
 mod api;
+pub mod domains;
 pub mod edge;
 mod model;
 mod server;

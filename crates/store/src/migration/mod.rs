@@ -14,6 +14,7 @@ mod m20261127_000006_audit_changes;
 mod m20261203_000007_readiness_probe;
 mod m20261206_000008_worker_names;
 mod m20261206_000009_health_drift;
+mod m20261206_000010_worker_routes;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_readiness_probe::Migration),
             Box::new(m20261206_000008_worker_names::Migration),
             Box::new(m20261206_000009_health_drift::Migration),
+            Box::new(m20261206_000010_worker_routes::Migration),
         ]
     }
 }

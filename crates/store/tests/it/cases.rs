@@ -1208,6 +1208,7 @@ pub async fn delivery_settings_round_trip_with_vault_swap(store: &dyn Store) {
         },
         webhook: None,
         rollout: None,
+        routing: Default::default(),
     };
     let change = |delivery, vault, at| DeliveryChange {
         actor: "alice@example.com",
@@ -2129,4 +2130,60 @@ pub async fn worker_names_are_claimed_once_and_recorded_live(store: &dyn Store) 
         .config_put(change(&twin, None, None, 12))
         .await
         .unwrap();
+}
+
+pub async fn routes_are_recorded_per_environment(store: &dyn Store) {
+    use c15t_store::{DomainRecord, DomainState, RouteRecord};
+    let spec = example_spec();
+    create(store, &spec).await;
+    assert!(store.routes(&cust()).await.unwrap().is_empty());
+    let env = |s: &str| s.parse::<Environment>().unwrap();
+    let mut production = RouteRecord {
+        customer: cust(),
+        environment: env("production"),
+        worker: "c15t-cust-abc123".to_owned(),
+        workers_dev: false,
+        domain: Some(DomainRecord {
+            hostname: "consent.example.com".to_owned(),
+            id: Some("dbe10b4bc17c295377eabd600e1787fd".to_owned()),
+            zone_id: Some("023e105f4ecef8ad9ca31a8372d0c353".to_owned()),
+            zone_name: Some("example.com".to_owned()),
+            state: DomainState::Pending,
+            message: Some("answered 525".to_owned()),
+        }),
+        updated_at: t(1),
+    };
+    let staging = RouteRecord {
+        environment: env("staging"),
+        worker: "c15t-cust-abc123-staging".to_owned(),
+        workers_dev: true,
+        domain: None,
+        ..production.clone()
+    };
+    store.route_put(&staging).await.unwrap();
+    store.route_put(&production).await.unwrap();
+    assert_eq!(
+        store.routes(&cust()).await.unwrap(),
+        [production.clone(), staging.clone()]
+    );
+
+    // Replaced whole: the domain turns active, its message goes.
+    production.domain = production.domain.map(|d| DomainRecord {
+        state: DomainState::Active,
+        message: None,
+        ..d
+    });
+    production.updated_at = t(2);
+    store.route_put(&production).await.unwrap();
+    assert_eq!(
+        store.routes(&cust()).await.unwrap(),
+        [production.clone(), staging]
+    );
+
+    // They go with their customer.
+    store
+        .customer_delete("alice", &cust(), 1, t(3))
+        .await
+        .unwrap();
+    assert!(store.routes(&cust()).await.unwrap().is_empty());
 }

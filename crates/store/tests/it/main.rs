@@ -72,4 +72,5 @@ conformance!(
     audit_pages_with_a_cursor,
     reads_follow_every_change_of_the_destinations,
     worker_names_are_claimed_once_and_recorded_live,
+    routes_are_recorded_per_environment,
 );

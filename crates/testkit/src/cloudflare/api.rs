@@ -1,6 +1,6 @@
 //! The fake's state and its routes: what each Workers API call checks, stores and answers.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -112,7 +112,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn ok(result: Value) -> Self {
+    pub(crate) fn ok(result: Value) -> Self {
         Self {
             status: StatusCode::OK,
             body: json!({ "success": true, "errors": [], "messages": [], "result": result }),
@@ -147,6 +147,10 @@ impl From<ApiError> for Reply {
 pub(crate) struct Account {
     pub(crate) subdomain: String,
     pub(crate) scripts: BTreeMap<String, Script>,
+    /// Zone id -> zone name.
+    pub(crate) zones: BTreeMap<String, String>,
+    /// Domain id -> the Workers custom domain.
+    pub(crate) domains: BTreeMap<String, super::domains::Domain>,
 }
 
 /// Everything the fake knows, behind one mutex that is never held across an `await`.
@@ -178,6 +182,8 @@ pub(crate) struct State {
     pub(crate) edge_rng: StdRng,
     /// Requests the workers.dev edge answered.
     pub(crate) edge_requests: usize,
+    /// Custom hostnames whose certificate the test holds back: the edge does not serve them.
+    pub(crate) pending_hostnames: HashSet<String>,
     next_id: u64,
 }
 
@@ -201,6 +207,7 @@ impl State {
             edge_hits: Vec::new(),
             edge_rng: StdRng::seed_from_u64(7),
             edge_requests: 0,
+            pending_hostnames: HashSet::new(),
             next_id: 0,
         }
     }
@@ -220,7 +227,12 @@ impl State {
         )
     }
 
-    fn account(&mut self, account_id: &str) -> &mut Account {
+    /// A fresh 32-hex-digit id (Cloudflare's form for zones, domains and certificates).
+    pub(crate) fn new_hex_id(&mut self, kind: &str) -> String {
+        self.new_id(kind).replace('-', "")
+    }
+
+    pub(crate) fn account(&mut self, account_id: &str) -> &mut Account {
         self.accounts.entry(account_id.to_owned()).or_default()
     }
 
@@ -397,6 +409,23 @@ async fn route(state: &Mutex<State>, call: Call) -> Result<Reply, ApiError> {
         },
         ["accounts", account, "workers", "subdomain"] => match *method {
             Method::GET => Ok(account_subdomain(&mut lock(state), account)),
+            _ => not_allowed(),
+        },
+        ["accounts", account, "workers", "domains"] => match *method {
+            Method::GET => Ok(super::domains::list(
+                &mut lock(state),
+                account,
+                call.query.as_deref(),
+            )),
+            Method::PUT => {
+                let body = json_body(&call)?;
+                super::domains::attach(&mut lock(state), account, &body)
+            }
+            _ => not_allowed(),
+        },
+        ["accounts", account, "workers", "domains", domain] => match *method {
+            Method::GET => super::domains::get(&mut lock(state), account, domain),
+            Method::DELETE => super::domains::delete(&mut lock(state), account, domain),
             _ => not_allowed(),
         },
         ["accounts", account, "workers", "scripts", script] => match *method {
@@ -688,11 +717,13 @@ fn script_put(
 }
 
 fn script_delete(state: &mut State, account_id: &str, name: &str) -> Result<Reply, ApiError> {
-    state
-        .account(account_id)
+    let account = state.account(account_id);
+    account
         .scripts
         .remove(name)
         .ok_or_else(ApiError::script_not_found)?;
+    // A deleted Worker's custom domains are detached with it.
+    account.domains.retain(|_, d| d.service != name);
     Ok(Reply::ok(Value::Null))
 }
 

@@ -63,30 +63,59 @@ fn override_for<'a>(header: &'a str, script: &str) -> Option<&'a str> {
     })
 }
 
+/// Which worker a request's `Host` names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Host<'a> {
+    /// `{script}.{subdomain}.workers.dev`.
+    WorkersDev {
+        /// The script.
+        script: &'a str,
+        /// The account's subdomain.
+        subdomain: &'a str,
+    },
+    /// A hostname attached as a Workers custom domain.
+    Custom(&'a str),
+}
+
 pub(crate) async fn serve(
     state: &std::sync::Mutex<State>,
-    script: &str,
-    subdomain: &str,
+    host: Host<'_>,
     overrides: Option<&str>,
 ) -> Response<Body> {
     let health = {
         let mut state = lock(state);
         state.edge_requests += 1;
-        let deployment = state
-            .accounts
-            .values()
-            .filter(|account| account.subdomain == subdomain)
-            .find_map(|account| account.scripts.get(script))
-            .filter(|s| s.subdomain_enabled)
-            .and_then(|s| s.live_deployment())
-            .cloned();
-        let Some(deployment) = deployment else {
+        let found = match host {
+            Host::WorkersDev { script, subdomain } => state
+                .accounts
+                .values()
+                .filter(|account| account.subdomain == subdomain)
+                .find_map(|account| account.scripts.get(script))
+                .filter(|s| s.subdomain_enabled)
+                .and_then(|s| Some((s.name.clone(), s.live_deployment()?.clone()))),
+            Host::Custom(hostname) => {
+                if state.pending_hostnames.contains(hostname) {
+                    // The certificate is not issued yet: the TLS handshake would fail.
+                    return answer(
+                        StatusCode::from_u16(525).unwrap_or(StatusCode::BAD_GATEWAY),
+                        "text/plain",
+                        "SSL handshake failed".to_owned(),
+                    );
+                }
+                super::domains::route(&state, hostname).and_then(|(account, script)| {
+                    let s = state.accounts.get(account)?.scripts.get(script)?;
+                    Some((s.name.clone(), s.live_deployment()?.clone()))
+                })
+            }
+        };
+        let Some((script, deployment)) = found else {
             return answer(
                 StatusCode::NOT_FOUND,
                 "text/plain",
                 "There is nothing here yet".to_owned(),
             );
         };
+        let script = script.as_str();
         let wanted = overrides
             .and_then(|h| override_for(h, script))
             .filter(|w| deployment.versions.iter().any(|v| v.version_id == *w));

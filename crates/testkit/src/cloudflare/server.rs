@@ -104,8 +104,8 @@ impl FakeCloudflare {
         }
     }
 
-    /// Where requests to `https://{script}.{subdomain}.workers.dev` go instead, with that host
-    /// in the `Host` header (see [`super::edge`]).
+    /// Where requests to `https://{script}.{subdomain}.workers.dev` and to attached custom
+    /// domains go instead, with that host in the `Host` header (see [`super::edge`]).
     pub fn edge_url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -128,6 +128,40 @@ impl FakeCloudflare {
     /// `(script, version id)` of every request the edge routed to a version, oldest first.
     pub fn edge_hits(&self) -> Vec<(String, String)> {
         lock(&self.state).edge_hits.clone()
+    }
+
+    /// Adds a zone (`example.com`) to an account, as onboarding a domain to Cloudflare does;
+    /// returns its id (32 hex digits).
+    pub fn add_zone(&self, account_id: &str, zone_name: &str) -> String {
+        let mut state = lock(&self.state);
+        let id = state.new_hex_id("zone");
+        state
+            .account(account_id)
+            .zones
+            .insert(id.clone(), zone_name.to_ascii_lowercase());
+        id
+    }
+
+    /// The Workers custom domains attached in an account.
+    pub fn domains(&self, account_id: &str) -> Vec<super::domains::Domain> {
+        lock(&self.state)
+            .accounts
+            .get(account_id)
+            .map(|a| a.domains.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Holds back (or releases) the certificate of a custom hostname: while held, the edge
+    /// answers requests to it with 525, as a hostname whose certificate is still being issued
+    /// fails its TLS handshake.
+    pub fn set_hostname_pending(&self, hostname: &str, pending: bool) {
+        let mut state = lock(&self.state);
+        let hostname = hostname.to_ascii_lowercase();
+        if pending {
+            state.pending_hostnames.insert(hostname);
+        } else {
+            state.pending_hostnames.remove(&hostname);
+        }
     }
 
     /// How many requests the workers.dev edge answered.
@@ -380,14 +414,30 @@ async fn handle(
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned)
-        && let Some((script, subdomain)) = super::edge::worker_host(&host)
     {
         let overrides = request
             .headers()
             .get("cloudflare-workers-version-overrides")
             .and_then(|h| h.to_str().ok())
             .map(str::to_owned);
-        return Ok(super::edge::serve(state, script, subdomain, overrides.as_deref()).await);
+        let bare = host
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if let Some((script, subdomain)) = super::edge::worker_host(&host) {
+            let target = super::edge::Host::WorkersDev { script, subdomain };
+            return Ok(super::edge::serve(state, target, overrides.as_deref()).await);
+        }
+        let custom = {
+            let state = lock(state);
+            super::domains::route(&state, &bare).is_some()
+                || state.pending_hostnames.contains(&bare)
+        };
+        if custom {
+            let target = super::edge::Host::Custom(&bare);
+            return Ok(super::edge::serve(state, target, overrides.as_deref()).await);
+        }
     }
     let arrived = Instant::now();
     let method = request.method().clone();
