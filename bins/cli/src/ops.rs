@@ -209,6 +209,20 @@ pub struct DeliverySetArgs {
     /// Seconds between two rollout steps (with `--rollout`).
     #[arg(long, default_value_t = 60, requires = "rollout")]
     rollout_dwell_secs: u64,
+    /// The environment whose routing `--hostname`, `--zone-id` and `--workers-dev` change.
+    #[arg(long)]
+    environment: Option<String>,
+    /// A custom domain for the environment's worker, on one of the customer's Cloudflare
+    /// zones (`consent.example.com`); `none` removes it.
+    #[arg(long, requires = "environment")]
+    hostname: Option<String>,
+    /// The zone holding `--hostname` (32 hex digits); `auto` lets Cloudflare find it.
+    #[arg(long, requires = "environment")]
+    zone_id: Option<String>,
+    /// Whether the environment's worker answers on workers.dev: `on` or `off` (off needs a
+    /// hostname).
+    #[arg(long, requires = "environment", value_parser = ["on", "off"])]
+    workers_dev: Option<String>,
     /// Re-enable a webhook endpoint that was disabled.
     #[arg(long)]
     enable_webhook: bool,
@@ -321,6 +335,11 @@ fn print_plan(plans: &[EnvironmentPlan], diff: bool) {
                 "  drifted: {}{by}; deploy restores the configured release",
                 drift.detail
             ));
+        }
+        if let Some(route) = &p.routing
+            && (route.pending || route.domain.is_some())
+        {
+            print(&format!("  routing: {}", route_line(route)));
         }
         if let Some(old) = &p.rename_from {
             print(&format!(
@@ -680,11 +699,48 @@ pub async fn delivery(
             } else {
                 args.webhook_url.clone().map(Some)
             };
+            let mut routing = Vec::new();
+            if let Some(environment) = &args.environment {
+                if args.hostname.is_none() && args.zone_id.is_none() && args.workers_dev.is_none() {
+                    return Err(invalid(anyhow!(
+                        "--environment says whose routing changes; add --hostname, --zone-id or \
+                         --workers-dev"
+                    )));
+                }
+                let environment: Environment = environment
+                    .parse()
+                    .map_err(|e| invalid(anyhow!("--environment: {e}")))?;
+                let mut current = control
+                    .delivery_settings(&id)
+                    .await?
+                    .routing
+                    .get(&environment)
+                    .cloned()
+                    .unwrap_or_default();
+                match args.hostname.as_deref() {
+                    Some("none") => {
+                        current.hostname = None;
+                        current.zone_id = None;
+                    }
+                    Some(hostname) => current.hostname = Some(hostname.to_owned()),
+                    None => {}
+                }
+                match args.zone_id.as_deref() {
+                    Some("auto") => current.zone_id = None,
+                    Some(zone) => current.zone_id = Some(zone.to_owned()),
+                    None => {}
+                }
+                if let Some(on) = args.workers_dev.as_deref() {
+                    current.workers_dev = on == "on";
+                }
+                routing.push((environment, current));
+            }
             let changed = control
                 .delivery_set(
                     actor,
                     &id,
                     DeliveryPatch {
+                        routing,
                         strategy,
                         target,
                         cloudflare_token,
@@ -736,6 +792,10 @@ fn print_delivery(view: &c15t_control::DeliveryView) {
     if let Some(fp) = &view.cloudflare_token {
         print(&format!("cloudflare token: set, fingerprint {fp}"));
     }
+    for route in &view.routes {
+        print(&format!("routing {}:", route.environment));
+        print(&format!("  {}", route_line(route)));
+    }
     match &d.webhook {
         Some(w) => {
             let state = if w.enabled {
@@ -753,6 +813,45 @@ fn print_delivery(view: &c15t_control::DeliveryView) {
         }
         None => print("webhook:  none"),
     }
+}
+
+/// One environment's routing in words: the domain and its state, workers.dev, pending.
+pub(crate) fn route_line(route: &c15t_control::RouteStatus) -> String {
+    let mut parts = Vec::new();
+    match (&route.wanted.hostname, &route.domain) {
+        (Some(wanted), Some(domain)) if *wanted == domain.hostname => {
+            let mut text = format!("custom domain {wanted}: {}", domain.state);
+            if let Some(zone) = &domain.zone_name {
+                text.push_str(&format!(" (zone {zone})"));
+            }
+            if let Some(message) = &domain.message {
+                text.push_str(&format!(": {message}"));
+            }
+            parts.push(text);
+        }
+        (Some(wanted), Some(domain)) => parts.push(format!(
+            "custom domain {wanted} (not attached yet; {} is attached now)",
+            domain.hostname
+        )),
+        (Some(wanted), None) => parts.push(format!("custom domain {wanted} (not attached yet)")),
+        (None, Some(domain)) => parts.push(format!(
+            "no custom domain ({} is attached and is detached by the next deploy)",
+            domain.hostname
+        )),
+        (None, None) => parts.push("no custom domain".to_owned()),
+    }
+    parts.push(format!(
+        "workers.dev {}",
+        if route.wanted.workers_dev {
+            "on"
+        } else {
+            "off"
+        }
+    ));
+    if route.pending {
+        parts.push("PENDING: the next deploy applies it".to_owned());
+    }
+    parts.join("; ")
 }
 
 /// `c15tctl health`.

@@ -367,6 +367,9 @@ pub struct DeliveryOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub rollout: Option<serde_json::Value>,
+    /// Where each environment's Cloudflare worker answers: its custom domain and the
+    /// `workers.dev` switch, wanted and applied, with the domain's state.
+    pub routing: Vec<RouteOut>,
     /// The Cloudflare API token (write-only).
     pub cloudflare_token: SecretState,
     /// The webhook signing secrets, newest first (write-only).
@@ -393,6 +396,7 @@ impl DeliveryOut {
                 .rollout
                 .as_ref()
                 .and_then(|r| serde_json::to_value(r).ok()),
+            routing: view.routes.iter().map(RouteOut::from).collect(),
             cloudflare_token: SecretState::fingerprint(view.cloudflare_token),
             webhook_secrets: view
                 .webhook_secrets
@@ -402,6 +406,85 @@ impl DeliveryOut {
             new_webhook_secret,
         }
     }
+}
+
+/// Where one environment's Cloudflare worker answers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RouteOut {
+    /// The environment.
+    pub environment: String,
+    /// The custom domain the settings want, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// The zone the settings name for it, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<String>,
+    /// Whether the settings want the worker on `workers.dev`.
+    pub workers_dev: bool,
+    /// Whether it answers on `workers.dev` as last deployed (absent: never deployed with
+    /// routes; such workers answer there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied_workers_dev: Option<bool>,
+    /// The custom domain as last attached, with its state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainOut>,
+    /// Whether the next deploy changes the routes.
+    pub pending: bool,
+}
+
+/// A custom domain's state.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DomainOut {
+    /// The hostname.
+    pub hostname: String,
+    /// `pending` (attached, not answering yet), `active` (answering) or `error`.
+    pub state: String,
+    /// Cloudflare's message, or the last probe's answer, when not active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The zone holding it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_name: Option<String>,
+}
+
+impl From<&c15t_control::RouteStatus> for RouteOut {
+    fn from(r: &c15t_control::RouteStatus) -> Self {
+        Self {
+            environment: r.environment.to_string(),
+            hostname: r.wanted.hostname.clone(),
+            zone_id: r.wanted.zone_id.clone(),
+            workers_dev: r.wanted.workers_dev,
+            applied_workers_dev: r.workers_dev,
+            domain: r.domain.as_ref().map(|d| DomainOut {
+                hostname: d.hostname.clone(),
+                state: d.state.to_owned(),
+                message: d.message.clone(),
+                zone_name: d.zone_name.clone(),
+            }),
+            pending: r.pending,
+        }
+    }
+}
+
+/// The routing of one environment, as a change sets it (replacing what was set).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingIn {
+    /// A hostname on one of the customer's Cloudflare zones (`consent.example.com`), attached
+    /// as a Workers custom domain; absent or `null` for none.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// The zone holding the hostname (32 hex digits); Cloudflare finds it when absent.
+    #[serde(default)]
+    pub zone_id: Option<String>,
+    /// Whether the worker answers on `workers.dev` too (default `true`; `false` needs a
+    /// hostname).
+    #[serde(default = "yes")]
+    pub workers_dev: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Changes to the delivery settings; absent fields stay as they are.
@@ -435,6 +518,10 @@ pub struct DeliveryUpdate {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Object>)]
     pub rollout: Option<Option<c15t_model::Rollout>>,
+    /// Routing by environment name: each environment listed gets this routing (`{}` is the
+    /// default, `workers.dev` only); environments not listed keep theirs.
+    #[serde(default)]
+    pub routing: Option<BTreeMap<String, RoutingIn>>,
 }
 
 /// A strategy to set.

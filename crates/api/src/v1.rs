@@ -947,7 +947,22 @@ pub async fn delivery_update(
     State(state): State<ApiState>,
     Body(body): Body<DeliveryUpdate>,
 ) -> Result<Response, ApiError> {
+    let mut routing = Vec::new();
+    for (environment, value) in body.routing.unwrap_or_default() {
+        let environment = environment
+            .parse::<c15t_model::Environment>()
+            .map_err(|e| {
+                ApiError::invalid_field(format!("routing.{environment}"), e.to_string())
+            })?;
+        let value = c15t_model::Routing {
+            hostname: value.hostname,
+            zone_id: value.zone_id,
+            workers_dev: value.workers_dev,
+        };
+        routing.push((environment, value));
+    }
     let patch = DeliveryPatch {
+        routing,
         strategy: body.strategy,
         target: body.target,
         cloudflare_token: body.cloudflare_token.map(Secret::new),

@@ -54,9 +54,9 @@ pub struct DeliveryOptions {
     pub deploy_backoff: Vec<Duration>,
     /// The HTTP client for Cloudflare and health probes (one connection pool).
     pub http: reqwest::Client,
-    /// Where requests to `https://*.workers.dev` are sent instead, with the worker's hostname
-    /// in the `Host` header (an egress proxy that routes by host, or a test's fake edge);
-    /// `None` reaches workers.dev directly.
+    /// Where probes of workers (`https://*.workers.dev` and custom domains) are sent instead,
+    /// with the worker's hostname in the `Host` header (an egress proxy that routes by host,
+    /// or a test's fake edge); `None` reaches the workers directly.
     pub workers_edge: Option<String>,
     /// How a deploy that must see its worker healthy before going on (a rename, before the
     /// old script is deleted; each step of a gradual rollout) probes it.
@@ -159,6 +159,9 @@ pub struct DeliveryPatch {
     pub retire_old_webhook_secrets: bool,
     /// New rollout (`Some(None)` follows the operator's default again).
     pub rollout: Option<Option<c15t_model::Rollout>>,
+    /// New routing of environments: each listed environment's routing is replaced (the
+    /// default routing, `workers.dev` only, removes its entry).
+    pub routing: Vec<(c15t_model::Environment, c15t_model::Routing)>,
 }
 
 /// A customer's delivery settings as shown: secrets as fingerprints only.
@@ -171,6 +174,9 @@ pub struct DeliveryView {
     pub cloudflare_token: Option<String>,
     /// Fingerprints of the webhook signing secrets, newest first.
     pub webhook_secrets: Vec<String>,
+    /// Where each routed or Cloudflare-deployed environment answers (see
+    /// [`Control::routes`]).
+    pub routes: Vec<crate::RouteStatus>,
 }
 
 /// The result of a delivery change: the new settings and, once, a newly generated webhook
@@ -208,7 +214,9 @@ impl Control {
             }
             _ => Vault::default(),
         };
-        self.view(delivery, &vault)
+        let mut view = self.view(delivery, &vault)?;
+        view.routes = self.routes(customer).await?;
+        Ok(view)
     }
 
     fn view(&self, delivery: Delivery, vault: &Vault) -> Result<DeliveryView, ControlError> {
@@ -231,6 +239,7 @@ impl Control {
             delivery,
             cloudflare_token,
             webhook_secrets,
+            routes: Vec::new(),
         })
     }
 
@@ -258,6 +267,28 @@ impl Control {
         }
         if let Some(rollout) = patch.rollout {
             delivery.rollout = rollout;
+        }
+        if !patch.routing.is_empty() {
+            let environments = self.validated(&stored)?.environments;
+            for (environment, routing) in patch.routing {
+                if !environments.contains(&environment) {
+                    return Err(ControlError::BadRequest(format!(
+                        "routing.{environment}: customer `{customer}` has no environment \
+                         `{environment}`; its environments: {}",
+                        environments
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                let routing = routing.normalized();
+                if routing.is_default() {
+                    delivery.routing.remove(&environment);
+                } else {
+                    delivery.routing.insert(environment, routing);
+                }
+            }
         }
         let needs_vault = patch.cloudflare_token.is_some()
             || patch.webhook_url.is_some()
@@ -369,11 +400,12 @@ impl Control {
             })
             .await?;
         tracing::info!(actor, %customer, strategy = %delivery.strategy, target = delivery.target.kind(), deploys = jobs.len(), "delivery settings changed");
-        let view = if keyring.is_some() {
+        let mut view = if keyring.is_some() {
             self.view(delivery, &vault)?
         } else {
             self.delivery_show_with(delivery, stored.vault.as_deref())?
         };
+        view.routes = self.routes(customer).await?;
         Ok(DeliveryChanged {
             view,
             new_webhook_secret,

@@ -277,8 +277,16 @@ impl Control {
                     .and_then(|h| h.probe.drift);
             }
             let destination = delivery.target.destination();
+            // Routes that differ from the wanted ones are applied by deploying, even when the
+            // release is live.
+            let routed = !delivery.target.is_cloudflare()
+                || crate::routing::routes_match(
+                    &crate::routing::wanted(&delivery, environment),
+                    self.route_of(customer, environment).await?.as_ref(),
+                );
             if let Some(live) = live.filter(|l| {
-                l.content_hash == project.content_hash
+                routed
+                    && l.content_hash == project.content_hash
                     && l.secret_fingerprints == fingerprints
                     && l.destination.as_deref().is_none_or(|d| d == destination)
             }) {
@@ -730,7 +738,21 @@ impl Control {
             ))
             .into()),
             DeployTarget::Cloudflare { account_id } => {
-                let deployer = self.cloudflare_deployer(account_id, vault, customer)?;
+                let delivery = self.delivery_settings(customer).await?;
+                let routing = crate::routing::wanted(&delivery, &deployment.environment);
+                let deployer = self
+                    .cloudflare_deployer(account_id, vault, customer)?
+                    .with_workers_dev(routing.workers_dev);
+                let worker = release.worker_name();
+                // Where the new worker is probed before it takes traffic or replaces a
+                // renamed one: workers.dev when it answers there, else its custom domain.
+                let probe_base = match (&routing.hostname, routing.workers_dev) {
+                    (Some(hostname), false) => format!("https://{hostname}"),
+                    _ => deployer
+                        .workers_dev_url(worker)
+                        .await
+                        .map_err(deploy_error)?,
+                };
                 // A rollback restores the earlier version through Cloudflare's deployments API
                 // when it carries exactly this release (same secrets), else uploads it again.
                 let earlier = match rollback_of {
@@ -748,23 +770,33 @@ impl Control {
                     None => None,
                 };
                 let outcome = if rollback_of.is_none() {
-                    let rollout = self
-                        .delivery_settings(customer)
-                        .await?
+                    let rollout = delivery
                         .rollout
+                        .clone()
                         .unwrap_or_else(|| self.delivery.rollout.clone());
-                    self.roll_out(&deployer, release, &rollout).await?
+                    self.roll_out(&deployer, release, &rollout, &probe_base)
+                        .await?
                 } else {
                     deployer
                         .restore(release, earlier.as_deref())
                         .await
                         .map_err(deploy_error)?
                 };
+                let outcome = self
+                    .apply_routes(
+                        &deployer,
+                        customer,
+                        &deployment.environment,
+                        worker,
+                        &routing,
+                        outcome,
+                    )
+                    .await?;
                 if let Some(old) = self
-                    .renamed_from(customer, &deployment.environment, release.worker_name())
+                    .renamed_from(customer, &deployment.environment, worker)
                     .await?
                 {
-                    self.finish_rename(&deployer, release.worker_name(), &old, &outcome)
+                    self.finish_rename(&deployer, worker, &old, &probe_base)
                         .await?;
                 }
                 Ok(outcome)
@@ -1108,10 +1140,9 @@ impl Control {
         deployer: &c15t_deploy::cloudflare::CloudflareDeployer,
         worker: &str,
         old: &str,
-        outcome: &DeployOutcome,
+        base: &str,
     ) -> Result<(), ControlError> {
         let gate = self.delivery.health_gate;
-        let base = outcome.url.as_deref().unwrap_or_default();
         let url = format!("{}/status", base.trim_end_matches('/'));
         let mut last = String::new();
         for attempt in 1..=gate.attempts.max(1) {

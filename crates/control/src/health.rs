@@ -118,6 +118,19 @@ impl Control {
         if !up {
             tracing::warn!(customer = %deployment.customer, environment = %deployment.environment, deployment = deployment.id, error = ?error, "worker unhealthy");
         }
+        let answer = Answer {
+            up,
+            status_code,
+            latency_ms,
+            error,
+        };
+        self.refresh_domain(deployment, &answer).await;
+        let Answer {
+            up,
+            status_code,
+            latency_ms,
+            error,
+        } = answer;
         let drift = match self.drift(deployment).await {
             Ok(drift) => drift,
             Err(e) => {
@@ -187,7 +200,7 @@ impl Control {
         ))
     }
 
-    /// One `GET` of `url`: up on a 2xx answer within `timeout`. A `workers.dev` URL goes
+    /// One `GET` of `url` (a worker's URL): up on a 2xx answer within `timeout`. It goes
     /// through [`crate::DeliveryOptions::workers_edge`] when one is set.
     pub(crate) async fn probe_url(&self, url: &str, timeout: Duration) -> Answer {
         self.probe_url_with(url, timeout, None).await
@@ -245,14 +258,12 @@ impl Control {
         }
     }
 
-    /// `(edge URL, host)` for a `workers.dev` URL when an edge is configured.
+    /// `(edge URL, host)` for a worker's URL (on `workers.dev` or a custom domain) when an
+    /// edge is configured.
     fn edge_target(&self, url: &str) -> Option<(String, String)> {
         let edge = self.delivery.workers_edge.as_deref()?;
         let parsed = url::Url::parse(url).ok()?;
         let host = parsed.host_str()?;
-        if !host.ends_with(".workers.dev") {
-            return None;
-        }
         let mut target = format!("{}{}", edge.trim_end_matches('/'), parsed.path());
         if let Some(query) = parsed.query() {
             target.push('?');

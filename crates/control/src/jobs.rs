@@ -153,11 +153,30 @@ impl Control {
         after: &Delivery,
     ) -> Result<Vec<NewJob>, ControlError> {
         let moved = before.target != after.target;
+        let rerouted: Vec<&Environment> = before
+            .routing
+            .keys()
+            .chain(after.routing.keys())
+            .filter(|e| before.routing.get(*e) != after.routing.get(*e))
+            .collect();
         if after.strategy != Strategy::Automatic
             || after.target == DeployTarget::None
-            || (before.strategy == Strategy::Automatic && !moved)
+            || (before.strategy == Strategy::Automatic && !moved && rerouted.is_empty())
         {
             return Ok(Vec::new());
+        }
+        if before.strategy == Strategy::Automatic && !moved {
+            // Only routes changed: deploy the environments they belong to.
+            let mut jobs = Vec::new();
+            for environment in rerouted {
+                if !jobs.iter().any(|(e, _)| e == &environment) {
+                    jobs.push((
+                        environment,
+                        self.environment_job(JOB_DEPLOY, actor, customer, environment)?,
+                    ));
+                }
+            }
+            return Ok(jobs.into_iter().map(|(_, job)| job).collect());
         }
         let plans = match self.plan(customer, None).await {
             Ok(plans) => plans,

@@ -20,6 +20,7 @@ mod jobs;
 mod keys;
 mod plan;
 mod rollout;
+mod routing;
 mod tokens;
 mod users;
 
@@ -53,6 +54,7 @@ pub use plan::{
     Change, DeploymentSummary, EnvironmentPlan, FileChange, HealthSummary, PLAN_PAGE_MAX, PlanPage,
     SecretChange, SyncStatus,
 };
+pub use routing::{DomainStatus, RouteStatus};
 pub use tokens::{API_TOKEN_PREFIX, CreatedToken, api_token_hash};
 pub use users::{
     NewLogin, PASSWORD_MAX, PASSWORD_MIN, SessionView, UserView, normalise_email,

@@ -9,8 +9,12 @@
 use std::collections::BTreeMap;
 
 use c15t_codegen::{Input, Project, TargetProfile};
-use c15t_model::{Bindings, CustomerConfig, CustomerId, Environment, SecretRef, Strategy};
-use c15t_store::{DeploymentRecord, DeploymentStatus, HealthRecord, Revision, StoredConfig};
+use c15t_model::{
+    Bindings, CustomerConfig, CustomerId, Delivery, Environment, SecretRef, Strategy,
+};
+use c15t_store::{
+    DeploymentRecord, DeploymentStatus, HealthRecord, Revision, RouteRecord, StoredConfig,
+};
 use serde::Serialize;
 use similar::TextDiff;
 
@@ -136,6 +140,10 @@ pub struct EnvironmentPlan {
     /// (then `status` is `drifted`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<c15t_store::Drift>,
+    /// Where the worker answers (Cloudflare deploys only): the wanted routing, the applied
+    /// one and the custom domain's state; `pending` routes make the environment out of sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing: Option<crate::RouteStatus>,
 }
 
 /// A deployment, as plans and listings show it.
@@ -317,7 +325,7 @@ impl Control {
         let live = self.store.deployment_live(Some(customer)).await?;
         let health = self.store.health_list(Some(customer)).await?;
         let delivery = self.delivery_settings(customer).await?;
-        let (strategy, destination) = (delivery.strategy, delivery.target.destination());
+        let routes = self.store.routes(customer).await?;
         let config = self.validated(&stored)?;
         if let Some(env) = environment
             && !config.has_environment(env)
@@ -334,15 +342,8 @@ impl Control {
             let live = live.iter().find(|d| &d.environment == env);
             let health = live.and_then(|l| health.iter().find(|h| h.probe.deployment_id == l.id));
             plans.push(
-                self.plan_environment(
-                    &stored,
-                    &config,
-                    env,
-                    (strategy, &destination),
-                    live,
-                    health,
-                )
-                .await?,
+                self.plan_environment(&stored, &config, env, (&delivery, &routes), live, health)
+                    .await?,
             );
         }
         Ok(plans)
@@ -429,7 +430,7 @@ impl Control {
             let outcome = async {
                 let config = self.validated(stored)?;
                 let delivery = self.delivery_settings(&id).await?;
-                let (strategy, destination) = (delivery.strategy, delivery.target.destination());
+                let routes = self.store.routes(&id).await?;
                 let mut out = Vec::new();
                 for env in &config.environments {
                     let live = live
@@ -442,7 +443,7 @@ impl Control {
                             stored,
                             &config,
                             env,
-                            (strategy, &destination),
+                            (&delivery, &routes),
                             live,
                             health,
                         )
@@ -465,10 +466,26 @@ impl Control {
         stored: &StoredConfig,
         config: &CustomerConfig,
         env: &Environment,
-        (strategy, destination): (Strategy, &str),
+        (delivery, routes): (&Delivery, &[RouteRecord]),
         live: Option<&DeploymentRecord>,
         health: Option<&HealthRecord>,
     ) -> Result<EnvironmentPlan, ControlError> {
+        let strategy = delivery.strategy;
+        let destination = delivery.target.destination();
+        let destination = destination.as_str();
+        let routing = delivery.target.is_cloudflare().then(|| {
+            let wanted = crate::routing::wanted(delivery, env);
+            let applied = routes.iter().find(|r| &r.environment == env);
+            crate::RouteStatus {
+                environment: env.clone(),
+                pending: !crate::routing::routes_match(&wanted, applied),
+                workers_dev: applied.map(|r| r.workers_dev),
+                domain: applied
+                    .and_then(|r| r.domain.as_ref())
+                    .map(crate::DomainStatus::from),
+                wanted,
+            }
+        });
         let project = c15t_codegen::generate(&Input {
             config,
             environment: env,
@@ -509,6 +526,7 @@ impl Control {
                 if live.content_hash == project.content_hash
                     && secrets.is_empty()
                     && live.destination.as_deref().is_none_or(|d| d == destination)
+                    && routing.as_ref().is_none_or(|r| !r.pending)
                 {
                     (SyncStatus::Synced, Vec::new(), secrets)
                 } else {
@@ -544,6 +562,7 @@ impl Control {
             secrets,
             health: health.map(HealthSummary::from),
             drift,
+            routing,
         })
     }
 

@@ -37,6 +37,7 @@ impl Control {
         deployer: &CloudflareDeployer,
         release: &Release,
         rollout: &Rollout,
+        base: &str,
     ) -> Result<DeployOutcome, DeployFailure> {
         let deploy_error = |e: c15t_deploy::DeployError| DeployFailure {
             retryable: e.is_retryable(),
@@ -52,13 +53,9 @@ impl Control {
             }
             Staged::Beside { new, old, share } => (new, old, share),
         };
-        let base = deployer
-            .workers_dev_url(worker)
-            .await
-            .map_err(deploy_error)?;
         let dwell = Duration::from_secs(*dwell_secs);
         if share <= 0.0
-            && let Err(reason) = self.probe_version(&base, worker, &new).await
+            && let Err(reason) = self.probe_version(base, worker, &new).await
         {
             return Err(self.undo(deployer, worker, &old, &new, 0, reason).await);
         }
@@ -81,7 +78,7 @@ impl Control {
             }
             let started = Instant::now();
             loop {
-                if let Err(reason) = self.probe_version(&base, worker, &new).await {
+                if let Err(reason) = self.probe_version(base, worker, &new).await {
                     return Err(self.undo(deployer, worker, &old, &new, step, reason).await);
                 }
                 let left = dwell.saturating_sub(started.elapsed());

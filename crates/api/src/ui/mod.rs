@@ -92,6 +92,7 @@ pub fn router(state: UiState) -> Router {
         .route("/", get(pages::customer_overview))
         .route("/strategy", post(pages::strategy_set))
         .route("/rollout", post(pages::rollout_set))
+        .route("/routing", post(pages::routing_set))
         .route("/deploy", post(pages::deploy))
         .route("/worker-config", get(pages::worker_config))
         .route("/diff", get(pages::diff))

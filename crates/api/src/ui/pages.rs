@@ -297,6 +297,134 @@ fn rollout_section(
     }
 }
 
+/// One environment's routing as a paragraph: the custom domain and its state, workers.dev,
+/// and whether the next deploy changes it.
+fn route_line(route: &c15t_control::RouteStatus) -> Markup {
+    let state_class = |state: &str| match state {
+        "active" => "ok",
+        "error" => "failed",
+        _ => "pending",
+    };
+    html! {
+        p.route #{ "route-" (route.environment) } {
+            @match (&route.wanted.hostname, &route.domain) {
+                (Some(wanted), Some(d)) if *wanted == d.hostname => {
+                    "Custom domain " code { (wanted) } " "
+                    (badge(state_class(d.state), d.state))
+                    @if let Some(zone) = &d.zone_name { " " span.muted { "zone " (zone) } }
+                    @if let Some(message) = &d.message { " " span.muted.domain-message { (message) } }
+                }
+                (Some(wanted), _) => { "Custom domain " code { (wanted) } " " span.muted { "not attached yet" } }
+                (None, Some(d)) => { "No custom domain; " code { (d.hostname) } " is detached by the next deploy" }
+                (None, None) => { "No custom domain" }
+            }
+            "; workers.dev " (if route.wanted.workers_dev { "on" } else { "off" })
+            @if route.pending { ". " strong { "Pending:" } " the next deploy applies it." }
+        }
+    }
+}
+
+/// The "Domains" card: each environment's custom domain and workers.dev switch.
+fn routing_section(
+    session: &c15t_control::SessionView,
+    id: &CustomerId,
+    environments: &[String],
+    routes: &[c15t_control::RouteStatus],
+    notice: Option<Markup>,
+) -> Markup {
+    html! {
+        section.card #routing {
+            h2 { "Domains" }
+            p.muted {
+                "Where each environment's Cloudflare worker answers: a hostname on one of the "
+                "customer's Cloudflare zones (first-party for the consent cookie), and whether it "
+                "also answers on workers.dev. Deploying applies a change."
+            }
+            @for env in environments {
+                @let route = routes.iter().find(|r| r.environment.as_str() == env.as_str());
+                @let wanted = route.map(|r| r.wanted.clone()).unwrap_or_default();
+                h3 { (env) }
+                @if let Some(route) = route { (route_line(route)) }
+                form method="post" action={ "/ui/customers/" (id) "/routing" }
+                    hx-post={ "/ui/customers/" (id) "/routing" } hx-target="#routing" hx-swap="outerHTML" {
+                    (csrf_field(session))
+                    input type="hidden" name="environment" value=(env);
+                    label { "Hostname "
+                        input type="text" name="hostname" value=(wanted.hostname.clone().unwrap_or_default()) placeholder="consent.example.com";
+                    }
+                    label { "Zone id (optional) "
+                        input type="text" name="zone_id" value=(wanted.zone_id.clone().unwrap_or_default()) placeholder="32 hex digits";
+                    }
+                    label.checkbox {
+                        input type="checkbox" name="workers_dev" value="on" checked[wanted.workers_dev];
+                        " Also answer on workers.dev"
+                    }
+                    button type="submit" { "Save " (env) " domain" }
+                }
+            }
+            @if let Some(notice) = notice { (notice) }
+        }
+    }
+}
+
+/// The routing form of one environment.
+#[derive(Deserialize)]
+pub(super) struct RoutingForm {
+    environment: String,
+    #[serde(default)]
+    hostname: String,
+    #[serde(default)]
+    zone_id: String,
+    #[serde(default)]
+    workers_dev: Option<String>,
+}
+
+/// `POST /ui/customers/{customer}/routing`.
+pub(super) async fn routing_set(
+    State(state): State<UiState>,
+    Session(session): Session,
+    Path(customer): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<RoutingForm>,
+) -> Page {
+    let (id, view) = customer_for(&state, &session, &customer).await?;
+    let environment = form
+        .environment
+        .parse::<Environment>()
+        .map_err(|e| UiError::Control(ControlError::BadRequest(format!("environment: {e}"))))?;
+    let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let routing = c15t_model::Routing {
+        hostname: text(&form.hostname),
+        zone_id: text(&form.zone_id),
+        workers_dev: form.workers_dev.is_some(),
+    };
+    let changed = state
+        .control
+        .delivery_set(
+            &session.user.actor(),
+            &id,
+            c15t_control::DeliveryPatch {
+                routing: vec![(environment.clone(), routing)],
+                ..c15t_control::DeliveryPatch::default()
+            },
+        )
+        .await?;
+    if is_htmx(&headers) {
+        let saved =
+            html! { p.notice role="status" { "Saved " (environment) "; deploy to apply it." } };
+        Ok(routing_section(
+            &session,
+            &id,
+            &environments(&view),
+            &changed.view.routes,
+            Some(saved),
+        )
+        .into_response())
+    } else {
+        Ok(Redirect::to(&format!("/ui/customers/{id}")).into_response())
+    }
+}
+
 /// The rollout form.
 #[derive(Deserialize)]
 pub(super) struct RolloutForm {
@@ -432,6 +560,7 @@ async fn overview_page(
         (destinations_section(state, session, id, view, notice).await)
         (strategy_section(session, id, delivery.delivery.strategy, false))
         (rollout_section(session, id, delivery.delivery.rollout.as_ref(), None))
+        (routing_section(session, id, &environments(view), &delivery.routes, None))
     };
     Ok((
         status,
@@ -653,6 +782,11 @@ pub(super) async fn diff(
                         @if let Some(author) = &drift.author { ", by " code { (author) } }
                         @if let Some(source) = &drift.source { " (" (source) ")" }
                         ". Deploying restores what the configuration generates."
+                    }
+                }
+                @if let Some(route) = &p.routing {
+                    @if route.pending || route.domain.is_some() {
+                        (route_line(route))
                     }
                 }
                 @if let Some(old) = &p.rename_from {

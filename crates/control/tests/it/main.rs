@@ -8,6 +8,7 @@ mod concurrency;
 mod config;
 mod connection;
 mod delivery;
+mod domains;
 mod drift;
 mod generate;
 mod harness;
