@@ -289,6 +289,51 @@ async fn changes_carry_the_revision_they_read_and_secrets_stay_write_only() {
     assert_eq!(delivery.status, StatusCode::OK, "{}", delivery.text());
     assert_no_secret(&delivery, "delivery settings");
     assert_eq!(delivery.json()["cloudflare_token"]["set"], true);
+
+    // Routing per environment: a bad hostname names its field and stores nothing; a good
+    // one is kept canonically and shown as pending until a deploy applies it.
+    let routing = |body: &'static str| {
+        api.call(
+            Method::PATCH,
+            "/api/v1/customers/cust_a/delivery",
+            Auth::Bearer(&api.token_a),
+            &[],
+            Some(body),
+        )
+    };
+    let bad = routing(r#"{"routing": {"production": {"hostname": "*.example.com"}}}"#).await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad.text()
+    );
+    assert!(
+        bad.text().contains("routing.production.hostname"),
+        "{}",
+        bad.text()
+    );
+    let unknown =
+        routing(r#"{"routing": {"production": {"hostname": "a.example.com", "tls": true}}}"#).await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        unknown.text()
+    );
+    let good = routing(
+        r#"{"routing": {"production": {"hostname": "Consent.Example.com", "workers_dev": false}}}"#,
+    )
+    .await;
+    assert_eq!(good.status, StatusCode::OK, "{}", good.text());
+    let route = &good.json()["routing"][0];
+    assert_eq!(route["environment"], "production");
+    assert_eq!(route["hostname"], "consent.example.com");
+    assert_eq!(route["workers_dev"], false);
+    assert_eq!(route["pending"], true);
+    let reset = routing(r#"{"routing": {"production": {}}}"#).await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text());
+    assert_eq!(reset.json()["routing"], serde_json::json!([]));
 }
 
 #[tokio::test]

@@ -657,6 +657,34 @@ async fn posts_need_the_session_csrf_token_and_failed_logins_slow_down() {
         "{text}"
     );
 
+    // The Domains form: a bad hostname names the field; a good one is saved, pending.
+    let domain = |hostname: &'static str| {
+        client
+            .post(format!("{base}/ui/customers/cust_acme/routing"))
+            .header("cookie", &session)
+            .header("x-csrf-token", &token)
+            .header("hx-request", "true")
+            .form(&[
+                ("environment", "production"),
+                ("hostname", hostname),
+                ("zone_id", ""),
+                ("workers_dev", "on"),
+            ])
+            .send()
+    };
+    let bad = domain("consent.example.com/x").await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let text = bad.text().await.unwrap();
+    assert!(text.contains("routing.production.hostname"), "{text}");
+    let good = domain("consent.example.com").await.unwrap();
+    assert_eq!(good.status(), 200);
+    let text = good.text().await.unwrap();
+    assert!(
+        text.contains("Saved production") && text.contains("not attached yet"),
+        "{text}"
+    );
+    assert!(text.contains(r#"value="consent.example.com""#), "{text}");
+
     // A customer admin's session cannot change another customer: the same 404 as a customer
     // that does not exist, and nothing is created.
     let admin_csrf = login_csrf(&client, base).await;
