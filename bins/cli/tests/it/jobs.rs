@@ -291,3 +291,122 @@ fn plan_deploy_and_rollback_to_files() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("has no deploy target; set one with"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_domain_is_set_deployed_and_shown() {
+    let cf = FakeCloudflare::start().await;
+    cf.add_account(ACCOUNT, "acme", TOKEN);
+    cf.add_zone(ACCOUNT, "customer.com");
+    let ws = Workspace::new("warn");
+    let runtime = stand_in_runtime(&ws);
+    let api = cf.base_url();
+    let edge = cf.edge_url();
+    let envs: Vec<(&str, &str)> = vec![
+        ("C15T_CLOUDFLARE_API", api.as_str()),
+        ("C15T_WORKERS_EDGE", edge.as_str()),
+        ("C15T_RUNTIME", runtime.as_str()),
+        ("C15T_ROLLOUT", "immediate"),
+        ("CF_TOKEN", TOKEN),
+        ("TURSO_AUTH_TOKEN", "turso-token-value"),
+        ("META_PIXEL_ACCESS_TOKEN", "meta-token-value"),
+        ("GA4_API_SECRET", "ga4-secret-value"),
+    ];
+    let run = |args: &[&str]| ws.run(args, &envs, None);
+    let ok = |args: &[&str]| {
+        let o = run(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    ok(&["keys", "init"]);
+    ok(&["import", "--config", example().to_str().unwrap()]);
+    ok(&[
+        "delivery",
+        "set",
+        "--customer",
+        "cust_abc123",
+        "--target",
+        "cloudflare",
+        "--account-id",
+        ACCOUNT,
+        "--cloudflare-token=env:CF_TOKEN",
+    ]);
+
+    // workers.dev off without a hostname would leave the worker unreachable: refused.
+    let refused = run(&[
+        "delivery",
+        "set",
+        "--customer",
+        "cust_abc123",
+        "--environment",
+        "production",
+        "--workers-dev",
+        "off",
+    ]);
+    assert!(!refused.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.stdout),
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(text.contains("routing.production.workers_dev"), "{text}");
+
+    let set = ok(&[
+        "delivery",
+        "set",
+        "--customer",
+        "cust_abc123",
+        "--environment",
+        "production",
+        "--hostname",
+        "consent.customer.com",
+        "--workers-dev",
+        "off",
+    ]);
+    assert!(
+        set.contains(
+            "custom domain consent.customer.com (not attached yet); workers.dev off; PENDING"
+        ),
+        "{set}"
+    );
+    let plan = ok(&["plan", "--customer", "cust_abc123"]);
+    assert!(
+        plan.contains("routing: custom domain consent.customer.com"),
+        "{plan}"
+    );
+
+    let deployed = ok(&["deploy", "--customer", "cust_abc123", "--env", "production"]);
+    assert!(
+        deployed.contains("https://consent.customer.com"),
+        "{deployed}"
+    );
+    let shown = ok(&["delivery", "show", "--customer", "cust_abc123"]);
+    assert!(
+        shown.contains(
+            "custom domain consent.customer.com: active (zone customer.com); workers.dev off"
+        ),
+        "{shown}"
+    );
+    assert!(!shown.contains("PENDING"), "{shown}");
+    assert_eq!(cf.domains(ACCOUNT).len(), 1);
+
+    // `none` removes it; the next deploy detaches it.
+    ok(&[
+        "delivery",
+        "set",
+        "--customer",
+        "cust_abc123",
+        "--environment",
+        "production",
+        "--hostname",
+        "none",
+        "--workers-dev",
+        "on",
+    ]);
+    ok(&["deploy", "--customer", "cust_abc123", "--env", "production"]);
+    assert!(cf.domains(ACCOUNT).is_empty());
+}

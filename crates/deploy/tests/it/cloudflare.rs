@@ -802,3 +802,89 @@ async fn the_fake_edge_routes_overrides_and_splits_by_version() {
         .unwrap();
     assert_eq!(unknown.status(), 404);
 }
+
+/// Custom domains through the Workers custom-domains API: the zone is found from the
+/// hostname or named, attaching again is an upsert (moving a hostname to a renamed worker),
+/// a hostname outside its zone or of another account is refused with Cloudflare's message,
+/// the list is filtered by service, deleting the script detaches its domains, and the edge
+/// serves an attached hostname.
+#[tokio::test]
+async fn custom_domains_attach_move_list_and_detach() {
+    let cf = fake().await;
+    let zone = cf.add_zone(ACCOUNT, "customer.com");
+    let limits = unlimited();
+    let d = deployer(&cf, &limits, TOKEN).with_workers_dev(false);
+    let r = release("acme", 1, "s");
+    let outcome = d.deploy(&r).await.unwrap();
+    assert_eq!(outcome.url, None, "workers.dev is off: no workers.dev URL");
+    let worker = r.worker_name().to_owned();
+    assert!(!cf.script(ACCOUNT, &worker).unwrap().subdomain_enabled);
+
+    let attached = d
+        .attach_domain(&worker, "consent.customer.com", None)
+        .await
+        .unwrap();
+    assert_eq!(attached.zone_id, zone);
+    assert_eq!(attached.zone_name, "customer.com");
+    assert_eq!(attached.service, worker);
+    // Again, naming the zone (in upper case): the same domain.
+    let again = d
+        .attach_domain(&worker, "consent.customer.com", Some(&zone.to_uppercase()))
+        .await
+        .unwrap();
+    assert_eq!(again.id, attached.id);
+    assert_eq!(d.domains(&worker).await.unwrap(), [attached.clone()]);
+    assert!(d.domains("someone-else").await.unwrap().is_empty());
+
+    // The edge serves it; workers.dev does not.
+    let http = reqwest::Client::new();
+    let get = |host: String| {
+        let request = http
+            .get(format!("{}/status", cf.edge_url()))
+            .header(reqwest::header::HOST, host);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get("consent.customer.com".to_owned()).await, 200);
+    assert_eq!(get(format!("{worker}.{SUBDOMAIN}.workers.dev")).await, 404);
+
+    // Outside any zone of the account, and of another account: Cloudflare's messages.
+    let err = d
+        .attach_domain(&worker, "consent.other.org", None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("attach a custom domain")
+            && format!("{err:?}").contains("Could not find zone"),
+        "{err:?}"
+    );
+    let err = d
+        .attach_domain(&worker, "consent.customer.com", Some(&"f".repeat(32)))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("100116"), "{err:?}");
+    const OTHER: &str = "fedcba9876543210fedcba9876543210";
+    cf.add_account(OTHER, "other-sub", TOKEN);
+    cf.add_zone(OTHER, "customer.com");
+    let other = deployer_at(&cf.base_url(), OTHER, &limits, TOKEN, fast_retry());
+    other.deploy(&r).await.unwrap();
+    let err = other
+        .attach_domain(&worker, "consent.customer.com", None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DeployError::Cloudflare { status: 409, .. }),
+        "{err:?}"
+    );
+
+    // Detach: once, then it is gone (harmless again).
+    assert!(d.detach_domain(&attached.id).await.unwrap());
+    assert!(!d.detach_domain(&attached.id).await.unwrap());
+    assert_eq!(get("consent.customer.com".to_owned()).await, 404);
+
+    // A deleted script takes its domains along.
+    d.attach_domain(&worker, "consent.customer.com", None)
+        .await
+        .unwrap();
+    assert!(d.delete_script(&worker).await.unwrap());
+    assert!(cf.domains(ACCOUNT).is_empty());
+}
