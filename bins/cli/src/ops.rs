@@ -175,7 +175,7 @@ pub enum DeliveryCommand {
         json: bool,
     },
     /// Change a customer's delivery settings.
-    Set(DeliverySetArgs),
+    Set(Box<DeliverySetArgs>),
 }
 
 /// Flags of `delivery set`.

@@ -833,7 +833,10 @@ async fn custom_domains_attach_move_list_and_detach() {
         .await
         .unwrap();
     assert_eq!(again.id, attached.id);
-    assert_eq!(d.domains(&worker).await.unwrap(), [attached.clone()]);
+    assert_eq!(
+        d.domains(&worker).await.unwrap(),
+        std::slice::from_ref(&attached)
+    );
     assert!(d.domains("someone-else").await.unwrap().is_empty());
 
     // The edge serves it; workers.dev does not.
