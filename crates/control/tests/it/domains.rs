@@ -318,3 +318,66 @@ async fn routing_settings_are_refused_with_the_field_named() {
         "nothing stored"
     );
 }
+
+#[tokio::test]
+async fn with_the_automatic_strategy_a_routing_change_deploys_its_environment() {
+    let env = TestEnv::sqlite();
+    let cf = FakeCloudflare::start().await;
+    cf.add_account(ACCOUNT, "acme", TOKEN);
+    cf.add_zone(ACCOUNT, "customer.com");
+    let control = control_on(&env, &cf).await;
+    let cust = id("cust_abc123");
+    let production = Environment::production();
+    let runner = c15t_control::RunnerOptions {
+        worker: "r1".to_owned(),
+        lease: std::time::Duration::from_secs(30),
+        poll: std::time::Duration::from_millis(20),
+        concurrency: 2,
+        once: true,
+    };
+    control
+        .delivery_set(
+            "ops",
+            &cust,
+            DeliveryPatch {
+                strategy: Some(c15t_model::Strategy::Automatic),
+                ..DeliveryPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let report = control
+        .run_jobs(&runner, std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(report.completed, 2, "both environments deployed");
+    assert!(cf.domains(ACCOUNT).is_empty());
+
+    // Only production's routes change: only production deploys, and gets its domain.
+    control
+        .delivery_set(
+            "ops",
+            &cust,
+            patch(&production, routing(Some("consent.customer.com"), true)),
+        )
+        .await
+        .unwrap();
+    let report = control
+        .run_jobs(&runner, std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(report.completed, 1, "one environment was re-routed");
+    let domains = cf.domains(ACCOUNT);
+    assert_eq!(domains.len(), 1);
+    assert_eq!(domains[0].service, WORKER);
+    let plans = control.plan(&cust, None).await.unwrap();
+    assert!(
+        plans.iter().all(|p| p.status == SyncStatus::Synced),
+        "{:?}",
+        plans.iter().map(|p| p.status).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        plans[0].live.as_ref().unwrap().url.as_deref(),
+        Some("https://consent.customer.com")
+    );
+}
