@@ -227,6 +227,28 @@ async fn serve(config: Config, metrics: Metrics) -> anyhow::Result<()> {
     if let Some(health) = health {
         let _ = health.await;
     }
+    // Deploys, rollbacks and connection tests whose requests went away run as tasks of their
+    // own (`Control::detach`): give them the grace period to finish and record their end.
+    // One still running after it is failed by the next process's reaper (its lease lapses).
+    let draining = async {
+        while control.detached_in_flight() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    if control.detached_in_flight() > 0 {
+        tracing::info!(
+            tasks = control.detached_in_flight(),
+            "waiting for detached deploys and tests to finish"
+        );
+        if tokio::time::timeout(grace, draining).await.is_err() {
+            tracing::warn!(
+                tasks = control.detached_in_flight(),
+                grace_secs = grace.as_secs(),
+                "detached tasks still running after the shutdown grace period; the reaper \
+                 fails their deployments"
+            );
+        }
+    }
     tracing::info!("shut down");
     Ok(())
 }

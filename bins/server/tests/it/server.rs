@@ -359,3 +359,95 @@ async fn operator_tokens_never_reach_the_log_or_the_help() {
     }
     assert!(!String::from_utf8_lossy(&help.stdout).contains("canary-token-value"));
 }
+
+/// SIGTERM while a deploy whose request went away is uploading: the server waits for the
+/// detached deploy, which ends recorded (not `running`), and exits 0.
+// Multi-threaded: the fake Cloudflare answers on this runtime while the test blocks in `wait`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_detached_deploy_finish_before_exiting() {
+    use c15t_store::Store as _;
+    const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+    const CF_TOKEN: &str = "cf-token-shutdown-test";
+    const OPERATOR: &str = "c15t_op_shutdown-test-token-0001";
+    let cf = c15t_testkit::cloudflare::FakeCloudflare::start().await;
+    cf.add_account(ACCOUNT, "acme", CF_TOKEN);
+    // Every upload takes two seconds: long enough to stop the server during one.
+    cf.set_faults(c15t_testkit::cloudflare::Faults {
+        slow_rate: 1.0,
+        slow_for: Duration::from_secs(2),
+        method: Some(reqwest::Method::PUT),
+        ..Default::default()
+    });
+    let env = Env::sqlite();
+    let target = c15t_codegen::TargetProfile::default();
+    let mut js = String::from("// c15t runtime stand-in\n");
+    for name in c15t_codegen::runtime_export_names(&target) {
+        js.push_str(&format!("export const {name} = () => {{}};\n"));
+    }
+    let runtime = env.dir.path().join("runtime.js");
+    std::fs::write(&runtime, js).unwrap();
+    let api = cf.base_url();
+    let runtime = runtime.display().to_string();
+    let mut server = env.start_with(
+        &["--shutdown-grace-secs", "20"],
+        &[
+            ("C15T_OPERATOR_TOKENS", OPERATOR),
+            ("C15T_CLOUDFLARE_API", api.as_str()),
+            ("C15T_RUNTIME", runtime.as_str()),
+            ("C15T_ROLLOUT", "immediate"),
+        ],
+    );
+    let http = client();
+    let created = http
+        .post(server.url("/api/v1/customers"))
+        .bearer_auth(OPERATOR)
+        .json(&serde_json::json!({
+            "id": "cust_a",
+            "name": "A",
+            "database": { "url": "libsql://a.turso.io", "auth_token": "tok-a" },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let delivery = http
+        .patch(server.url("/api/v1/customers/cust_a/delivery"))
+        .bearer_auth(OPERATOR)
+        .json(&serde_json::json!({
+            "target": { "type": "cloudflare", "account_id": ACCOUNT },
+            "cloudflare_token": CF_TOKEN,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivery.status(), 200, "{}", delivery.text().await.unwrap());
+
+    // The client gives up after half a second, in the middle of the upload.
+    let gone = http
+        .post(server.url("/api/v1/customers/cust_a/environments/production/deploy?wait=true"))
+        .bearer_auth(OPERATOR)
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client timed out");
+    server.terminate();
+    let status = server.wait(Duration::from_secs(30));
+    assert!(status.success(), "exit status {status}:\n{}", server.logs());
+    let logs = server.logs();
+    assert!(
+        logs.contains("waiting for detached deploys and tests to finish"),
+        "{logs}"
+    );
+    assert_eq!(cf.upload_count(ACCOUNT, "c15t-cust-a"), 1, "uploaded once");
+
+    let store = c15t_store::SeaStore::connect(&env.url).await.unwrap();
+    let customer: c15t_model::CustomerId = "cust_a".parse().unwrap();
+    let deployments = store.deployment_list(&customer, None, 10).await.unwrap();
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(
+        deployments[0].status,
+        c15t_store::DeploymentStatus::Succeeded,
+        "{:?}",
+        deployments[0]
+    );
+}
