@@ -109,21 +109,10 @@ impl Control {
     ) -> Result<HealthRecord, ControlError> {
         let base = deployment.url.as_deref().unwrap_or_default();
         let url = format!("{}{}", base.trim_end_matches('/'), options.path);
-        let Answer {
-            up,
-            status_code,
-            latency_ms,
-            error,
-        } = self.probe_url(&url, options.timeout).await;
-        if !up {
-            tracing::warn!(customer = %deployment.customer, environment = %deployment.environment, deployment = deployment.id, error = ?error, "worker unhealthy");
+        let answer = self.probe_url(&url, options.timeout).await;
+        if !answer.up {
+            tracing::warn!(customer = %deployment.customer, environment = %deployment.environment, deployment = deployment.id, error = ?answer.error, "worker unhealthy");
         }
-        let answer = Answer {
-            up,
-            status_code,
-            latency_ms,
-            error,
-        };
         self.refresh_domain(deployment, &answer).await;
         let Answer {
             up,

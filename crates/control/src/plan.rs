@@ -473,19 +473,10 @@ impl Control {
         let strategy = delivery.strategy;
         let destination = delivery.target.destination();
         let destination = destination.as_str();
-        let routing = delivery.target.is_cloudflare().then(|| {
-            let wanted = crate::routing::wanted(delivery, env);
-            let applied = routes.iter().find(|r| &r.environment == env);
-            crate::RouteStatus {
-                environment: env.clone(),
-                pending: !crate::routing::routes_match(&wanted, applied),
-                workers_dev: applied.map(|r| r.workers_dev),
-                domain: applied
-                    .and_then(|r| r.domain.as_ref())
-                    .map(crate::DomainStatus::from),
-                wanted,
-            }
-        });
+        let routing = delivery
+            .target
+            .is_cloudflare()
+            .then(|| crate::routing::route_status(delivery, env.clone(), routes));
         let project = c15t_codegen::generate(&Input {
             config,
             environment: env,

@@ -98,6 +98,26 @@ pub(crate) fn wanted(delivery: &Delivery, environment: &Environment) -> Routing 
         .unwrap_or_default()
 }
 
+/// Where `environment` answers per `applied` (the customer's recorded routes) beside what
+/// `delivery` wants; pending only for Cloudflare deploys.
+pub(crate) fn route_status(
+    delivery: &Delivery,
+    environment: Environment,
+    applied: &[RouteRecord],
+) -> RouteStatus {
+    let record = applied.iter().find(|r| r.environment == environment);
+    let wanted = wanted(delivery, &environment);
+    RouteStatus {
+        pending: delivery.target.is_cloudflare() && !routes_match(&wanted, record),
+        workers_dev: record.map(|r| r.workers_dev),
+        domain: record
+            .and_then(|r| r.domain.as_ref())
+            .map(DomainStatus::from),
+        wanted,
+        environment,
+    }
+}
+
 impl Control {
     /// Where each environment of `customer` answers and what the settings want (only
     /// environments deployed to Cloudflare or with routing settings).
@@ -113,19 +133,7 @@ impl Control {
         environments.sort();
         Ok(environments
             .into_iter()
-            .map(|environment| {
-                let record = applied.iter().find(|r| r.environment == environment);
-                let wanted = wanted(&delivery, &environment);
-                RouteStatus {
-                    pending: delivery.target.is_cloudflare() && !routes_match(&wanted, record),
-                    workers_dev: record.map(|r| r.workers_dev),
-                    domain: record
-                        .and_then(|r| r.domain.as_ref())
-                        .map(DomainStatus::from),
-                    wanted,
-                    environment,
-                }
-            })
+            .map(|environment| route_status(&delivery, environment, &applied))
             .collect())
     }
 

@@ -18,6 +18,18 @@ fn routing(hostname: Option<&str>, workers_dev: bool) -> Routing {
     }
 }
 
+/// The state of the first routed environment's custom domain.
+async fn domain_state(
+    control: &c15t_control::Control,
+    cust: &c15t_model::CustomerId,
+) -> &'static str {
+    control.routes(cust).await.unwrap()[0]
+        .domain
+        .as_ref()
+        .expect("a custom domain is recorded")
+        .state
+}
+
 fn patch(environment: &Environment, routing: Routing) -> DeliveryPatch {
     DeliveryPatch {
         routing: vec![(environment.clone(), routing)],
@@ -93,14 +105,7 @@ async fn a_custom_domain_is_attached_tracked_and_becomes_the_worker_url() {
     // The health monitor probes the hostname; once it answers, the domain is active.
     let options = HealthOptions::default();
     control.health_check(&options, Some(&cust)).await.unwrap();
-    assert_eq!(
-        control.routes(&cust).await.unwrap()[0]
-            .domain
-            .as_ref()
-            .unwrap()
-            .state,
-        "pending"
-    );
+    assert_eq!(domain_state(&control, &cust).await, "pending");
     cf.set_hostname_pending("consent.customer.com", false);
     let report = control.health_check(&options, Some(&cust)).await.unwrap();
     assert_eq!(report.up, 1);
@@ -156,14 +161,7 @@ async fn a_custom_domain_is_attached_tracked_and_becomes_the_worker_url() {
     let report = control.deploy("ops", &cust, &production).await.unwrap();
     assert!(!report.unchanged);
     assert_eq!(cf.domains(ACCOUNT).len(), 1);
-    assert_eq!(
-        control.routes(&cust).await.unwrap()[0]
-            .domain
-            .as_ref()
-            .unwrap()
-            .state,
-        "active"
-    );
+    assert_eq!(domain_state(&control, &cust).await, "active");
 
     // Removing the hostname (workers.dev back on) detaches it on the next deploy.
     control
@@ -246,14 +244,7 @@ async fn cloudflare_refusing_a_domain_fails_the_deploy_with_its_message() {
         cf.script(ACCOUNT, WORKER).unwrap().subdomain_enabled,
         "workers.dev stays on as asked"
     );
-    assert_eq!(
-        control.routes(&cust).await.unwrap()[0]
-            .domain
-            .as_ref()
-            .unwrap()
-            .state,
-        "active"
-    );
+    assert_eq!(domain_state(&control, &cust).await, "active");
 }
 
 #[tokio::test]
