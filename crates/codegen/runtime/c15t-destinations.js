@@ -18,6 +18,11 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       pixelId: "pixelId"
+    },
+    secrets: ["accessToken"],
+    events: {
+      api: "Meta Conversions API",
+      requires: ["accessToken"]
     }
   },
   "google-analytics": {
@@ -29,6 +34,11 @@ var catalogue_default = {
     categoryOption: "category",
     options: {
       measurementId: "id"
+    },
+    secrets: ["apiSecret"],
+    events: {
+      api: "GA4 Measurement Protocol",
+      requires: ["apiSecret"]
     }
   },
   posthog: {
@@ -41,6 +51,11 @@ var catalogue_default = {
     options: {
       apiKey: "id",
       host: "apiHost"
+    },
+    secrets: [],
+    events: {
+      api: "PostHog capture API",
+      requires: []
     }
   },
   "google-tag-manager": {
@@ -52,7 +67,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       containerId: "id"
-    }
+    },
+    secrets: [],
+    events: null
   },
   "tiktok-pixel": {
     factory: "tiktokPixel",
@@ -63,6 +80,11 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       pixelId: "pixelId"
+    },
+    secrets: ["accessToken"],
+    events: {
+      api: "TikTok Events API",
+      requires: ["accessToken"]
     }
   },
   "linkedin-insight": {
@@ -74,7 +96,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       partnerId: "id"
-    }
+    },
+    secrets: ["accessToken"],
+    events: null
   },
   mixpanel: {
     factory: "mixpanel",
@@ -86,6 +110,11 @@ var catalogue_default = {
     options: {
       token: "token",
       apiHost: "initOptions.api_host"
+    },
+    secrets: ["apiSecret"],
+    events: {
+      api: "Mixpanel ingestion API",
+      requires: []
     }
   },
   amplitude: {
@@ -98,6 +127,11 @@ var catalogue_default = {
     options: {
       apiKey: "apiKey",
       serverZone: "initOptions.serverZone"
+    },
+    secrets: [],
+    events: {
+      api: "Amplitude HTTP V2 API",
+      requires: []
     }
   },
   segment: {
@@ -109,6 +143,11 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       writeKey: "writeKey"
+    },
+    secrets: [],
+    events: {
+      api: "Segment HTTP tracking API",
+      requires: []
     }
   },
   plausible: {
@@ -120,6 +159,11 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       domain: "domain"
+    },
+    secrets: [],
+    events: {
+      api: "Plausible Events API",
+      requires: []
     }
   },
   "microsoft-clarity": {
@@ -131,7 +175,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       projectId: "id"
-    }
+    },
+    secrets: [],
+    events: null
   },
   "x-pixel": {
     factory: "xPixel",
@@ -142,7 +188,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       pixelId: "pixelId"
-    }
+    },
+    secrets: [],
+    events: null
   },
   "reddit-pixel": {
     factory: "redditPixel",
@@ -153,6 +201,11 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       pixelId: "pixelId"
+    },
+    secrets: ["accessToken"],
+    events: {
+      api: "Reddit Conversions API",
+      requires: ["accessToken"]
     }
   },
   "snapchat-pixel": {
@@ -164,6 +217,11 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       pixelId: "pixelId"
+    },
+    secrets: ["accessToken"],
+    events: {
+      api: "Snapchat Conversions API",
+      requires: ["accessToken"]
     }
   },
   "microsoft-uet": {
@@ -175,7 +233,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       tagId: "id"
-    }
+    },
+    secrets: [],
+    events: null
   },
   hotjar: {
     factory: "hotjar",
@@ -186,7 +246,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       siteId: "siteId"
-    }
+    },
+    secrets: [],
+    events: null
   },
   umami: {
     factory: "umami",
@@ -198,6 +260,11 @@ var catalogue_default = {
     options: {
       websiteId: "websiteId",
       hostUrl: "hostUrl"
+    },
+    secrets: [],
+    events: {
+      api: "Umami send API",
+      requires: []
     }
   },
   matomo: {
@@ -210,6 +277,11 @@ var catalogue_default = {
     options: {
       matomoUrl: "matomoUrl",
       siteId: "siteId"
+    },
+    secrets: ["tokenAuth"],
+    events: {
+      api: "Matomo Tracking API",
+      requires: []
     }
   },
   fathom: {
@@ -221,7 +293,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       siteId: "site"
-    }
+    },
+    secrets: [],
+    events: null
   },
   "cloudflare-web-analytics": {
     factory: "cloudflareWebAnalytics",
@@ -232,7 +306,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       token: "token"
-    }
+    },
+    secrets: [],
+    events: null
   },
   "adobe-analytics": {
     factory: "adobeAnalytics",
@@ -243,7 +319,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       scriptUrl: "scriptUrl"
-    }
+    },
+    secrets: [],
+    events: null
   },
   ahrefs: {
     factory: "ahrefs",
@@ -254,7 +332,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       key: "key"
-    }
+    },
+    secrets: [],
+    events: null
   },
   clearbit: {
     factory: "clearbit",
@@ -265,7 +345,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       publishableKey: "publishableKey"
-    }
+    },
+    secrets: [],
+    events: null
   },
   databuddy: {
     factory: "databuddy",
@@ -277,7 +359,9 @@ var catalogue_default = {
     options: {
       clientId: "clientId",
       apiUrl: "apiUrl"
-    }
+    },
+    secrets: [],
+    events: null
   },
   heap: {
     factory: "heap",
@@ -288,7 +372,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       envId: "envId"
-    }
+    },
+    secrets: [],
+    events: null
   },
   hightouch: {
     factory: "hightouch",
@@ -300,7 +386,9 @@ var catalogue_default = {
     options: {
       writeKey: "writeKey",
       apiHost: "apiHost"
-    }
+    },
+    secrets: [],
+    events: null
   },
   logrocket: {
     factory: "logrocket",
@@ -311,7 +399,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       appId: "appId"
-    }
+    },
+    secrets: [],
+    events: null
   },
   pirsch: {
     factory: "pirsch",
@@ -322,7 +412,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       identificationCode: "identificationCode"
-    }
+    },
+    secrets: [],
+    events: null
   },
   promptwatch: {
     factory: "promptwatch",
@@ -333,7 +425,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       projectId: "projectId"
-    }
+    },
+    secrets: [],
+    events: null
   },
   rudderstack: {
     factory: "rudderstack",
@@ -345,7 +439,9 @@ var catalogue_default = {
     options: {
       writeKey: "writeKey",
       dataPlaneUrl: "dataPlaneUrl"
-    }
+    },
+    secrets: [],
+    events: null
   },
   rybbit: {
     factory: "rybbit",
@@ -357,7 +453,9 @@ var catalogue_default = {
     options: {
       siteId: "siteId",
       analyticsHost: "analyticsHost"
-    }
+    },
+    secrets: [],
+    events: null
   },
   crisp: {
     factory: "crisp",
@@ -368,7 +466,9 @@ var catalogue_default = {
     categoryOption: null,
     options: {
       websiteId: "websiteId"
-    }
+    },
+    secrets: [],
+    events: null
   },
   intercom: {
     factory: "intercom",
@@ -380,7 +480,9 @@ var catalogue_default = {
     options: {
       appId: "appId",
       apiBase: "apiBase"
-    }
+    },
+    secrets: [],
+    events: null
   }
 };
 
@@ -394,6 +496,24 @@ var CONSENT_CATEGORIES = Object.freeze([
 ]);
 function isConsentCategory(value) {
   return typeof value === "string" && CONSENT_CATEGORIES.includes(value);
+}
+function stringList(slug, where, value) {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+    fail(slug, `\`${where}\` must be an array of strings`);
+  }
+  return Object.freeze([...value]);
+}
+function parseEvents(slug, value) {
+  if (value === null) {
+    return null;
+  }
+  if (!isRecord(value) || typeof value["api"] !== "string") {
+    fail(slug, "`events` must be null or `{ api, requires }`");
+  }
+  return Object.freeze({
+    api: value["api"],
+    requires: stringList(slug, "events.requires", value["requires"])
+  });
 }
 var FORBIDDEN_SEGMENTS = /* @__PURE__ */ new Set([
   "__proto__",
@@ -441,7 +561,9 @@ function parseKind(slug, entry) {
     function: fn,
     alwaysLoad,
     categoryOption,
-    options
+    options,
+    secrets,
+    events
   } = entry;
   if (typeof factory !== "string" || !/^[A-Za-z_$][\w$]*$/.test(factory)) {
     fail(slug, "`factory` must be a JavaScript identifier");
@@ -459,9 +581,9 @@ function parseKind(slug, entry) {
     fail(slug, "`options` must be an object");
   }
   const mappings = Object.entries(options).map(
-    ([setting, dotted]) => ({
-      setting,
-      path: optionPath(slug, `options.${setting}`, dotted)
+    ([setting2, dotted]) => ({
+      setting: setting2,
+      path: optionPath(slug, `options.${setting2}`, dotted)
     })
   );
   let scripts = null;
@@ -501,7 +623,9 @@ function parseKind(slug, entry) {
     scripts,
     options: Object.freeze(
       mappings.map((m) => Object.freeze({ ...m, path: Object.freeze(m.path) }))
-    )
+    ),
+    secrets: stringList(slug, "secrets", secrets),
+    events: parseEvents(slug, events)
   });
 }
 function parseCatalogue(json) {
@@ -511,12 +635,12 @@ function parseCatalogue(json) {
   const kinds = /* @__PURE__ */ new Map();
   const factories = /* @__PURE__ */ new Set();
   for (const [slug, entry] of Object.entries(json)) {
-    const kind = parseKind(slug, entry);
-    if (factories.has(kind.factory)) {
-      fail(slug, `factory \`${kind.factory}\` is used by another kind`);
+    const kind2 = parseKind(slug, entry);
+    if (factories.has(kind2.factory)) {
+      fail(slug, `factory \`${kind2.factory}\` is used by another kind`);
     }
-    factories.add(kind.factory);
-    kinds.set(slug, kind);
+    factories.add(kind2.factory);
+    kinds.set(slug, kind2);
   }
   return kinds;
 }
@@ -524,24 +648,24 @@ var KINDS = parseCatalogue(catalogue_default);
 
 // src/server/destination.ts
 function kindOf(slug) {
-  const kind = KINDS.get(slug);
-  if (kind === void 0) {
+  const kind2 = KINDS.get(slug);
+  if (kind2 === void 0) {
     throw new TypeError(
       `@c15t/destinations: unknown destination type \`${slug}\`; known types: ${[...KINDS.keys()].join(", ")}`
     );
   }
-  return kind;
+  return kind2;
 }
 function createFactory(slug) {
-  const kind = kindOf(slug);
-  const factory = (settings, enabled = true, category = kind.defaultCategory, id = slug) => checkDestination({
+  const kind2 = kindOf(slug);
+  const factory = (settings, enabled = true, category = kind2.defaultCategory, id = slug) => checkDestination({
     id,
     type: slug,
     settings,
     enabled,
     category
   });
-  Object.defineProperty(factory, "name", { value: kind.factory });
+  Object.defineProperty(factory, "name", { value: kind2.factory });
   return factory;
 }
 function describe(value) {
@@ -664,12 +788,12 @@ function setPath(target, path, value) {
     node[last] = value;
   }
 }
-function optionValue(destination, setting) {
+function optionValue(destination, setting2) {
   const settings = destination.settings;
-  if (!Object.hasOwn(settings, setting)) {
+  if (!Object.hasOwn(settings, setting2)) {
     return void 0;
   }
-  const value = settings[setting];
+  const value = settings[setting2];
   if (value === void 0 || value === null) {
     return void 0;
   }
@@ -680,37 +804,37 @@ function optionValue(destination, setting) {
     return value;
   }
   throw new TypeError(
-    `@c15t/destinations: destination \`${destination.id}\`: setting \`${setting}\` must be a string, a finite number or a boolean`
+    `@c15t/destinations: destination \`${destination.id}\`: setting \`${setting2}\` must be a string, a finite number or a boolean`
   );
 }
 function describeDestination(destination) {
-  const kind = KINDS.get(destination.type);
-  if (kind === void 0) {
+  const kind2 = KINDS.get(destination.type);
+  if (kind2 === void 0) {
     throw new TypeError(
       `@c15t/destinations: destination \`${destination.id}\`: unknown destination type \`${destination.type}\``
     );
   }
   const options = {};
-  for (const { setting, path } of kind.options) {
-    const value = optionValue(destination, setting);
+  for (const { setting: setting2, path } of kind2.options) {
+    const value = optionValue(destination, setting2);
     if (value !== void 0) {
       setPath(options, path, value);
     }
   }
-  if (!destination.enabled || kind.scripts === null) {
+  if (!destination.enabled || kind2.scripts === null) {
     return null;
   }
-  if (kind.scripts.categoryOption !== null) {
-    setPath(options, kind.scripts.categoryOption, destination.category);
+  if (kind2.scripts.categoryOption !== null) {
+    setPath(options, kind2.scripts.categoryOption, destination.category);
   }
   return deepFreeze({
     id: destination.id,
     type: destination.type,
-    vendor: kind.scripts.vendor,
-    function: kind.scripts.function,
+    vendor: kind2.scripts.vendor,
+    function: kind2.scripts.function,
     options,
     category: destination.category,
-    alwaysLoad: kind.scripts.alwaysLoad
+    alwaysLoad: kind2.scripts.alwaysLoad
   });
 }
 var CONSENT_HELP = `the \`consent\` query parameter must be a JSON object mapping consent categories (${CONSENT_CATEGORIES.join(", ")}) to booleans, e.g. consent={"measurement":true,"marketing":false}`;
@@ -756,6 +880,1976 @@ function isConsented(descriptor, granted) {
 }
 function consentKey(granted) {
   return granted === null ? "*" : CONSENT_CATEGORIES.filter((c) => granted.has(c)).join(",");
+}
+
+// src/server/events/body.ts
+var STANDARD_EVENTS = [
+  "PageView",
+  "ViewContent",
+  "AddToCart",
+  "Purchase",
+  "Lead",
+  "SignUp"
+];
+var MAX_BODY_BYTES = 32 * 1024;
+var NAME = "^[A-Za-z][A-Za-z0-9_]{0,39}$";
+var NAME_PATTERN = new RegExp(NAME);
+var SUBJECT_ID = /^sub_[1-9A-HJ-NP-Za-km-z]+$/;
+var CURRENCY = /^[A-Z]{3}$/;
+var PHONE = /^(?:\+|00)[0-9][0-9 ().-]{5,24}$/;
+var MAX_PROPERTIES = 50;
+var MAX_TEXT = 500;
+var MAX_LIST = 50;
+var EVENT_SCHEMA = Object.freeze({
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  title: "c15t server-side event",
+  type: "object",
+  additionalProperties: false,
+  required: ["event"],
+  properties: {
+    event: {
+      description: `One of ${STANDARD_EVENTS.join(", ")}, or a custom name (a letter, then letters, digits or _, at most 40).`,
+      type: "string",
+      pattern: NAME
+    },
+    eventId: {
+      description: "Deduplication id, the same as the browser pixel sends for this event; generated when absent.",
+      type: "string",
+      minLength: 1,
+      maxLength: 128
+    },
+    subjectId: {
+      description: "c15t's subject id; when absent it is read from the `c15t` cookie.",
+      type: "string",
+      pattern: SUBJECT_ID.source
+    },
+    url: {
+      description: "The page the event happened on (http or https).",
+      type: "string",
+      format: "uri",
+      maxLength: 2048
+    },
+    properties: {
+      type: "object",
+      maxProperties: MAX_PROPERTIES,
+      propertyNames: { pattern: NAME },
+      additionalProperties: {
+        anyOf: [
+          { type: "string", maxLength: MAX_TEXT },
+          { type: "number" },
+          { type: "boolean" },
+          { type: "null" },
+          {
+            type: "array",
+            maxItems: MAX_LIST,
+            items: { type: "string", maxLength: MAX_TEXT }
+          }
+        ]
+      },
+      properties: {
+        value: { type: "number", minimum: 0 },
+        currency: { type: "string", pattern: CURRENCY.source },
+        contentIds: {
+          type: "array",
+          maxItems: MAX_LIST,
+          items: { type: "string" }
+        },
+        contentType: { type: "string" },
+        contentName: { type: "string" },
+        orderId: { type: "string" },
+        numItems: { type: "integer", minimum: 0 }
+      }
+    },
+    user: {
+      description: "Identifiers for matching; email and phone are hashed (SHA-256) in the worker and never sent in plain text.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        email: { type: "string", format: "email", maxLength: 254 },
+        phone: {
+          description: "International format: + or 00 and the country code.",
+          type: "string",
+          pattern: PHONE.source
+        },
+        externalId: { type: "string", minLength: 1, maxLength: 256 }
+      }
+    }
+  }
+});
+function isRecord2(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+function kind(value) {
+  if (value === null) {
+    return "null";
+  }
+  return Array.isArray(value) ? "an array" : `a ${typeof value}`;
+}
+function hasControl(text2) {
+  return /[\u0000-\u001f\u007f-\u009f]/.test(text2);
+}
+function text(problems, where, value, max) {
+  if (typeof value !== "string") {
+    problems.push(`${where}: must be a string, got ${kind(value)}`);
+    return null;
+  }
+  if (value.length === 0 || value.length > max) {
+    problems.push(`${where}: must have 1 to ${max} characters`);
+    return null;
+  }
+  if (hasControl(value)) {
+    problems.push(`${where}: must not contain control characters`);
+    return null;
+  }
+  return value;
+}
+function checkUrl(problems, value) {
+  const url = text(problems, "/url", value, 2048);
+  if (url === null) {
+    return null;
+  }
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    problems.push("/url: must be an absolute URL such as https://example.com/");
+    return null;
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
+    problems.push(`/url: must be http or https, got ${parsed.protocol}`);
+    return null;
+  }
+  return parsed.href;
+}
+function checkProperty(problems, key, value) {
+  const where = `/properties/${key}`;
+  switch (key) {
+    case "value":
+      if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+        problems.push(`${where}: must be a number of at least 0`);
+        return void 0;
+      }
+      return value;
+    case "currency":
+      if (typeof value !== "string" || !CURRENCY.test(value)) {
+        problems.push(
+          `${where}: must be an ISO 4217 code in capitals, such as EUR`
+        );
+        return void 0;
+      }
+      return value;
+    case "numItems":
+      if (!Number.isSafeInteger(value) || value < 0) {
+        problems.push(`${where}: must be a whole number of at least 0`);
+        return void 0;
+      }
+      return value;
+    case "contentIds":
+      if (!Array.isArray(value)) {
+        problems.push(`${where}: must be an array of strings`);
+        return void 0;
+      }
+      break;
+    case "contentType":
+    case "contentName":
+    case "orderId":
+      return text(problems, where, value, MAX_TEXT) ?? void 0;
+  }
+  if (value === null || typeof value === "boolean") {
+    return value;
+  }
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) {
+      problems.push(`${where}: must be a finite number`);
+      return void 0;
+    }
+    return value;
+  }
+  if (typeof value === "string") {
+    return text(problems, where, value, MAX_TEXT) ?? void 0;
+  }
+  if (Array.isArray(value)) {
+    if (value.length > MAX_LIST) {
+      problems.push(`${where}: must have at most ${MAX_LIST} items`);
+      return void 0;
+    }
+    const items = [];
+    for (const [i, item] of value.entries()) {
+      const checked = text(problems, `${where}/${i}`, item, MAX_TEXT);
+      if (checked !== null) {
+        items.push(checked);
+      }
+    }
+    return Object.freeze(items);
+  }
+  problems.push(
+    `${where}: must be a string, number, boolean, null or an array of strings, got ${kind(value)}`
+  );
+  return void 0;
+}
+function checkProperties(problems, value) {
+  if (value === void 0) {
+    return Object.freeze({});
+  }
+  if (!isRecord2(value)) {
+    problems.push(`/properties: must be an object, got ${kind(value)}`);
+    return Object.freeze({});
+  }
+  const entries = Object.entries(value);
+  if (entries.length > MAX_PROPERTIES) {
+    problems.push(`/properties: must have at most ${MAX_PROPERTIES} keys`);
+  }
+  const properties = /* @__PURE__ */ Object.create(null);
+  for (const [key, item] of entries) {
+    if (!NAME_PATTERN.test(key)) {
+      problems.push(
+        `/properties: key ${JSON.stringify(key.slice(0, 60))} must be a letter, then letters, digits or _ (at most 40)`
+      );
+      continue;
+    }
+    const checked = checkProperty(problems, key, item);
+    if (checked !== void 0) {
+      properties[key] = checked;
+    }
+  }
+  return Object.freeze(properties);
+}
+function checkUser(problems, value) {
+  const none = { email: null, phone: null, externalId: null };
+  if (value === void 0) {
+    return Object.freeze(none);
+  }
+  if (!isRecord2(value)) {
+    problems.push(`/user: must be an object, got ${kind(value)}`);
+    return Object.freeze(none);
+  }
+  for (const key of Object.keys(value)) {
+    if (!["email", "phone", "externalId"].includes(key)) {
+      problems.push(
+        `/user: unknown key ${JSON.stringify(key.slice(0, 60))}; allowed: email, phone, externalId`
+      );
+    }
+  }
+  let email = null;
+  if (value["email"] !== void 0) {
+    email = text(problems, "/user/email", value["email"], 254);
+    if (email !== null && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim())) {
+      problems.push("/user/email: must be an email address");
+      email = null;
+    }
+  }
+  let phone = null;
+  if (value["phone"] !== void 0) {
+    phone = text(problems, "/user/phone", value["phone"], 32);
+    if (phone !== null && !PHONE.test(phone.trim())) {
+      problems.push(
+        "/user/phone: must be in international format: + or 00, the country code and the number"
+      );
+      phone = null;
+    }
+  }
+  const externalId = value["externalId"] === void 0 ? null : text(problems, "/user/externalId", value["externalId"], 256);
+  return Object.freeze({ email, phone, externalId });
+}
+function parseEventBody(json) {
+  if (!isRecord2(json)) {
+    return {
+      ok: false,
+      problems: [`/: the body must be a JSON object, got ${kind(json)}`]
+    };
+  }
+  const problems = [];
+  const known = ["event", "eventId", "subjectId", "url", "properties", "user"];
+  for (const key of Object.keys(json)) {
+    if (!known.includes(key)) {
+      problems.push(
+        `/: unknown key ${JSON.stringify(key.slice(0, 60))}; allowed: ${known.join(", ")}`
+      );
+    }
+  }
+  let event = null;
+  if (json["event"] === void 0) {
+    problems.push(
+      `/event: is required: one of ${STANDARD_EVENTS.join(", ")} or a custom name`
+    );
+  } else if (typeof json["event"] !== "string" || !NAME_PATTERN.test(json["event"])) {
+    problems.push(
+      `/event: must be one of ${STANDARD_EVENTS.join(", ")} or a custom name (a letter, then letters, digits or _, at most 40)`
+    );
+  } else {
+    event = json["event"];
+  }
+  const eventId = json["eventId"] === void 0 ? null : text(problems, "/eventId", json["eventId"], 128);
+  let subjectId = null;
+  if (json["subjectId"] !== void 0) {
+    if (typeof json["subjectId"] !== "string" || !SUBJECT_ID.test(json["subjectId"])) {
+      problems.push(
+        "/subjectId: must be a c15t subject id (sub_ and base58 characters, as c15t's `c15t` cookie holds)"
+      );
+    } else {
+      subjectId = json["subjectId"];
+    }
+  }
+  const url = json["url"] === void 0 ? null : checkUrl(problems, json["url"]);
+  const properties = checkProperties(problems, json["properties"]);
+  const user = checkUser(problems, json["user"]);
+  if (problems.length > 0 || event === null) {
+    return { ok: false, problems };
+  }
+  return {
+    ok: true,
+    value: Object.freeze({ event, eventId, subjectId, url, properties, user })
+  };
+}
+function standardEvent(name) {
+  return STANDARD_EVENTS.includes(name) ? name : null;
+}
+
+// node_modules/@c15t/translations/dist/translations/en.js
+var translations = {
+  common: {
+    acceptAll: "Accept All",
+    rejectAll: "Reject All",
+    customize: "Customize",
+    save: "Save Settings",
+    close: "Close",
+    securedBy: "Secured by"
+  },
+  cookieBanner: {
+    title: "We value your privacy",
+    description: "This site uses cookies to improve your browsing experience, analyze site traffic, and show personalized content."
+  },
+  consentManagerDialog: {
+    title: "Privacy Settings",
+    description: "Customize your privacy settings here. You can choose which types of cookies and tracking technologies you allow."
+  },
+  consentTypes: {
+    necessary: {
+      title: "Strictly Necessary",
+      description: "These cookies are essential for the website to function properly and cannot be disabled."
+    },
+    functionality: {
+      title: "Functionality",
+      description: "These cookies enable enhanced functionality and personalization of the website."
+    },
+    marketing: {
+      title: "Marketing",
+      description: "These cookies are used to deliver relevant advertisements and track their effectiveness."
+    },
+    measurement: {
+      title: "Analytics",
+      description: "These cookies help us understand how visitors interact with the website and improve its performance."
+    },
+    experience: {
+      title: "Experience",
+      description: "These cookies help us provide a better user experience and test new features."
+    }
+  },
+  frame: {
+    title: "Accept {category} consent to view this content.",
+    actionButton: "Enable {category} consent",
+    policyBlocked: "This content is unavailable under your region's consent policy.",
+    loading: "Loading content…",
+    error: "This content could not be loaded."
+  },
+  legalLinks: {
+    privacyPolicy: "Privacy Policy",
+    cookiePolicy: "Cookie Policy",
+    termsOfService: "Terms of Service"
+  },
+  iab: {
+    banner: {
+      title: "Privacy Settings",
+      description: "We and our {partnerCount} partners store and/or access information on your device and process personal data, such as unique identifiers and browsing data, for this website, to:",
+      partnersLink: "{count} partners",
+      andMore: "And {count} more...",
+      legitimateInterestNotice: "Some partners claim a legitimate interest to process your data. You have the right to object to this processing, customize your choices, and withdraw your consent at any time.",
+      scopeServiceSpecific: "Your consent applies only to this website and will not affect other services.",
+      scopeGroup: "Your choice applies across our websites in this group."
+    },
+    preferenceCenter: {
+      title: "Privacy Settings",
+      description: "Customize your privacy settings here. You can choose which types of cookies and tracking technologies you allow.",
+      tabs: {
+        purposes: "Purposes",
+        vendors: "Vendors"
+      },
+      purposeItem: {
+        partners: "{count} partners",
+        vendorsUseLegitimateInterest: "{count} vendors claim legitimate interest",
+        examples: "Examples",
+        partnersUsingPurpose: "Partners Using This Purpose",
+        withYourPermission: "With Your Permission",
+        legitimateInterest: "Legitimate Interest",
+        objectButton: "Object",
+        objected: "Objected",
+        rightToObject: "You have the right to object to processing based on legitimate interest."
+      },
+      specialPurposes: {
+        title: "Essential Functions (Required)",
+        tooltip: "These are required for site functionality and security. Per IAB TCF, you cannot object to these special purposes."
+      },
+      vendorList: {
+        search: "Search vendors...",
+        showingCount: "{filtered} of {total} vendors",
+        iabVendorsHeading: "IAB Registered Vendors",
+        iabVendorsNotice: "These partners are registered with the IAB Transparency & Consent Framework (TCF), an industry standard for managing consent",
+        customVendorsHeading: "Custom Partners",
+        customVendorsNotice: "These are custom partners not registered with IAB Transparency & Consent Framework (TCF). They process data based on your consent and may have different privacy practices than IAB-registered vendors.",
+        purposes: "Purposes",
+        specialPurposes: "Special Purposes",
+        specialFeatures: "Special Features",
+        features: "Features",
+        dataCategories: "Data Categories",
+        usesCookies: "Uses Cookies",
+        nonCookieAccess: "Non-Cookie Access",
+        maxAge: "Max Age: {days}d",
+        retention: "Retention: {days}d",
+        legitimateInterest: "Leg. Interest",
+        privacyPolicy: "Privacy Policy",
+        storageDisclosure: "Storage Disclosure",
+        requiredNotice: "Required for site functionality, cannot be disabled"
+      },
+      footer: {
+        consentStorage: 'Consent preferences are stored in a cookie named "euconsent-v2" for 13 months. The storage duration may be refreshed when you update your preferences.'
+      }
+    },
+    common: {
+      acceptAll: "Accept All",
+      rejectAll: "Reject All",
+      customize: "Customize",
+      saveSettings: "Save Settings",
+      loading: "Loading...",
+      showingSelectedVendor: "Showing selected vendor",
+      clearSelection: "Clear",
+      customPartner: "Custom partner not registered with IAB"
+    }
+  }
+};
+
+// node_modules/c15t/dist/index.js
+var noop = () => {
+};
+function createDebugLogger(enabled) {
+  if (!enabled) return {
+    log: noop,
+    debug: noop
+  };
+  return {
+    log: (...args) => console.log("[c15t]", ...args),
+    debug: (...args) => console.debug("[c15t]", ...args)
+  };
+}
+var _debugLogger = createDebugLogger(false);
+var C15T_VERSION_HEADER = "x-c15t-version";
+var headers_C15T_VERSION_HEADERS = {
+  [C15T_VERSION_HEADER]: "2.2.0"
+};
+var COOKIE_KEY_MAP = {
+  consents: "c",
+  consentInfo: "i",
+  timestamp: "ts",
+  iabCustomVendorConsents: "icv",
+  iabCustomVendorLegitimateInterests: "icvli",
+  time: "t",
+  type: "y",
+  id: "id",
+  subjectId: "sid",
+  externalId: "eid",
+  materialPolicyFingerprint: "mpf",
+  identityProvider: "idp"
+};
+var REVERSE_COOKIE_KEY_MAP = Object.entries(COOKIE_KEY_MAP).reduce((acc, [key, value]) => {
+  acc[value] = key;
+  return acc;
+}, {});
+var defaultTranslationConfig = {
+  translations: {
+    en: translations
+  },
+  defaultLanguage: "en",
+  disableAutoLanguageSwitch: false
+};
+var consent_types_consentTypes = [
+  {
+    defaultValue: true,
+    description: "These trackers are used for activities that are strictly necessary to operate or deliver the service you requested from us and, therefore, do not require you to consent.",
+    disabled: true,
+    display: true,
+    gdprType: 1,
+    name: "necessary"
+  },
+  {
+    defaultValue: false,
+    description: "These trackers enable basic interactions and functionalities that allow you to access selected features of our service and facilitate your communication with us.",
+    display: false,
+    gdprType: 2,
+    name: "functionality"
+  },
+  {
+    defaultValue: false,
+    description: "These trackers help us to measure traffic and analyze your behavior to improve our service.",
+    display: false,
+    gdprType: 4,
+    name: "measurement"
+  },
+  {
+    defaultValue: false,
+    description: "These trackers help us to improve the quality of your user experience and enable interactions with external content, networks, and platforms.",
+    display: false,
+    gdprType: 3,
+    name: "experience"
+  },
+  {
+    defaultValue: false,
+    description: "These trackers help us to deliver personalized ads or marketing content to you, and to measure their performance.",
+    display: false,
+    gdprType: 5,
+    name: "marketing"
+  }
+];
+var allConsentNames = consent_types_consentTypes.map((consent) => consent.name);
+var initial_state_initialState = {
+  debug: false,
+  config: {
+    pkg: "c15t",
+    version: "2.2.0",
+    mode: "Unknown"
+  },
+  consents: consent_types_consentTypes.reduce((acc, consent) => {
+    acc[consent.name] = consent.defaultValue;
+    return acc;
+  }, {}),
+  selectedConsents: consent_types_consentTypes.reduce((acc, consent) => {
+    acc[consent.name] = consent.defaultValue;
+    return acc;
+  }, {}),
+  consentInfo: null,
+  branding: "c15t",
+  activeUI: "none",
+  isLoadingConsentInfo: false,
+  hasFetchedBanner: false,
+  lastBannerFetchData: null,
+  consentCategories: [
+    "necessary"
+  ],
+  callbacks: {},
+  locationInfo: null,
+  overrides: void 0,
+  legalLinks: {},
+  translationConfig: defaultTranslationConfig,
+  user: void 0,
+  networkBlocker: void 0,
+  storageConfig: void 0,
+  includeNonDisplayedConsents: false,
+  consentTypes: consent_types_consentTypes,
+  iframeBlockerConfig: {
+    disableAutomaticBlocking: false
+  },
+  scripts: [],
+  loadedScripts: {},
+  scriptIdMap: {},
+  model: "opt-in",
+  policyBanner: {},
+  policyDialog: {},
+  policyCategories: null,
+  policyScopeMode: null,
+  initDataSource: null,
+  initDataSourceDetail: null,
+  iab: null,
+  reloadOnConsentRevoked: true,
+  ssrDataUsed: false,
+  ssrSkippedReason: null
+};
+function applyPolicyScopeForRuntimeGating(consents, _allowedPurposeIds, _scopeMode = "permissive") {
+  return consents;
+}
+function validateNonEmptyConditions(conditions, conditionType) {
+  if (0 === conditions.length) throw new TypeError(`${conditionType} condition cannot be empty`);
+}
+function evaluateCategoryCondition(category, consents) {
+  if (!(category in consents)) throw new Error(`Consent category "${category}" not found in consent state`);
+  return consents[category] || false;
+}
+function evaluateAndCondition(andCondition, consents) {
+  const andConditions = Array.isArray(andCondition) ? andCondition : [
+    andCondition
+  ];
+  validateNonEmptyConditions(andConditions, "AND");
+  return andConditions.every((subCondition) => evaluateConditionRecursive(subCondition, consents));
+}
+function evaluateOrCondition(orCondition, consents) {
+  const orConditions = Array.isArray(orCondition) ? orCondition : [
+    orCondition
+  ];
+  validateNonEmptyConditions(orConditions, "OR");
+  return orConditions.some((subCondition) => evaluateConditionRecursive(subCondition, consents));
+}
+function evaluateConditionRecursive(condition, consents) {
+  if ("string" == typeof condition) return evaluateCategoryCondition(condition, consents);
+  if ("object" == typeof condition && null !== condition) {
+    if ("and" in condition) return evaluateAndCondition(condition.and, consents);
+    if ("or" in condition) return evaluateOrCondition(condition.or, consents);
+    if ("not" in condition) return !evaluateConditionRecursive(condition.not, consents);
+  }
+  throw new TypeError(`Invalid condition structure: ${JSON.stringify(condition)}`);
+}
+function has(condition, consents, options) {
+  const runtimeConsents = options ? applyPolicyScopeForRuntimeGating(consents, options.policyCategories, options.policyScopeMode) : consents;
+  return evaluateConditionRecursive(condition, runtimeConsents);
+}
+
+// src/server/events/consent.ts
+var CONSENT_COOKIE = "c15t";
+function subjectFromCookie(header) {
+  if (header === null) {
+    return null;
+  }
+  for (const part of header.split(";")) {
+    const at = part.indexOf("=");
+    if (at < 0 || part.slice(0, at).trim() !== CONSENT_COOKIE) {
+      continue;
+    }
+    let value = part.slice(at + 1).trim();
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+    }
+    for (const pair of value.split(",")) {
+      const colon = pair.indexOf(":");
+      if (colon > 0 && pair.slice(0, colon) === "i.sid") {
+        const id = pair.slice(colon + 1);
+        return SUBJECT_ID.test(id) ? id : null;
+      }
+    }
+  }
+  return null;
+}
+function isRecord3(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+function time(value) {
+  const ms = typeof value === "string" ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(ms) ? Number.NEGATIVE_INFINITY : ms;
+}
+function grantedBy(preferences) {
+  const state = {
+    necessary: true,
+    functionality: false,
+    measurement: false,
+    experience: false,
+    marketing: false
+  };
+  if (preferences !== null) {
+    for (const category of CONSENT_CATEGORIES) {
+      if (category !== "necessary" && preferences[category] === true) {
+        state[category] = true;
+      }
+    }
+  }
+  return new Set(CONSENT_CATEGORIES.filter((c) => has(c, state)));
+}
+async function subjectConsent(c15t, origin, subjectId) {
+  const url = new URL(`/subjects/${encodeURIComponent(subjectId)}`, origin);
+  url.searchParams.set("type", "cookie_banner");
+  let response;
+  try {
+    response = await c15t.handler(
+      new Request(url, { headers: { Accept: "application/json" } })
+    );
+  } catch (error) {
+    return {
+      kind: "unavailable",
+      reason: `c15t failed: ${error instanceof Error ? error.message : String(error)}`
+    };
+  }
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return { kind: "unknown" };
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    return {
+      kind: "unavailable",
+      reason: `c15t answered ${response.status} to GET /subjects/:id`
+    };
+  }
+  let body;
+  try {
+    body = await response.json();
+  } catch {
+    return { kind: "unavailable", reason: "c15t answered with invalid JSON" };
+  }
+  const consents = isRecord3(body) ? body["consents"] : void 0;
+  if (!Array.isArray(consents)) {
+    return {
+      kind: "unavailable",
+      reason: "c15t answered without a `consents` list"
+    };
+  }
+  let latest = null;
+  for (const consent of consents) {
+    if (!isRecord3(consent) || consent["type"] !== "cookie_banner") {
+      continue;
+    }
+    if (latest === null || time(consent["givenAt"]) > time(latest["givenAt"])) {
+      latest = consent;
+    }
+  }
+  const preferences = latest !== null && isRecord3(latest["preferences"]) ? latest["preferences"] : null;
+  return {
+    kind: "recorded",
+    granted: grantedBy(preferences),
+    givenAt: latest !== null && typeof latest["givenAt"] === "string" ? latest["givenAt"] : null
+  };
+}
+
+// src/server/events/event.ts
+var encoder = new TextEncoder();
+async function sha256(text2) {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", encoder.encode(text2))
+  );
+  let hex = "";
+  for (const byte of digest) {
+    hex += byte.toString(16).padStart(2, "0");
+  }
+  return hex;
+}
+function phoneDigits(phone) {
+  const digits = phone.replace(/[^0-9]/g, "");
+  return phone.trim().startsWith("00") ? digits.slice(2) : digits;
+}
+async function hashUser(user) {
+  const email = user.email === null ? null : await sha256(user.email.trim().toLowerCase());
+  const digits = user.phone === null ? null : phoneDigits(user.phone);
+  return Object.freeze({
+    email,
+    phoneDigits: digits === null ? null : await sha256(digits),
+    phoneE164: digits === null ? null : await sha256(`+${digits}`),
+    externalId: user.externalId === null ? null : await sha256(user.externalId.trim())
+  });
+}
+function parseCookies(header) {
+  const cookies = /* @__PURE__ */ new Map();
+  if (header === null) {
+    return cookies;
+  }
+  for (const part of header.split(";")) {
+    const at = part.indexOf("=");
+    if (at > 0) {
+      const name = part.slice(0, at).trim();
+      if (!cookies.has(name)) {
+        cookies.set(name, part.slice(at + 1).trim());
+      }
+    }
+  }
+  return cookies;
+}
+function requestFacts(request) {
+  const header = (name) => {
+    const value = request.headers.get(name);
+    return value === null || value.trim() === "" ? null : value.trim();
+  };
+  return {
+    ip: header("CF-Connecting-IP"),
+    userAgent: header("User-Agent"),
+    referrer: header("Referer"),
+    cookies: parseCookies(request.headers.get("Cookie"))
+  };
+}
+async function outboundEvent(body, subjectId, facts, granted, now) {
+  return Object.freeze({
+    name: body.event,
+    standard: standardEvent(body.event),
+    eventId: body.eventId ?? crypto.randomUUID(),
+    subjectId,
+    visitorId: (await sha256(subjectId)).slice(0, 16),
+    time: now,
+    url: body.url ?? facts.referrer,
+    referrer: facts.referrer,
+    properties: body.properties,
+    ip: facts.ip,
+    userAgent: facts.userAgent,
+    externalId: body.user.externalId,
+    hashed: await hashUser(body.user),
+    granted,
+    cookies: facts.cookies
+  });
+}
+function numberOf(event, key) {
+  const value = event.properties[key];
+  return typeof value === "number" ? value : void 0;
+}
+function stringOf(event, key) {
+  const value = event.properties[key];
+  return typeof value === "string" ? value : void 0;
+}
+function listOf(event, key) {
+  const value = event.properties[key];
+  return Array.isArray(value) ? value : void 0;
+}
+function customProperties(event) {
+  const common = /* @__PURE__ */ new Set([
+    "value",
+    "currency",
+    "contentIds",
+    "contentType",
+    "contentName",
+    "orderId",
+    "numItems"
+  ]);
+  const rest = {};
+  for (const [key, value] of Object.entries(event.properties)) {
+    if (!common.has(key)) {
+      rest[key] = value;
+    }
+  }
+  return rest;
+}
+function compact(object) {
+  const out = {};
+  for (const [key, value] of Object.entries(object)) {
+    if (value !== void 0 && value !== null) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+// src/server/events/vendors/types.ts
+function setting(settings, key) {
+  const value = settings[key];
+  if (typeof value === "number") {
+    return String(value);
+  }
+  return typeof value === "string" && value.trim() !== "" ? value : void 0;
+}
+function httpVerdict(status, body) {
+  if (status >= 200 && status < 300) {
+    return { ok: true };
+  }
+  return {
+    ok: false,
+    retry: status === 408 || status === 429 || status >= 500,
+    message: `answered ${status}${body.trim() === "" ? "" : `: ${body.trim().slice(0, 300)}`}`
+  };
+}
+var JSON_HEADERS = Object.freeze({
+  "Content-Type": "application/json"
+});
+function join(base, path) {
+  return `${base.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`;
+}
+function jsonOf(body) {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return void 0;
+  }
+}
+function isRecord4(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+// src/server/events/vendors/ads.ts
+var META_GRAPH_VERSION = "v21.0";
+var META_EVENTS = {
+  PageView: "PageView",
+  ViewContent: "ViewContent",
+  AddToCart: "AddToCart",
+  Purchase: "Purchase",
+  Lead: "Lead",
+  SignUp: "CompleteRegistration"
+};
+var seconds = (event) => Math.floor(event.time / 1e3);
+function needs(settings, key, what) {
+  return setting(settings, key) === void 0 ? `no ${what} (\`${key}\`) is set` : null;
+}
+function graphVerdict(status, body) {
+  const json = jsonOf(body);
+  if (status >= 200 && status < 300) {
+    return { ok: true };
+  }
+  const error = isRecord4(json) && isRecord4(json["error"]) ? json["error"] : null;
+  if (error !== null && typeof error["message"] === "string") {
+    const code = error["code"];
+    return {
+      ok: false,
+      // Meta's transient errors: 1, 2 (service), 4, 17, 32, 613 (rate limits).
+      retry: status >= 500 || status === 429 || [1, 2, 4, 17, 32, 613].includes(code),
+      message: `${error["message"]}${code === void 0 ? "" : ` (code ${code})`}`
+    };
+  }
+  return httpVerdict(status, body);
+}
+var metaConversions = {
+  api: "Meta Conversions API",
+  endpoint: "META",
+  missing: (settings) => needs(settings, "accessToken", "Conversions API access token"),
+  request(settings, event, context) {
+    const pixelId = setting(settings, "pixelId");
+    const token = setting(settings, "accessToken");
+    if (pixelId === void 0 || token === void 0) {
+      return null;
+    }
+    const contentIds = listOf(event, "contentIds");
+    const data = compact({
+      event_name: event.standard === null ? event.name : META_EVENTS[event.standard],
+      event_time: seconds(event),
+      event_id: event.eventId,
+      action_source: "website",
+      event_source_url: event.url,
+      user_data: compact({
+        em: event.hashed.email === null ? void 0 : [event.hashed.email],
+        ph: event.hashed.phoneDigits === null ? void 0 : [event.hashed.phoneDigits],
+        external_id: event.hashed.externalId === null ? void 0 : [event.hashed.externalId],
+        client_ip_address: event.ip,
+        client_user_agent: event.userAgent,
+        fbp: event.cookies.get("_fbp"),
+        fbc: event.cookies.get("_fbc")
+      }),
+      custom_data: compact({
+        ...customProperties(event),
+        value: numberOf(event, "value"),
+        currency: stringOf(event, "currency"),
+        content_ids: contentIds,
+        content_type: stringOf(event, "contentType") ?? (contentIds === void 0 ? void 0 : "product"),
+        content_name: stringOf(event, "contentName"),
+        order_id: stringOf(event, "orderId"),
+        num_items: numberOf(event, "numItems")
+      }),
+      // Limited Data Use: Meta geolocates the visitor (country and state 0).
+      ...settings["limitedDataUse"] === true ? {
+        data_processing_options: ["LDU"],
+        data_processing_options_country: 0,
+        data_processing_options_state: 0
+      } : {}
+    });
+    const testEventCode = setting(settings, "testEventCode");
+    return {
+      url: join(
+        context.base("META", "https://graph.facebook.com"),
+        `${META_GRAPH_VERSION}/${encodeURIComponent(pixelId)}/events`
+      ),
+      headers: JSON_HEADERS,
+      body: JSON.stringify(
+        compact({
+          data: [data],
+          test_event_code: testEventCode,
+          access_token: token
+        })
+      )
+    };
+  },
+  verdict: graphVerdict
+};
+var TIKTOK_EVENTS = {
+  PageView: "Pageview",
+  ViewContent: "ViewContent",
+  AddToCart: "AddToCart",
+  Purchase: "CompletePayment",
+  Lead: "SubmitForm",
+  SignUp: "CompleteRegistration"
+};
+var tiktokEvents = {
+  api: "TikTok Events API",
+  endpoint: "TIKTOK",
+  missing: (settings) => needs(settings, "accessToken", "Events API access token"),
+  request(settings, event, context) {
+    const pixelId = setting(settings, "pixelId");
+    const token = setting(settings, "accessToken");
+    if (pixelId === void 0 || token === void 0) {
+      return null;
+    }
+    const contentIds = listOf(event, "contentIds");
+    return {
+      url: join(
+        context.base("TIKTOK", "https://business-api.tiktok.com"),
+        "open_api/v1.3/event/track/"
+      ),
+      headers: { ...JSON_HEADERS, "Access-Token": token },
+      body: JSON.stringify(
+        compact({
+          event_source: "web",
+          event_source_id: pixelId,
+          test_event_code: setting(settings, "testEventCode"),
+          data: [
+            compact({
+              event: event.standard === null ? event.name : TIKTOK_EVENTS[event.standard],
+              event_time: seconds(event),
+              event_id: event.eventId,
+              user: compact({
+                email: event.hashed.email,
+                phone: event.hashed.phoneE164,
+                external_id: event.hashed.externalId,
+                ip: event.ip,
+                user_agent: event.userAgent,
+                ttclid: event.cookies.get("ttclid"),
+                ttp: event.cookies.get("_ttp")
+              }),
+              page: compact({ url: event.url, referrer: event.referrer }),
+              properties: compact({
+                ...customProperties(event),
+                value: numberOf(event, "value"),
+                currency: stringOf(event, "currency"),
+                contents: contentIds?.map((id) => ({ content_id: id })),
+                content_type: stringOf(event, "contentType") ?? (contentIds === void 0 ? void 0 : "product"),
+                content_name: stringOf(event, "contentName"),
+                order_id: stringOf(event, "orderId")
+              })
+            })
+          ]
+        })
+      )
+    };
+  },
+  /** TikTok answers 200 with `{code, message}`; 0 is success, 40100 a rate limit, 5xxxx its own faults. */
+  verdict(status, body) {
+    const json = jsonOf(body);
+    if (isRecord4(json) && typeof json["code"] === "number") {
+      const code = json["code"];
+      if (code === 0 && status >= 200 && status < 300) {
+        return { ok: true };
+      }
+      return {
+        ok: false,
+        retry: code === 40100 || code >= 5e4 || status >= 500 || status === 429,
+        message: `${typeof json["message"] === "string" ? json["message"] : "refused"} (code ${code})`
+      };
+    }
+    return httpVerdict(status, body);
+  }
+};
+var REDDIT_EVENTS = {
+  PageView: "PageVisit",
+  ViewContent: "ViewContent",
+  AddToCart: "AddToCart",
+  Purchase: "Purchase",
+  Lead: "Lead",
+  SignUp: "SignUp"
+};
+var redditConversions = {
+  api: "Reddit Conversions API",
+  endpoint: "REDDIT",
+  missing: (settings) => needs(settings, "accessToken", "conversion access token"),
+  request(settings, event, context) {
+    const pixelId = setting(settings, "pixelId");
+    const token = setting(settings, "accessToken");
+    if (pixelId === void 0 || token === void 0) {
+      return null;
+    }
+    const contentIds = listOf(event, "contentIds");
+    return {
+      url: join(
+        context.base("REDDIT", "https://ads-api.reddit.com"),
+        `api/v3/pixels/${encodeURIComponent(pixelId)}/conversion_events`
+      ),
+      headers: { ...JSON_HEADERS, Authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        data: {
+          events: [
+            compact({
+              event_at: event.time,
+              action_source: "WEBSITE",
+              type: event.standard === null ? { tracking_type: "Custom", custom_event_name: event.name } : { tracking_type: REDDIT_EVENTS[event.standard] },
+              click_id: event.cookies.get("_rdt_cid"),
+              user: compact({
+                email: event.hashed.email,
+                phone_number: event.hashed.phoneDigits,
+                external_id: event.hashed.externalId,
+                ip_address: event.ip,
+                user_agent: event.userAgent,
+                uuid: event.cookies.get("_rdt_uuid")
+              }),
+              metadata: compact({
+                conversion_id: event.eventId,
+                currency: stringOf(event, "currency"),
+                value: numberOf(event, "value"),
+                item_count: numberOf(event, "numItems"),
+                products: contentIds?.map((id) => ({ id }))
+              })
+            })
+          ]
+        }
+      })
+    };
+  }
+};
+var SNAPCHAT_EVENTS = {
+  PageView: "PAGE_VIEW",
+  ViewContent: "VIEW_CONTENT",
+  AddToCart: "ADD_CART",
+  Purchase: "PURCHASE",
+  Lead: "SIGN_UP",
+  SignUp: "SIGN_UP"
+};
+var snapchatConversions = {
+  api: "Snapchat Conversions API",
+  endpoint: "SNAPCHAT",
+  missing: (settings) => needs(settings, "accessToken", "Conversions API token"),
+  request(settings, event, context) {
+    const pixelId = setting(settings, "pixelId");
+    const token = setting(settings, "accessToken");
+    if (pixelId === void 0 || token === void 0) {
+      return null;
+    }
+    const path = `v3/${encodeURIComponent(pixelId)}/events${context.debug ? "/validate" : ""}`;
+    const url = new URL(
+      join(context.base("SNAPCHAT", "https://tr.snapchat.com"), path)
+    );
+    url.searchParams.set("access_token", token);
+    const contentIds = listOf(event, "contentIds");
+    return {
+      url: url.href,
+      headers: JSON_HEADERS,
+      body: JSON.stringify({
+        data: [
+          compact({
+            event_name: event.standard === null ? "CUSTOM_EVENT_1" : SNAPCHAT_EVENTS[event.standard],
+            event_time: seconds(event),
+            event_id: event.eventId,
+            action_source: "website",
+            event_source_url: event.url,
+            user_data: compact({
+              em: event.hashed.email === null ? void 0 : [event.hashed.email],
+              ph: event.hashed.phoneDigits === null ? void 0 : [event.hashed.phoneDigits],
+              external_id: event.hashed.externalId === null ? void 0 : [event.hashed.externalId],
+              client_ip_address: event.ip,
+              client_user_agent: event.userAgent,
+              sc_click_id: event.cookies.get("ScCid"),
+              sc_cookie1: event.cookies.get("_scid")
+            }),
+            custom_data: compact({
+              ...event.standard === null ? { event_name: event.name } : {},
+              value: numberOf(event, "value"),
+              currency: stringOf(event, "currency"),
+              content_ids: contentIds,
+              content_category: stringOf(event, "contentType"),
+              order_id: stringOf(event, "orderId"),
+              num_items: numberOf(event, "numItems")
+            })
+          })
+        ]
+      })
+    };
+  }
+};
+
+// src/server/events/vendors/google.ts
+var GA4_EVENTS = {
+  PageView: "page_view",
+  ViewContent: "view_item",
+  AddToCart: "add_to_cart",
+  Purchase: "purchase",
+  Lead: "generate_lead",
+  SignUp: "sign_up"
+};
+function ga4ClientId(event) {
+  const cookie = event.cookies.get("_ga");
+  const match = cookie === void 0 ? null : /^GA\d\.\d+\.(\d+\.\d+)$/.exec(cookie);
+  return match?.[1] ?? event.subjectId;
+}
+var ga4MeasurementProtocol = {
+  api: "GA4 Measurement Protocol",
+  endpoint: "GA4",
+  missing: (settings) => setting(settings, "apiSecret") === void 0 ? "no Measurement Protocol API secret (`apiSecret`) is set" : null,
+  request(settings, event, context) {
+    const measurementId = setting(settings, "measurementId");
+    const apiSecret = setting(settings, "apiSecret");
+    if (measurementId === void 0 || apiSecret === void 0) {
+      return null;
+    }
+    const path = context.debug ? "debug/mp/collect" : "mp/collect";
+    const url = new URL(
+      join(context.base("GA4", "https://www.google-analytics.com"), path)
+    );
+    url.searchParams.set("measurement_id", measurementId);
+    url.searchParams.set("api_secret", apiSecret);
+    const marketing = event.granted.has("marketing");
+    const signal = marketing ? "GRANTED" : "DENIED";
+    const contentIds = listOf(event, "contentIds");
+    const userData = marketing && (event.hashed.email !== null || event.hashed.phoneE164 !== null) ? compact({
+      sha256_email_address: event.hashed.email === null ? void 0 : [event.hashed.email],
+      sha256_phone_number: event.hashed.phoneE164 === null ? void 0 : [event.hashed.phoneE164]
+    }) : void 0;
+    return {
+      url: url.href,
+      headers: JSON_HEADERS,
+      body: JSON.stringify(
+        compact({
+          client_id: ga4ClientId(event),
+          user_id: event.externalId,
+          timestamp_micros: event.time * 1e3,
+          ip_override: event.ip,
+          consent: { ad_user_data: signal, ad_personalization: signal },
+          user_data: userData,
+          events: [
+            {
+              name: event.standard === null ? event.name : GA4_EVENTS[event.standard],
+              params: compact({
+                ...customProperties(event),
+                page_location: event.url,
+                page_referrer: event.referrer,
+                engagement_time_msec: 1,
+                value: numberOf(event, "value"),
+                currency: stringOf(event, "currency"),
+                transaction_id: stringOf(event, "orderId"),
+                items: contentIds?.map((id) => ({ item_id: id }))
+              })
+            }
+          ]
+        })
+      )
+    };
+  },
+  /** The validation server answers `{validationMessages: [...]}`; collection answers 2xx. */
+  verdict(status, body) {
+    const json = jsonOf(body);
+    if (status >= 200 && status < 300 && isRecord4(json) && Array.isArray(json["validationMessages"])) {
+      const messages = json["validationMessages"].filter(isRecord4);
+      if (messages.length > 0) {
+        return {
+          ok: false,
+          retry: false,
+          message: messages.map(
+            (m) => `${String(m["description"] ?? m["validationCode"] ?? "invalid")}${m["fieldPath"] === void 0 ? "" : ` (${String(m["fieldPath"])})`}`
+          ).join("; ")
+        };
+      }
+      return { ok: true, message: "valid (validation server)" };
+    }
+    return httpVerdict(status, body);
+  }
+};
+
+// src/server/events/vendors/product.ts
+var distinctId = (event) => event.externalId ?? event.subjectId;
+function withPage(event, urlKey) {
+  return compact({ ...event.properties, [urlKey]: event.url ?? void 0 });
+}
+var posthogCapture = {
+  api: "PostHog capture API",
+  endpoint: "POSTHOG",
+  missing: () => null,
+  request(settings, event, context) {
+    const apiKey = setting(settings, "apiKey");
+    if (apiKey === void 0) {
+      return null;
+    }
+    const host = setting(settings, "host") ?? "https://us.i.posthog.com";
+    return {
+      url: join(context.base("POSTHOG", host), "i/v0/e/"),
+      headers: JSON_HEADERS,
+      body: JSON.stringify({
+        api_key: apiKey,
+        event: event.standard === "PageView" ? "$pageview" : event.name,
+        distinct_id: distinctId(event),
+        timestamp: new Date(event.time).toISOString(),
+        uuid: isUuid(event.eventId) ? event.eventId : void 0,
+        properties: compact({
+          ...withPage(event, "$current_url"),
+          $ip: event.ip,
+          $raw_user_agent: event.userAgent,
+          $referrer: event.referrer,
+          $insert_id: event.eventId,
+          $process_person_profile: event.externalId !== null
+        })
+      })
+    };
+  }
+};
+function isUuid(text2) {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(
+    text2
+  );
+}
+var MIXPANEL_EVENTS = {
+  PageView: "$mp_web_page_view"
+};
+var mixpanelIngestion = {
+  api: "Mixpanel ingestion API",
+  endpoint: "MIXPANEL",
+  missing: () => null,
+  request(settings, event, context) {
+    const token = setting(settings, "token");
+    if (token === void 0) {
+      return null;
+    }
+    const secret = setting(settings, "apiSecret");
+    const host = setting(settings, "apiHost") ?? "https://api.mixpanel.com";
+    const base = context.base("MIXPANEL", host);
+    const url = new URL(join(base, secret === void 0 ? "track" : "import"));
+    const headers = { ...JSON_HEADERS };
+    if (secret === void 0) {
+      url.searchParams.set("verbose", "1");
+    } else {
+      url.searchParams.set("strict", "1");
+      headers["Authorization"] = `Basic ${btoa(`${secret}:`)}`;
+    }
+    const name = event.standard === null ? event.name : MIXPANEL_EVENTS[event.standard] ?? event.name;
+    return {
+      url: url.href,
+      headers,
+      body: JSON.stringify([
+        {
+          event: name,
+          properties: compact({
+            ...withPage(event, "$current_url"),
+            token,
+            time: event.time,
+            distinct_id: distinctId(event),
+            $insert_id: event.eventId.replace(/[^A-Za-z0-9-]/g, "").slice(0, 36) || void 0,
+            ip: event.ip,
+            $referrer: event.referrer
+          })
+        }
+      ])
+    };
+  },
+  /** `/track?verbose=1` and `/import?strict=1` say `{status: 1}` / `{code: 200}` on success. */
+  verdict(status, body) {
+    const json = jsonOf(body);
+    if (status >= 200 && status < 300) {
+      if (isRecord4(json) && json["status"] === 0) {
+        return {
+          ok: false,
+          retry: false,
+          message: String(json["error"] ?? "refused")
+        };
+      }
+      return { ok: true };
+    }
+    if (isRecord4(json) && typeof json["error"] === "string") {
+      return {
+        ok: false,
+        retry: status === 429 || status >= 500,
+        message: `${json["error"]} (HTTP ${status})`
+      };
+    }
+    return httpVerdict(status, body);
+  }
+};
+var AMPLITUDE_EVENTS = {
+  PageView: "[Amplitude] Page Viewed"
+};
+var amplitudeHttp = {
+  api: "Amplitude HTTP V2 API",
+  endpoint: "AMPLITUDE",
+  missing: () => null,
+  request(settings, event, context) {
+    const apiKey = setting(settings, "apiKey");
+    if (apiKey === void 0) {
+      return null;
+    }
+    const host = setting(settings, "serverZone") === "EU" ? "https://api.eu.amplitude.com" : "https://api2.amplitude.com";
+    const userId = event.externalId !== null && event.externalId.length >= 5 ? event.externalId : void 0;
+    return {
+      url: join(context.base("AMPLITUDE", host), "2/httpapi"),
+      headers: JSON_HEADERS,
+      body: JSON.stringify({
+        api_key: apiKey,
+        events: [
+          compact({
+            event_type: event.standard === null ? event.name : AMPLITUDE_EVENTS[event.standard] ?? event.name,
+            user_id: userId,
+            device_id: event.subjectId,
+            time: event.time,
+            insert_id: event.eventId,
+            ip: event.ip,
+            event_properties: withPage(event, "[Amplitude] Page URL"),
+            price: typeof event.properties["value"] === "number" ? event.properties["value"] : void 0,
+            currency: typeof event.properties["currency"] === "string" ? event.properties["currency"] : void 0
+          })
+        ]
+      })
+    };
+  },
+  verdict(status, body) {
+    const json = jsonOf(body);
+    if (status >= 200 && status < 300) {
+      return { ok: true };
+    }
+    if (isRecord4(json) && typeof json["error"] === "string") {
+      return {
+        ok: false,
+        retry: status === 429 || status >= 500,
+        message: `${json["error"]} (HTTP ${status})`
+      };
+    }
+    return httpVerdict(status, body);
+  }
+};
+var SEGMENT_EVENTS = {
+  PageView: "Page Viewed",
+  ViewContent: "Product Viewed",
+  AddToCart: "Product Added",
+  Purchase: "Order Completed",
+  Lead: "Lead Generated",
+  SignUp: "Signed Up"
+};
+var segmentTracking = {
+  api: "Segment HTTP tracking API",
+  endpoint: "SEGMENT",
+  missing: () => null,
+  request(settings, event, context) {
+    const writeKey = setting(settings, "writeKey");
+    if (writeKey === void 0) {
+      return null;
+    }
+    const host = setting(settings, "apiHost");
+    const base = context.base(
+      "SEGMENT",
+      host === void 0 ? "https://api.segment.io" : `https://${host.replace(/^https?:\/\//, "").replace(/\/v1\/?$/, "")}`
+    );
+    const page = event.standard === "PageView";
+    return {
+      url: join(base, page ? "v1/page" : "v1/track"),
+      headers: {
+        ...JSON_HEADERS,
+        Authorization: `Basic ${btoa(`${writeKey}:`)}`
+      },
+      body: JSON.stringify(
+        compact({
+          userId: event.externalId,
+          anonymousId: event.subjectId,
+          event: page ? void 0 : event.standard === null ? event.name : SEGMENT_EVENTS[event.standard],
+          properties: withPage(event, "url"),
+          messageId: event.eventId,
+          timestamp: new Date(event.time).toISOString(),
+          context: compact({
+            ip: event.ip,
+            userAgent: event.userAgent,
+            page: compact({ url: event.url, referrer: event.referrer })
+          })
+        })
+      )
+    };
+  }
+};
+
+// src/server/events/vendors/web.ts
+function scalarProps(event) {
+  const props = {};
+  for (const [key, value] of Object.entries(event.properties)) {
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+      props[key] = value;
+    } else if (Array.isArray(value)) {
+      props[key] = value.join(",");
+    }
+  }
+  return props;
+}
+function visitorHeaders(event) {
+  return compact({
+    "User-Agent": event.userAgent ?? void 0,
+    "X-Forwarded-For": event.ip ?? void 0
+  });
+}
+var plausibleEvents = {
+  api: "Plausible Events API",
+  endpoint: "PLAUSIBLE",
+  missing: () => null,
+  request(settings, event, context) {
+    const domain = setting(settings, "domain");
+    if (domain === void 0) {
+      return null;
+    }
+    if (event.url === null) {
+      return { skip: "Plausible needs the page: send `url` with the event" };
+    }
+    if (event.userAgent === null) {
+      return { skip: "Plausible needs the visitor’s User-Agent header" };
+    }
+    const value = event.properties["value"];
+    const currency = event.properties["currency"];
+    const host = setting(settings, "apiHost") ?? "https://plausible.io";
+    return {
+      url: join(context.base("PLAUSIBLE", host), "api/event"),
+      headers: { ...JSON_HEADERS, ...visitorHeaders(event) },
+      body: JSON.stringify(
+        compact({
+          domain,
+          name: event.standard === "PageView" ? "pageview" : event.name,
+          url: event.url,
+          referrer: event.referrer,
+          props: scalarProps(event),
+          revenue: event.standard === "Purchase" && typeof value === "number" && typeof currency === "string" ? { currency, amount: value } : void 0
+        })
+      )
+    };
+  }
+};
+var umamiSend = {
+  api: "Umami send API",
+  endpoint: "UMAMI",
+  missing: () => null,
+  request(settings, event, context) {
+    const website = setting(settings, "websiteId");
+    if (website === void 0) {
+      return null;
+    }
+    if (event.url === null) {
+      return { skip: "Umami needs the page: send `url` with the event" };
+    }
+    if (event.userAgent === null) {
+      return { skip: "Umami needs the visitor’s User-Agent header" };
+    }
+    const url = new URL(event.url);
+    const host = setting(settings, "hostUrl") ?? "https://cloud.umami.is";
+    return {
+      url: join(context.base("UMAMI", host), "api/send"),
+      headers: { ...JSON_HEADERS, ...visitorHeaders(event) },
+      body: JSON.stringify({
+        type: "event",
+        payload: compact({
+          website,
+          hostname: url.hostname,
+          url: `${url.pathname}${url.search}`,
+          referrer: event.referrer ?? void 0,
+          name: event.standard === "PageView" ? void 0 : event.name,
+          data: Object.keys(event.properties).length === 0 ? void 0 : event.properties,
+          id: event.externalId ?? void 0
+        })
+      })
+    };
+  }
+};
+var matomoTracking = {
+  api: "Matomo Tracking API",
+  endpoint: "MATOMO",
+  missing: () => null,
+  request(settings, event, context) {
+    const matomoUrl = setting(settings, "matomoUrl");
+    const siteId = setting(settings, "siteId");
+    if (matomoUrl === void 0 || siteId === void 0) {
+      return null;
+    }
+    const form = new URLSearchParams();
+    form.set("idsite", siteId);
+    form.set("rec", "1");
+    form.set("apiv", "1");
+    form.set("send_image", "0");
+    form.set("_id", event.visitorId);
+    form.set("cdt", String(Math.floor(event.time / 1e3)));
+    if (event.url !== null) {
+      form.set("url", event.url);
+    }
+    if (event.referrer !== null) {
+      form.set("urlref", event.referrer);
+    }
+    if (event.externalId !== null) {
+      form.set("uid", event.externalId);
+    }
+    if (event.userAgent !== null) {
+      form.set("ua", event.userAgent);
+    }
+    const value = event.properties["value"];
+    if (event.standard === "PageView") {
+      form.set(
+        "action_name",
+        event.url === null ? "Page view" : new URL(event.url).pathname
+      );
+    } else if (event.standard === "Purchase" && typeof value === "number") {
+      form.set("idgoal", "0");
+      form.set("revenue", String(value));
+      const orderId = event.properties["orderId"];
+      form.set("ec_id", typeof orderId === "string" ? orderId : event.eventId);
+    } else {
+      form.set("e_c", "c15t");
+      form.set("e_a", event.name);
+      if (typeof value === "number") {
+        form.set("e_v", String(value));
+      }
+    }
+    const token = setting(settings, "tokenAuth");
+    if (token !== void 0) {
+      form.set("token_auth", token);
+      if (event.ip !== null) {
+        form.set("cip", event.ip);
+      }
+    } else {
+      form.delete("cdt");
+    }
+    return {
+      url: join(context.base("MATOMO", matomoUrl), "matomo.php"),
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        ...event.userAgent === null ? {} : { "User-Agent": event.userAgent }
+      },
+      body: form.toString()
+    };
+  }
+};
+
+// src/server/events/vendors/index.ts
+var SENDERS = /* @__PURE__ */ new Map([
+  ["meta-pixel", metaConversions],
+  ["google-analytics", ga4MeasurementProtocol],
+  ["tiktok-pixel", tiktokEvents],
+  ["reddit-pixel", redditConversions],
+  ["snapchat-pixel", snapchatConversions],
+  ["posthog", posthogCapture],
+  ["mixpanel", mixpanelIngestion],
+  ["amplitude", amplitudeHttp],
+  ["segment", segmentTracking],
+  ["plausible", plausibleEvents],
+  ["umami", umamiSend],
+  ["matomo", matomoTracking]
+]);
+
+// src/server/events/dispatch.ts
+var MAX_ATTEMPTS = 3;
+var ATTEMPT_TIMEOUT_MS = 5e3;
+var DESTINATION_BUDGET_MS = 2e4;
+var BACKOFF_BASE_MS = 200;
+function eventDestinations(destinations) {
+  return destinations.filter((d) => d.enabled && SENDERS.has(d.type));
+}
+function redact(text2, secrets) {
+  let out = text2;
+  for (const secret of secrets) {
+    if (secret.length > 0) {
+      out = out.split(secret).join("***");
+    }
+  }
+  return out;
+}
+var defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+function backoff(attempt, retryAfter, random) {
+  const seconds2 = retryAfter === null ? Number.NaN : Number(retryAfter);
+  if (Number.isFinite(seconds2) && seconds2 >= 0) {
+    return Math.min(seconds2 * 1e3, 5e3);
+  }
+  return Math.floor(random() * BACKOFF_BASE_MS * 2 ** (attempt - 1));
+}
+async function sendOne(destination, sender, event, options) {
+  const settings = destination.settings;
+  const base = { id: destination.id, type: destination.type, api: sender.api };
+  const secrets = options.secretKeys(destination.type).map((key) => settings[key]).filter((v) => typeof v === "string");
+  const request = sender.request(settings, event, options.context);
+  if (request === null) {
+    return {
+      ...base,
+      outcome: "not_configured",
+      attempts: 0,
+      message: sender.missing(settings) ?? "the settings lack what the API needs"
+    };
+  }
+  if ("skip" in request) {
+    return { ...base, outcome: "skipped", attempts: 0, message: request.skip };
+  }
+  const doFetch = options.fetch ?? fetch;
+  const sleep = options.sleep ?? defaultSleep;
+  const random = options.random ?? Math.random;
+  const started = Date.now();
+  let last = { message: "not sent" };
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+    let verdict;
+    let retryAfter = null;
+    try {
+      const response = await doFetch(request.url, {
+        method: "POST",
+        headers: request.headers,
+        body: request.body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)
+      });
+      const text2 = await response.text();
+      retryAfter = response.headers.get("Retry-After");
+      verdict = (sender.verdict ?? httpVerdict)(response.status, text2);
+      last = { status: response.status, message: verdict.message ?? "" };
+    } catch (error) {
+      const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+      verdict = {
+        ok: false,
+        retry: true,
+        message: timedOut ? `no answer within ${ATTEMPT_TIMEOUT_MS / 1e3} s` : "could not be reached"
+      };
+      last = { message: verdict.message };
+    }
+    if (verdict.ok) {
+      return {
+        ...base,
+        outcome: "sent",
+        attempts: attempt,
+        ...last.status === void 0 ? {} : { status: last.status },
+        ...verdict.message === void 0 ? {} : { message: redact(verdict.message, secrets) }
+      };
+    }
+    const wait = backoff(attempt, retryAfter, random);
+    if (!verdict.retry || attempt === MAX_ATTEMPTS || Date.now() - started + wait + ATTEMPT_TIMEOUT_MS > DESTINATION_BUDGET_MS) {
+      return {
+        ...base,
+        outcome: "failed",
+        attempts: attempt,
+        ...last.status === void 0 ? {} : { status: last.status },
+        message: `${sender.api}: ${redact(verdict.message, secrets)}`
+      };
+    }
+    await sleep(wait);
+  }
+  return {
+    ...base,
+    outcome: "failed",
+    attempts: MAX_ATTEMPTS,
+    message: last.message
+  };
+}
+async function dispatch(destinations, consent, event, options) {
+  return await Promise.all(
+    eventDestinations(destinations).map(async (destination) => {
+      const sender = SENDERS.get(destination.type);
+      const base = {
+        id: destination.id,
+        type: destination.type,
+        api: sender.api,
+        attempts: 0
+      };
+      switch (consent.kind) {
+        case "unknown":
+          return {
+            ...base,
+            outcome: "no_subject",
+            message: "c15t has no record of this subject"
+          };
+        case "unavailable":
+          return {
+            ...base,
+            outcome: "consent_unavailable",
+            message: consent.reason
+          };
+        case "recorded":
+          if (!consent.granted.has(destination.category)) {
+            return {
+              ...base,
+              outcome: "no_consent",
+              message: `the subject has not granted ${destination.category}`
+            };
+          }
+          return await sendOne(destination, sender, event, options);
+      }
+    })
+  );
+}
+
+// src/server/events/route.ts
+var DEBUG_SECRET_VAR = "C15T_EVENTS_DEBUG_SECRET";
+var ENDPOINT_VAR_PREFIX = "C15T_ENDPOINT_";
+var JSON_TYPE = "application/json; charset=utf-8";
+function envString(env, name) {
+  if (env === null) {
+    return null;
+  }
+  const value = Reflect.get(env, name);
+  return typeof value === "string" && value !== "" ? value : null;
+}
+function sendContext(env, debug) {
+  return {
+    debug,
+    base(name, fallback) {
+      const override = envString(env, `${ENDPOINT_VAR_PREFIX}${name}`);
+      return override !== null && /^https?:\/\//.test(override) ? override : fallback;
+    }
+  };
+}
+function sameSecret(a, b) {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i += 1) {
+    diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  }
+  return diff === 0;
+}
+function counts(outcomes) {
+  const tally = {
+    sent: 0,
+    no_consent: 0,
+    no_subject: 0,
+    consent_unavailable: 0,
+    not_configured: 0,
+    skipped: 0,
+    failed: 0
+  };
+  for (const o of outcomes) {
+    tally[o.outcome] += 1;
+  }
+  return tally;
+}
+function consentView(consent) {
+  switch (consent.kind) {
+    case "recorded":
+      return {
+        found: true,
+        granted: [...consent.granted],
+        givenAt: consent.givenAt
+      };
+    case "unknown":
+      return { found: false };
+    case "unavailable":
+      return { found: null, error: consent.reason };
+  }
+}
+async function readJson(request) {
+  const type = (request.headers.get("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json" && type !== "text/plain") {
+    return {
+      ok: false,
+      status: 415,
+      message: "the body must be JSON: send `Content-Type: application/json` (or text/plain)"
+    };
+  }
+  const length = Number(request.headers.get("Content-Length") ?? "0");
+  if (length > MAX_BODY_BYTES) {
+    return {
+      ok: false,
+      status: 413,
+      message: `the body must be at most ${MAX_BODY_BYTES} bytes`
+    };
+  }
+  const bytes = await request.arrayBuffer();
+  if (bytes.byteLength > MAX_BODY_BYTES) {
+    return {
+      ok: false,
+      status: 413,
+      message: `the body must be at most ${MAX_BODY_BYTES} bytes`
+    };
+  }
+  try {
+    return {
+      ok: true,
+      json: JSON.parse(
+        new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
+          bytes
+        )
+      )
+    };
+  } catch {
+    return {
+      ok: false,
+      status: 400,
+      message: "the body is not valid UTF-8 JSON"
+    };
+  }
+}
+function createEventsRoute(options) {
+  const destinations = eventDestinations(options.destinations);
+  const answer = (headers, status, body) => {
+    headers.set("Content-Type", JSON_TYPE);
+    headers.set("Cache-Control", "no-store");
+    return new Response(JSON.stringify(body), { status, headers });
+  };
+  const work = async (request, body, subjectId, debug) => {
+    const c15t = options.c15t;
+    const consent = await subjectConsent(
+      c15t,
+      new URL(request.url).origin,
+      subjectId
+    );
+    const granted = consent.kind === "recorded" ? consent.granted : /* @__PURE__ */ new Set();
+    const event = await outboundEvent(
+      body,
+      subjectId,
+      requestFacts(request),
+      granted,
+      Date.now()
+    );
+    const outcomes = await dispatch(destinations, consent, event, {
+      context: sendContext(options.env, debug),
+      secretKeys: options.secretKeys
+    });
+    console.log(
+      JSON.stringify({
+        message: "c15t events: event handled",
+        event: body.event,
+        eventId: event.eventId,
+        ...counts(outcomes)
+      })
+    );
+    return { consent, outcomes, eventId: event.eventId };
+  };
+  return {
+    schema(headers) {
+      headers.set("Cache-Control", "public, max-age=3600");
+      headers.set("Content-Type", "application/schema+json");
+      return new Response(JSON.stringify(EVENT_SCHEMA), {
+        status: 200,
+        headers
+      });
+    },
+    async handle(request, headers, ctx) {
+      if (options.c15t === null) {
+        return answer(headers, 501, {
+          error: "server-side events need the worker’s c15t instance (the `c15t` option of createAnalyticsHandler)"
+        });
+      }
+      const url = new URL(request.url);
+      const debug = url.searchParams.get("debug");
+      if (debug !== null && debug !== "1") {
+        return answer(headers, 400, { error: "`debug` must be 1 when given" });
+      }
+      if (debug === "1") {
+        const secret = envString(options.env, DEBUG_SECRET_VAR);
+        if (secret === null) {
+          return answer(headers, 403, {
+            error: `debug mode is off: the worker has no ${DEBUG_SECRET_VAR} secret`
+          });
+        }
+        const given = /^Bearer (.+)$/.exec(
+          request.headers.get("Authorization") ?? ""
+        )?.[1];
+        if (given === void 0 || !sameSecret(given, secret)) {
+          headers.set("WWW-Authenticate", 'Bearer realm="c15t events debug"');
+          return answer(headers, 401, {
+            error: `debug mode needs \`Authorization: Bearer <${DEBUG_SECRET_VAR}>\``
+          });
+        }
+      }
+      const read = await readJson(request);
+      if (!read.ok) {
+        return answer(headers, read.status, { error: read.message });
+      }
+      const parsed = parseEventBody(read.json);
+      if (!parsed.ok) {
+        return answer(headers, 400, {
+          error: "invalid event",
+          problems: parsed.problems
+        });
+      }
+      const body = parsed.value;
+      const subjectId = body.subjectId ?? subjectFromCookie(request.headers.get("Cookie"));
+      if (subjectId === null) {
+        return answer(headers, 400, {
+          error: "invalid event",
+          problems: [
+            "/subjectId: is required: send it, or send the request with c15t’s `c15t` cookie"
+          ]
+        });
+      }
+      const fixed = body.eventId === null ? { ...body, eventId: crypto.randomUUID() } : body;
+      if (debug === "1") {
+        const result = await work(request, fixed, subjectId, true);
+        return answer(headers, 200, {
+          eventId: result.eventId,
+          subject: consentView(result.consent),
+          destinations: result.outcomes
+        });
+      }
+      const pending = work(request, fixed, subjectId, false).catch(
+        (error) => {
+          console.error(
+            "c15t events: forwarding failed",
+            error instanceof Error ? error.message : String(error)
+          );
+        }
+      );
+      if (ctx !== void 0) {
+        ctx.waitUntil(pending);
+      }
+      return answer(headers, 202, { accepted: true, eventId: fixed.eventId });
+    }
+  };
 }
 
 // src/server/origin.ts
@@ -828,16 +2922,17 @@ function originMatcher(trustedOrigins) {
 
 // src/server/handler.ts
 var ALLOWED_METHODS = "GET, HEAD, OPTIONS";
+var EVENTS_METHODS = "POST, OPTIONS";
 var SCRIPTS_CACHE_CONTROL = "public, max-age=60";
 var CLIENT_CACHE_CONTROL = "public, max-age=3600";
 var PREFLIGHT_MAX_AGE = "600";
-var JSON_TYPE = "application/json; charset=utf-8";
+var JSON_TYPE2 = "application/json; charset=utf-8";
 var JAVASCRIPT_TYPE = "text/javascript; charset=utf-8";
 var HEADER_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:\s*,\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
-var encoder = new TextEncoder();
+var encoder2 = new TextEncoder();
 async function representation(body) {
   const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", encoder.encode(body))
+    await crypto.subtle.digest("SHA-256", encoder2.encode(body))
   );
   let hex = "";
   for (const byte of digest) {
@@ -873,12 +2968,12 @@ function checkTrustedOrigins(trustedOrigins) {
   }
   return Object.freeze([...trustedOrigins]);
 }
-function checkDescriptors(destinations) {
+function checkDestinations(destinations) {
   if (!Array.isArray(destinations)) {
     throw new TypeError("@c15t/destinations: `destinations` must be an array");
   }
   const ids = /* @__PURE__ */ new Set();
-  const descriptors = [];
+  const checked = [];
   for (const value of destinations) {
     const destination = checkDestination(value);
     if (ids.has(destination.id)) {
@@ -887,12 +2982,31 @@ function checkDescriptors(destinations) {
       );
     }
     ids.add(destination.id);
-    const descriptor = describeDestination(destination);
-    if (descriptor !== null) {
-      descriptors.push(descriptor);
-    }
+    checked.push(destination);
   }
-  return Object.freeze(descriptors);
+  return Object.freeze(checked);
+}
+function checkC15t(c15t) {
+  if (c15t === void 0) {
+    return null;
+  }
+  if (typeof c15t !== "object" || c15t === null || typeof c15t.handler !== "function") {
+    throw new TypeError(
+      "@c15t/destinations: `c15t` must be the c15t instance (an object with a `handler` function)"
+    );
+  }
+  return c15t;
+}
+function checkEnv(env) {
+  if (env === void 0) {
+    return null;
+  }
+  if (typeof env !== "object" || env === null) {
+    throw new TypeError(
+      "@c15t/destinations: `env` must be the worker's environment object"
+    );
+  }
+  return env;
 }
 function createAnalyticsHandler(options) {
   if (typeof options !== "object" || options === null) {
@@ -904,9 +3018,20 @@ function createAnalyticsHandler(options) {
   const isTrusted = originMatcher(
     checkTrustedOrigins(options.trustedOrigins ?? [])
   );
-  const descriptors = checkDescriptors(options.destinations);
+  const destinations = checkDestinations(options.destinations);
+  const descriptors = Object.freeze(
+    destinations.map(describeDestination).filter((d) => d !== null)
+  );
+  const events = createEventsRoute({
+    c15t: checkC15t(options.c15t) ?? null,
+    destinations,
+    env: checkEnv(options.env),
+    secretKeys: (slug) => KINDS.get(slug)?.secrets ?? []
+  });
   const scriptsPath = `${basePath}/scripts`;
   const clientPath = `${basePath}/client.js`;
+  const eventsPath = `${basePath}/events`;
+  const schemaPath = `${basePath}/events/schema`;
   const answers = /* @__PURE__ */ new Map();
   function scriptsAnswer(granted) {
     const key = consentKey(granted);
@@ -919,36 +3044,42 @@ function createAnalyticsHandler(options) {
     return answer;
   }
   let clientAnswer;
-  return async (request) => {
+  return async (request, ctx) => {
     const url = new URL(request.url);
     const origin = request.headers.get("Origin");
     const isClient = url.pathname === clientPath;
     const isScripts = url.pathname === scriptsPath;
+    const isEvents = url.pathname === eventsPath;
+    const isSchema = url.pathname === schemaPath;
     const headers = new Headers({
       Vary: "Origin",
       "X-Content-Type-Options": "nosniff"
     });
-    if (isClient) {
+    if (isClient || isSchema) {
       headers.set("Access-Control-Allow-Origin", "*");
     } else if (origin !== null && isTrusted(origin)) {
       headers.set("Access-Control-Allow-Origin", origin);
     }
     const corsAllowed = headers.has("Access-Control-Allow-Origin");
     const error = (status, message) => {
-      headers.set("Content-Type", JSON_TYPE);
+      headers.set("Content-Type", JSON_TYPE2);
       headers.set("Cache-Control", "no-store");
       return new Response(
         request.method === "HEAD" ? null : JSON.stringify({ error: message }),
         { status, headers }
       );
     };
-    if (!isClient && !isScripts) {
+    if (!isClient && !isScripts && !isEvents && !isSchema) {
       return error(404, `Not found: ${url.pathname}`);
     }
+    const allowed = isEvents ? EVENTS_METHODS : ALLOWED_METHODS;
     if (request.method === "OPTIONS") {
-      headers.set("Allow", ALLOWED_METHODS);
+      headers.set("Allow", allowed);
       if (corsAllowed) {
-        headers.set("Access-Control-Allow-Methods", ALLOWED_METHODS);
+        headers.set("Access-Control-Allow-Methods", allowed);
+        if (isEvents) {
+          headers.set("Access-Control-Allow-Credentials", "true");
+        }
         const requested = request.headers.get("Access-Control-Request-Headers");
         if (requested !== null && HEADER_LIST.test(requested.trim())) {
           headers.set("Access-Control-Allow-Headers", requested.trim());
@@ -957,12 +3088,28 @@ function createAnalyticsHandler(options) {
       }
       return new Response(null, { status: 204, headers });
     }
+    if (isEvents) {
+      if (request.method !== "POST") {
+        headers.set("Allow", EVENTS_METHODS);
+        return error(
+          405,
+          `Method ${request.method} is not allowed on ${url.pathname}; allowed: ${EVENTS_METHODS}`
+        );
+      }
+      if (corsAllowed) {
+        headers.set("Access-Control-Allow-Credentials", "true");
+      }
+      return await events.handle(request, headers, ctx);
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       headers.set("Allow", ALLOWED_METHODS);
       return error(
         405,
         `Method ${request.method} is not allowed on ${url.pathname}; allowed: ${ALLOWED_METHODS}`
       );
+    }
+    if (isSchema) {
+      return events.schema(headers);
     }
     let answer;
     if (isClient) {
@@ -976,7 +3123,7 @@ function createAnalyticsHandler(options) {
         return error(400, consent.error);
       }
       answer = await scriptsAnswer(consent.granted);
-      headers.set("Content-Type", JSON_TYPE);
+      headers.set("Content-Type", JSON_TYPE2);
       headers.set("Cache-Control", SCRIPTS_CACHE_CONTROL);
     }
     headers.set("ETag", answer.etag);

@@ -82,13 +82,25 @@ pub(crate) fn render_destinations(catalogue: &Catalogue, header: Vec<String>) ->
                 $("/** Origins allowed to call the routes (CORS), as c15t matches them. */")
                 trustedOrigins?: readonly string[];
                 destinations: readonly Destination[];
+                $("/** The worker's c15t instance: `POST {basePath}/events` reads each subject's")
+                $(" * consent from it and forwards nothing without it. */")
+                c15t?: { readonly handler: (request: Request) => Promise<Response> };
+                $("/** The worker's environment, for `C15T_EVENTS_DEBUG_SECRET` and the")
+                $(" * `C15T_ENDPOINT_<VENDOR>` base URL overrides. */")
+                env?: object;
+            }
+            $['\n']
+            $("/** What the handler needs of the worker's `ExecutionContext`. */")
+            export interface WaitUntil {
+                waitUntil(promise: Promise<unknown>): void;
             }
             $['\n']
             $("/** Serves `GET {basePath}/scripts?consent=...` (the consented destinations as")
-            $(" * `ScriptDescriptor`s) and `GET {basePath}/client.js` (the browser module). */")
+            $(" * `ScriptDescriptor`s), `GET {basePath}/client.js` (the browser module) and")
+            $(" * `POST {basePath}/events` (server-side events, forwarded after `ctx.waitUntil`). */")
             export function createAnalyticsHandler(
                 options: AnalyticsHandlerOptions
-            ): (request: Request) => Promise<Response>;
+            ): (request: Request, ctx?: WaitUntil) => Promise<Response>;
         }
     };
     crate::project::format_ts(&t, header)
@@ -148,8 +160,10 @@ fn jsdoc(text: &str) -> String {
 /// The catalogue as the destinations runtime reads it (`packages/destinations/src/catalogue.json`):
 /// per kind slug, its factory, default category and how a browser loads it (the
 /// `@c15t/scripts` module and function, `alwaysLoad`, the option taking the category, and the
-/// vendor option each public setting fills). Secret settings are not listed: the runtime never
-/// sends a setting it does not find here.
+/// vendor option each public setting fills). Secret settings are not listed among the options:
+/// the runtime never sends a browser a setting it does not find there; `secrets` names them so
+/// the runtime can keep their values out of every message. `events` names the vendor's server
+/// API, if the kind has one, and the settings it needs.
 pub(crate) fn runtime_catalogue(catalogue: &Catalogue) -> String {
     use serde_json::{Map, Value, json};
     let mut kinds = Map::new();
@@ -178,6 +192,8 @@ pub(crate) fn runtime_catalogue(catalogue: &Catalogue) -> String {
                 "alwaysLoad": always_load,
                 "categoryOption": category_option,
                 "options": options,
+                "secrets": kind.fields.iter().filter(|f| f.secret).map(|f| f.key).collect::<Vec<_>>(),
+                "events": kind.events.map(|e| json!({ "api": e.api, "requires": e.requires })),
             }),
         );
     }

@@ -130,13 +130,16 @@ struct Signatures {
     satisfies: &'static str,
 }
 
+/// The worker's optional debug secret of `POST /analytics/events?debug=1`.
+const DEBUG_SECRET_FIELD: &str = "C15T_EVENTS_DEBUG_SECRET?: string;";
+
 const TS: Signatures = Signatures {
     typescript: true,
     create_handler: "(env: Env)",
     origins: "trustedOrigins: string[]",
-    request_fn: "(request: Request): Promise<Response>",
-    handle: "handle: ((request: Request) => Promise<Response>) | undefined",
-    fetch: "(request: Request, env: Env): Promise<Response>",
+    request_fn: "(request: Request, ctx: ExecutionContext): Promise<Response>",
+    handle: "handle:\n\t| ((request: Request, ctx: ExecutionContext) => Promise<Response>)\n\t| undefined",
+    fetch: "(\n\t\trequest: Request,\n\t\tenv: Env,\n\t\tctx: ExecutionContext\n\t): Promise<Response>",
     satisfies: " satisfies ExportedHandler<Env>",
 };
 
@@ -144,9 +147,9 @@ const JS: Signatures = Signatures {
     typescript: false,
     create_handler: "(env)",
     origins: "trustedOrigins",
-    request_fn: "(request)",
+    request_fn: "(request, ctx)",
     handle: "handle",
-    fetch: "(request, env)",
+    fetch: "(request, env, ctx)",
     satisfies: "",
 };
 
@@ -204,12 +207,16 @@ fn template(handler_mode: bool, sig: &Signatures) -> Template {
                     basePath: ANALYTICS_BASE_PATH,
                     trustedOrigins,
                     destinations: [$(Hole::Destinations.mark())],
+                    c15t: instance,
+                    env,
                 });
             } else {
                 const analytics = $(Hole::CreateAnalyticsHandler.mark())({
                     basePath: ANALYTICS_BASE_PATH,
                     trustedOrigins,
                     ...analyticsOptions,
+                    c15t: instance,
+                    env,
                 });
             })
             $['\n']
@@ -220,7 +227,7 @@ fn template(handler_mode: bool, sig: &Signatures) -> Template {
                         pathname === ANALYTICS_BASE_PATH ||
                         pathname.startsWith(ANALYTICS_BASE_PATH + $(string_literal("/")))
                     ) {
-                        return await analytics(request);
+                        return await analytics(request, ctx);
                     }
                     return await instance.handler(request);
                 } catch (error) {
@@ -239,7 +246,7 @@ fn template(handler_mode: bool, sig: &Signatures) -> Template {
         export default {
             async fetch$(sig.fetch) {
                 handle ??= createHandler(env);
-                return await handle(request);
+                return await handle(request, ctx);
             },
         }$(sig.satisfies);
     };
@@ -365,6 +372,12 @@ pub(crate) fn render(
                     out.push_str(name);
                     out.push_str(": string;");
                 }
+                push_line(out, 1);
+                out.push_str(
+                    "/** Optional secret that allows `POST /analytics/events?debug=1`. */",
+                );
+                push_line(out, 1);
+                out.push_str(DEBUG_SECRET_FIELD);
                 if out.len() > start {
                     out.push('\n');
                 }

@@ -181,6 +181,26 @@ pub struct KindSpec {
     /// The `@c15t/scripts` vendor that loads this kind in the browser, or `None` for a kind
     /// that is server-side only.
     pub scripts: Option<ScriptsVendor>,
+    /// The vendor's server API that the worker forwards server-side events to
+    /// (`POST /analytics/events`), or `None` for a kind that is browser only.
+    pub events: Option<ServerEvents>,
+}
+
+/// A vendor's server API for events, as the destinations runtime calls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerEvents {
+    /// The API's name, e.g. `Meta Conversions API`.
+    pub api: &'static str,
+    /// The settings that must be set for the worker to call it (the API's secret); without
+    /// them the destination is browser only.
+    pub requires: &'static [&'static str],
+}
+
+impl ServerEvents {
+    /// Whether a destination with these set setting keys forwards server-side events.
+    pub fn ready(&self, is_set: impl Fn(&str) -> bool) -> bool {
+        self.requires.iter().all(|key| is_set(key))
+    }
 }
 
 /// How the browser loads a kind: the `@c15t/scripts` function that builds its c15t `Script`.
@@ -305,6 +325,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Marketing,
         docs_url: "https://developers.facebook.com/docs/meta-pixel/get-started",
         scripts: vendor("meta-pixel", "metaPixel"),
+        events: Some(ServerEvents {
+            api: "Meta Conversions API",
+            requires: &["accessToken"],
+        }),
         fields: &[
             FieldSpec {
                 required: true,
@@ -347,6 +371,10 @@ pub static KINDS: &[KindSpec] = &[
             always_load: true,
             category_option: Some("category"),
         }),
+        events: Some(ServerEvents {
+            api: "GA4 Measurement Protocol",
+            requires: &["apiSecret"],
+        }),
         fields: &[
             FieldSpec {
                 script_option: Some("id"),
@@ -376,6 +404,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://posthog.com/docs/libraries/js",
         scripts: always_loaded("posthog", "posthog"),
+        events: Some(ServerEvents {
+            api: "PostHog capture API",
+            requires: &[],
+        }),
         fields: &[
             FieldSpec {
                 script_option: Some("id"),
@@ -414,6 +446,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Marketing,
         docs_url: "https://developers.google.com/tag-platform/tag-manager/web",
         scripts: always_loaded("google-tag-manager", "googleTagManager"),
+        events: None,
         fields: &[
             FieldSpec {
                 script_option: Some("id"),
@@ -445,6 +478,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Marketing,
         docs_url: "https://ads.tiktok.com/help/article/tiktok-pixel",
         scripts: vendor("tiktok-pixel", "tiktokPixel"),
+        events: Some(ServerEvents {
+            api: "TikTok Events API",
+            requires: &["accessToken"],
+        }),
         fields: &[
             FieldSpec {
                 required: true,
@@ -486,6 +523,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Marketing,
         docs_url: "https://www.linkedin.com/help/lms/answer/a418880",
         scripts: vendor("linkedin-insights", "linkedinInsights"),
+        events: None,
         fields: &[
             FieldSpec {
                 script_option: Some("id"),
@@ -519,6 +557,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://docs.mixpanel.com/docs/tracking-methods/sdks/javascript",
         scripts: always_loaded("mixpanel-analytics", "mixpanelAnalytics"),
+        events: Some(ServerEvents {
+            api: "Mixpanel ingestion API",
+            requires: &[],
+        }),
         fields: &[
             FieldSpec {
                 required: true,
@@ -560,6 +602,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://amplitude.com/docs/sdks/analytics/browser/browser-sdk-2",
         scripts: vendor("amplitude", "amplitude"),
+        events: Some(ServerEvents {
+            api: "Amplitude HTTP V2 API",
+            requires: &[],
+        }),
         fields: &[
             FieldSpec {
                 required: true,
@@ -592,6 +638,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/",
         scripts: vendor("segment", "segment"),
+        events: Some(ServerEvents {
+            api: "Segment HTTP tracking API",
+            requires: &[],
+        }),
         fields: &[
             FieldSpec {
                 required: true,
@@ -624,6 +674,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://plausible.io/docs/events-api",
         scripts: vendor("plausible-analytics", "plausibleAnalytics"),
+        events: Some(ServerEvents {
+            api: "Plausible Events API",
+            requires: &[],
+        }),
         fields: &[
             FieldSpec {
                 required: true,
@@ -661,6 +715,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://learn.microsoft.com/en-us/clarity/setup-and-installation/clarity-setup",
         scripts: vendor("microsoft-clarity", "clarity"),
+        events: None,
         fields: &[FieldSpec {
             script_option: Some("id"),
             required: true,
@@ -681,6 +736,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Marketing,
         docs_url: "https://business.x.com/en/help/campaign-measurement-and-analytics/conversion-tracking-for-websites",
         scripts: vendor("x-pixel", "xPixel"),
+        events: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(
@@ -700,6 +756,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Marketing,
         docs_url: "https://business.reddithelp.com/s/article/reddit-pixel",
         scripts: vendor("reddit-pixel", "redditPixel"),
+        events: Some(ServerEvents {
+            api: "Reddit Conversions API",
+            requires: &["accessToken"],
+        }),
         fields: &[
             FieldSpec {
                 required: true,
@@ -732,6 +792,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Marketing,
         docs_url: "https://businesshelp.snapchat.com/s/article/pixel-website-install",
         scripts: vendor("snapchat-pixel", "snapchatPixel"),
+        events: Some(ServerEvents {
+            api: "Snapchat Conversions API",
+            requires: &["accessToken"],
+        }),
         fields: &[
             FieldSpec {
                 required: true,
@@ -765,6 +829,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Marketing,
         docs_url: "https://learn.microsoft.com/en-us/advertising/guides/universal-event-tracking?view=bingads-13",
         scripts: always_loaded("microsoft-uet", "microsoftUet"),
+        events: None,
         fields: &[FieldSpec {
             script_option: Some("id"),
             required: true,
@@ -782,6 +847,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://help.hotjar.com/hc/en-us/articles/115009336727-How-to-Install-Your-Hotjar-Tracking-Code",
         scripts: vendor("hotjar", "hotjar"),
+        events: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(r"^[1-9][0-9]{0,9}$", "be a number such as `1234567`"),
@@ -799,6 +865,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://umami.is/docs/tracker-config",
         scripts: vendor("umami-analytics", "umamiAnalytics"),
+        events: Some(ServerEvents {
+            api: "Umami send API",
+            requires: &[],
+        }),
         fields: &[
             FieldSpec {
                 required: true,
@@ -832,6 +902,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://developer.matomo.org/api-reference/tracking-api",
         scripts: vendor("matomo-analytics", "matomoAnalytics"),
+        events: Some(ServerEvents {
+            api: "Matomo Tracking API",
+            requires: &[],
+        }),
         fields: &[
             FieldSpec {
                 required: true,
@@ -875,6 +949,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://usefathom.com/docs/script/script-settings",
         scripts: vendor("fathom-analytics", "fathomAnalytics"),
+        events: None,
         fields: &[FieldSpec {
             script_option: Some("site"),
             required: true,
@@ -895,6 +970,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://developers.cloudflare.com/analytics/web-analytics/get-started/",
         scripts: vendor("cloudflare-web-analytics", "cloudflareWebAnalytics"),
+        events: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(r"^[a-f0-9]{32}$", "be 32 lower-case hexadecimal characters"),
@@ -915,6 +991,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://experienceleague.adobe.com/docs/core-services-learn/implementing-in-websites-with-launch/configure-launch/launch-add-embed.html?lang=en",
         scripts: vendor("adobe-analytics", "adobeAnalytics"),
+        events: None,
         fields: &[FieldSpec {
             required: true,
             ty: FieldType::Url,
@@ -939,6 +1016,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://ahrefs.com/web-analytics",
         scripts: vendor("ahrefs-analytics", "ahrefsAnalytics"),
+        events: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(
@@ -963,6 +1041,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Marketing,
         docs_url: "https://help.clearbit.com/hc/en-us/articles/360010019734-Getting-started-with-clearbit-js",
         scripts: vendor("clearbit", "clearbit"),
+        events: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(
@@ -986,6 +1065,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://www.databuddy.cc/docs/sdk",
         scripts: always_loaded("databuddy", "databuddy"),
+        events: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -1018,6 +1098,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://help.heap.io/installation/standard-installations/web-installation/",
         scripts: vendor("heap", "heap"),
+        events: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(r"^[1-9][0-9]{3,19}$", "be a number such as `1535634150`"),
@@ -1036,6 +1117,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://hightouch.com/docs/events/sdks/browser",
         scripts: vendor("hightouch", "hightouch"),
+        events: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -1072,6 +1154,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://docs.logrocket.com/docs/quickstart",
         scripts: vendor("logrocket", "logRocket"),
+        events: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(
@@ -1091,6 +1174,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://docs.pirsch.io/get-started/frontend-integration/",
         scripts: vendor("pirsch", "pirsch"),
+        events: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(r"^[A-Za-z0-9]{32}$", "be 32 letters and digits"),
@@ -1108,6 +1192,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://promptwatch.com/docs",
         scripts: vendor("promptwatch", "promptwatch"),
+        events: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(
@@ -1129,6 +1214,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://www.rudderstack.com/docs/sources/event-streams/sdks/rudderstack-javascript-sdk/",
         scripts: vendor("rudderstack", "rudderstack"),
+        events: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -1162,6 +1248,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://www.rybbit.com/docs/script",
         scripts: vendor("rybbit-analytics", "rybbitAnalytics"),
+        events: None,
         fields: &[
             FieldSpec {
                 required: true,
@@ -1191,6 +1278,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Functionality,
         docs_url: "https://docs.crisp.chat/guides/chatbox-sdks/web-sdk/",
         scripts: vendor("crisp", "crisp"),
+        events: None,
         fields: &[FieldSpec {
             required: true,
             pattern: pattern(
@@ -1212,6 +1300,7 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Functionality,
         docs_url: "https://developers.intercom.com/installing-intercom/web/installation/",
         scripts: vendor("intercom", "intercom"),
+        events: None,
         fields: &[
             FieldSpec {
                 required: true,

@@ -17,6 +17,7 @@ mod url_check;
 pub use bindings::{Bindings, SecretBinding};
 pub use catalogue::{
     Catalogue, ConsentCategory, FieldSpec, FieldType, KindSpec, Pattern, ScriptsVendor,
+    ServerEvents,
 };
 pub use customer::{Customer, DatabaseBinding, LogLevel, TrustedOrigin};
 pub use delivery::{Delivery, DeployTarget, Routing, Strategy, WebhookEndpoint, check_hostname};

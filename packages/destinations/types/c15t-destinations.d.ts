@@ -361,11 +361,23 @@ declare module '@c15t/destinations' {
 		/** Origins allowed to call the routes (CORS), as c15t matches them. */
 		trustedOrigins?: readonly string[];
 		destinations: readonly Destination[];
+		/** The worker's c15t instance: `POST {basePath}/events` reads each subject's
+		 * consent from it and forwards nothing without it. */
+		c15t?: { readonly handler: (request: Request) => Promise<Response> };
+		/** The worker's environment, for `C15T_EVENTS_DEBUG_SECRET` and the
+		 * `C15T_ENDPOINT_<VENDOR>` base URL overrides. */
+		env?: object;
+	}
+
+	/** What the handler needs of the worker's `ExecutionContext`. */
+	export interface WaitUntil {
+		waitUntil(promise: Promise<unknown>): void;
 	}
 
 	/** Serves `GET {basePath}/scripts?consent=...` (the consented destinations as
-	 * `ScriptDescriptor`s) and `GET {basePath}/client.js` (the browser module). */
+	 * `ScriptDescriptor`s), `GET {basePath}/client.js` (the browser module) and
+	 * `POST {basePath}/events` (server-side events, forwarded after `ctx.waitUntil`). */
 	export function createAnalyticsHandler(
 		options: AnalyticsHandlerOptions
-	): (request: Request) => Promise<Response>;
+	): (request: Request, ctx?: WaitUntil) => Promise<Response>;
 }

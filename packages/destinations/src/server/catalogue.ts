@@ -43,12 +43,47 @@ export interface OptionMapping {
 	readonly path: readonly string[];
 }
 
+/** The vendor's server API for events, if the kind has one. */
+export interface KindEvents {
+	/** The API's name, e.g. `Meta Conversions API`. */
+	readonly api: string;
+	/** Settings it needs (its secret); without them the destination is browser only. */
+	readonly requires: readonly string[];
+}
+
 export interface KindSpec {
 	readonly slug: string;
 	readonly factory: string;
 	readonly defaultCategory: ConsentCategory;
 	readonly scripts: KindScripts | null;
 	readonly options: readonly OptionMapping[];
+	/** The settings that are secrets (never in an answer or a message). */
+	readonly secrets: readonly string[];
+	readonly events: KindEvents | null;
+}
+
+function stringList(
+	slug: string,
+	where: string,
+	value: unknown
+): readonly string[] {
+	if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+		fail(slug, `\`${where}\` must be an array of strings`);
+	}
+	return Object.freeze([...value]);
+}
+
+function parseEvents(slug: string, value: unknown): KindEvents | null {
+	if (value === null) {
+		return null;
+	}
+	if (!isRecord(value) || typeof value['api'] !== 'string') {
+		fail(slug, '`events` must be null or `{ api, requires }`');
+	}
+	return Object.freeze({
+		api: value['api'],
+		requires: stringList(slug, 'events.requires', value['requires']),
+	});
 }
 
 const FORBIDDEN_SEGMENTS: ReadonlySet<string> = new Set([
@@ -107,6 +142,8 @@ function parseKind(slug: string, entry: unknown): KindSpec {
 		alwaysLoad,
 		categoryOption,
 		options,
+		secrets,
+		events,
 	} = entry;
 	if (typeof factory !== 'string' || !/^[A-Za-z_$][\w$]*$/.test(factory)) {
 		fail(slug, '`factory` must be a JavaScript identifier');
@@ -172,6 +209,8 @@ function parseKind(slug: string, entry: unknown): KindSpec {
 		options: Object.freeze(
 			mappings.map((m) => Object.freeze({ ...m, path: Object.freeze(m.path) }))
 		),
+		secrets: stringList(slug, 'secrets', secrets),
+		events: parseEvents(slug, events),
 	});
 }
 

@@ -3,19 +3,24 @@
  *
  * - `GET|HEAD {basePath}/scripts[?consent=...]`: the script descriptors of the enabled
  *   destinations (filtered by the visitor's grants when `consent` is given);
- * - `GET|HEAD {basePath}/client.js`: the browser module that turns them into c15t scripts.
+ * - `GET|HEAD {basePath}/client.js`: the browser module that turns them into c15t scripts;
+ * - `POST {basePath}/events`: a server-side event, forwarded to the destinations with a server
+ *   API whose purpose the subject granted in c15t (see `events/route.ts`);
+ * - `GET {basePath}/events/schema`: the JSON schema of that event.
  *
- * Answers depend only on the deployed configuration and the query, so they carry strong
- * ETags and may be cached.
+ * The scripts and the client depend only on the deployed configuration and the query, so
+ * they carry strong ETags and may be cached.
  *
  * @packageDocumentation
  */
 
 import type {
 	AnalyticsHandlerOptions,
+	Destination,
 	ScriptDescriptor,
 } from '@c15t/destinations';
 import clientModule from 'c15t-destinations:client';
+import { KINDS } from './catalogue.ts';
 import { checkDestination } from './destination.ts';
 import {
 	consentKey,
@@ -23,9 +28,11 @@ import {
 	isConsented,
 	parseConsent,
 } from './descriptors.ts';
+import { createEventsRoute, type WaitUntil } from './events/route.ts';
 import { originMatcher } from './origin.ts';
 
 const ALLOWED_METHODS = 'GET, HEAD, OPTIONS';
+const EVENTS_METHODS = 'POST, OPTIONS';
 const SCRIPTS_CACHE_CONTROL = 'public, max-age=60';
 const CLIENT_CACHE_CONTROL = 'public, max-age=3600';
 const PREFLIGHT_MAX_AGE = '600';
@@ -91,12 +98,12 @@ function checkTrustedOrigins(trustedOrigins: unknown): readonly string[] {
 	return Object.freeze([...trustedOrigins]);
 }
 
-function checkDescriptors(destinations: unknown): readonly ScriptDescriptor[] {
+function checkDestinations(destinations: unknown): readonly Destination[] {
 	if (!Array.isArray(destinations)) {
 		throw new TypeError('@c15t/destinations: `destinations` must be an array');
 	}
 	const ids = new Set<string>();
-	const descriptors: ScriptDescriptor[] = [];
+	const checked: Destination[] = [];
 	for (const value of destinations) {
 		const destination = checkDestination(value);
 		if (ids.has(destination.id)) {
@@ -105,12 +112,37 @@ function checkDescriptors(destinations: unknown): readonly ScriptDescriptor[] {
 			);
 		}
 		ids.add(destination.id);
-		const descriptor = describeDestination(destination);
-		if (descriptor !== null) {
-			descriptors.push(descriptor);
-		}
+		checked.push(destination);
 	}
-	return Object.freeze(descriptors);
+	return Object.freeze(checked);
+}
+
+function checkC15t(c15t: unknown): AnalyticsHandlerOptions['c15t'] | null {
+	if (c15t === undefined) {
+		return null;
+	}
+	if (
+		typeof c15t !== 'object' ||
+		c15t === null ||
+		typeof (c15t as { handler?: unknown }).handler !== 'function'
+	) {
+		throw new TypeError(
+			'@c15t/destinations: `c15t` must be the c15t instance (an object with a `handler` function)'
+		);
+	}
+	return c15t as AnalyticsHandlerOptions['c15t'];
+}
+
+function checkEnv(env: unknown): object | null {
+	if (env === undefined) {
+		return null;
+	}
+	if (typeof env !== 'object' || env === null) {
+		throw new TypeError(
+			"@c15t/destinations: `env` must be the worker's environment object"
+		);
+	}
+	return env;
 }
 
 /**
@@ -120,7 +152,7 @@ function checkDescriptors(destinations: unknown): readonly ScriptDescriptor[] {
  */
 export function createAnalyticsHandler(
 	options: AnalyticsHandlerOptions
-): (request: Request) => Promise<Response> {
+): (request: Request, ctx?: WaitUntil) => Promise<Response> {
 	if (typeof options !== 'object' || options === null) {
 		throw new TypeError(
 			'@c15t/destinations: createAnalyticsHandler takes an options object'
@@ -130,9 +162,22 @@ export function createAnalyticsHandler(
 	const isTrusted = originMatcher(
 		checkTrustedOrigins(options.trustedOrigins ?? [])
 	);
-	const descriptors = checkDescriptors(options.destinations);
+	const destinations = checkDestinations(options.destinations);
+	const descriptors: readonly ScriptDescriptor[] = Object.freeze(
+		destinations
+			.map(describeDestination)
+			.filter((d): d is ScriptDescriptor => d !== null)
+	);
+	const events = createEventsRoute({
+		c15t: checkC15t(options.c15t) ?? null,
+		destinations,
+		env: checkEnv(options.env),
+		secretKeys: (slug) => KINDS.get(slug)?.secrets ?? [],
+	});
 	const scriptsPath = `${basePath}/scripts`;
 	const clientPath = `${basePath}/client.js`;
+	const eventsPath = `${basePath}/events`;
+	const schemaPath = `${basePath}/events/schema`;
 
 	const answers = new Map<string, Promise<Representation>>();
 	function scriptsAnswer(
@@ -150,18 +195,20 @@ export function createAnalyticsHandler(
 	}
 	let clientAnswer: Promise<Representation> | undefined;
 
-	return async (request: Request): Promise<Response> => {
+	return async (request: Request, ctx?: WaitUntil): Promise<Response> => {
 		const url = new URL(request.url);
 		const origin = request.headers.get('Origin');
 		const isClient = url.pathname === clientPath;
 		const isScripts = url.pathname === scriptsPath;
+		const isEvents = url.pathname === eventsPath;
+		const isSchema = url.pathname === schemaPath;
 
 		const headers = new Headers({
 			Vary: 'Origin',
 			'X-Content-Type-Options': 'nosniff',
 		});
-		if (isClient) {
-			// Public code: anyone may import it (module scripts are fetched with CORS).
+		if (isClient || isSchema) {
+			// Public documents: anyone may read them (module scripts are fetched with CORS).
 			headers.set('Access-Control-Allow-Origin', '*');
 		} else if (origin !== null && isTrusted(origin)) {
 			headers.set('Access-Control-Allow-Origin', origin);
@@ -177,13 +224,18 @@ export function createAnalyticsHandler(
 			);
 		};
 
-		if (!isClient && !isScripts) {
+		if (!isClient && !isScripts && !isEvents && !isSchema) {
 			return error(404, `Not found: ${url.pathname}`);
 		}
+		const allowed = isEvents ? EVENTS_METHODS : ALLOWED_METHODS;
 		if (request.method === 'OPTIONS') {
-			headers.set('Allow', ALLOWED_METHODS);
+			headers.set('Allow', allowed);
 			if (corsAllowed) {
-				headers.set('Access-Control-Allow-Methods', ALLOWED_METHODS);
+				headers.set('Access-Control-Allow-Methods', allowed);
+				if (isEvents) {
+					// The visitor's c15t cookie identifies the subject.
+					headers.set('Access-Control-Allow-Credentials', 'true');
+				}
 				const requested = request.headers.get('Access-Control-Request-Headers');
 				if (requested !== null && HEADER_LIST.test(requested.trim())) {
 					headers.set('Access-Control-Allow-Headers', requested.trim());
@@ -192,12 +244,28 @@ export function createAnalyticsHandler(
 			}
 			return new Response(null, { status: 204, headers });
 		}
+		if (isEvents) {
+			if (request.method !== 'POST') {
+				headers.set('Allow', EVENTS_METHODS);
+				return error(
+					405,
+					`Method ${request.method} is not allowed on ${url.pathname}; allowed: ${EVENTS_METHODS}`
+				);
+			}
+			if (corsAllowed) {
+				headers.set('Access-Control-Allow-Credentials', 'true');
+			}
+			return await events.handle(request, headers, ctx);
+		}
 		if (request.method !== 'GET' && request.method !== 'HEAD') {
 			headers.set('Allow', ALLOWED_METHODS);
 			return error(
 				405,
 				`Method ${request.method} is not allowed on ${url.pathname}; allowed: ${ALLOWED_METHODS}`
 			);
+		}
+		if (isSchema) {
+			return events.schema(headers);
 		}
 
 		let answer: Representation;
