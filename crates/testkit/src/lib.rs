@@ -7,6 +7,8 @@
 //!
 //! - [`cloudflare`]: the Cloudflare Workers API (scripts, versions, deployments, secrets,
 //!   subdomains), with rate limiting and fault injection.
+//! - [`libsql`]: Turso's libSQL server (Hrana over HTTP, JSON) backed by a real SQLite file,
+//!   and c15t's own migrator run against it.
 //! - [`postgres`]: a fresh PostgreSQL database per test on the local server.
 //! - [`webhook`]: a webhook receiver that records and verifies Standard Webhooks deliveries.
 //! - [`vendors`]: the vendor endpoints destination connection tests call (Meta Graph API,
@@ -18,6 +20,7 @@
 
 pub mod assets;
 pub mod cloudflare;
+pub mod libsql;
 pub mod postgres;
 pub mod vendors;
 pub mod webdriver;

@@ -74,6 +74,47 @@ impl WranglerDev {
         Ok((status, body))
     }
 
+    /// `method path` with `headers` and `body` (a `Content-Length` is added): the status, the
+    /// headers and the body (de-chunked).
+    ///
+    /// # Errors
+    /// When nothing answers on the port (yet), or the answer is not HTTP/1.1.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<HttpResponse> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        // Read until the body is complete rather than until the peer closes: wrangler's proxy
+        // may keep the connection open for seconds after answering.
+        let mut raw = Vec::new();
+        let mut buf = [0_u8; 16 * 1024];
+        loop {
+            let n = stream.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+            if HttpResponse::is_complete(&raw) {
+                break;
+            }
+        }
+        HttpResponse::parse(&raw)
+    }
+
     /// `GET path` once workerd answers (it takes seconds to start).
     ///
     /// # Panics
@@ -89,6 +130,108 @@ impl WranglerDev {
                 Err(_) => std::thread::sleep(Duration::from_millis(500)),
             }
         }
+    }
+}
+
+/// An HTTP/1.1 answer read by [`WranglerDev::request`].
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers in order, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body, de-chunked, as text (lossy).
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    ///
+    /// # Panics
+    /// When it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}), status {}: {}", self.status, self.body))
+    }
+
+    /// Whether `raw` holds a whole response: its head and, by `Content-Length` or the last
+    /// chunk, all of its body.
+    fn is_complete(raw: &[u8]) -> bool {
+        let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return false;
+        };
+        let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+        let body = &raw[split + 4..];
+        let value = |name: &str| {
+            head.split("\r\n")
+                .filter_map(|l| l.split_once(':'))
+                .find(|(n, _)| n.trim() == name)
+                .map(|(_, v)| v.trim().to_owned())
+        };
+        if let Some(length) = value("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            body.len() >= length
+        } else if value("transfer-encoding").is_some_and(|v| v == "chunked") {
+            dechunk(body).is_some()
+        } else {
+            false
+        }
+    }
+
+    fn parse(raw: &[u8]) -> std::io::Result<Self> {
+        let invalid =
+            |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_owned());
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| invalid("no end of the response head"))?;
+        let head = String::from_utf8_lossy(&raw[..split]);
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| invalid("no status line"))?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let mut body = raw[split + 4..].to_vec();
+        let chunked = headers
+            .iter()
+            .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+        if chunked {
+            body = dechunk(&body).ok_or_else(|| invalid("a malformed chunked body"))?;
+        }
+        Ok(Self {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+}
+
+/// The payload of a `Transfer-Encoding: chunked` body.
+fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&rest[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(rest.get(..size)?);
+        rest = rest.get(size + 2..)?;
     }
 }
 

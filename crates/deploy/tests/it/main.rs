@@ -5,5 +5,6 @@ mod cloudflare;
 mod file;
 mod release;
 mod runtime;
+mod subjects;
 mod support;
 mod webhook;

@@ -18,7 +18,7 @@ fn workspace_root() -> PathBuf {
 }
 
 /// The pinned toolchain's `node_modules` (`cargo xtask npm` installs it).
-fn node_modules() -> PathBuf {
+pub(crate) fn node_modules() -> PathBuf {
     let nm = workspace_root().join("tools/ts/node_modules");
     assert!(
         nm.join(".bin/esbuild").is_file(),
@@ -28,7 +28,7 @@ fn node_modules() -> PathBuf {
     nm
 }
 
-fn runtime_build(target: &TargetProfile) -> RuntimeBuild<'_> {
+pub(crate) fn runtime_build(target: &TargetProfile) -> RuntimeBuild<'_> {
     RuntimeBuild {
         target,
         node_modules: node_modules(),
@@ -38,7 +38,7 @@ fn runtime_build(target: &TargetProfile) -> RuntimeBuild<'_> {
 }
 
 /// The design document's example customer.
-fn seed_example() -> CustomerConfig {
+pub(crate) fn seed_example() -> CustomerConfig {
     let path = workspace_root().join("examples/cust_abc123.toml");
     let text = std::fs::read_to_string(path).expect("example customer");
     let spec: CustomerSpec = toml::from_str(&text).expect("customer file");
@@ -72,15 +72,15 @@ fn unbundled_wrangler_config(project: &Project) -> serde_json::Value {
 }
 
 /// The two modules of an upload running in workerd (`wrangler dev` without bundling).
-struct Running {
-    server: WranglerDev,
+pub(crate) struct Running {
+    pub(crate) server: WranglerDev,
     _dir: tempfile::TempDir,
 }
 
 /// Writes the upload's modules, the project's wrangler config made unbundled and `.dev.vars`
 /// into a directory with no `node_modules` (so nothing but these files can be loaded), and
 /// starts `wrangler dev` on it.
-fn run_upload(
+pub(crate) fn run_upload(
     project: &Project,
     modules: &[c15t_deploy::Module],
     secrets: &[(&str, &str)],

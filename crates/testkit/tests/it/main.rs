@@ -1,3 +1,4 @@
 //! Integration tests of c15t-testkit's fakes, driven over real HTTP.
 
 mod cloudflare;
+mod libsql;
