@@ -341,6 +341,9 @@ fn print_plan(plans: &[EnvironmentPlan], diff: bool) {
         {
             print(&format!("  routing: {}", route_line(route)));
         }
+        for e in &p.events {
+            print(&format!("  events: {}", events_line(e)));
+        }
         if let Some(old) = &p.rename_from {
             print(&format!(
                 "  pending rename: worker {old} -> {} (deploy brings up the new name, then \
@@ -816,6 +819,22 @@ fn print_delivery(view: &c15t_control::DeliveryView) {
 }
 
 /// One environment's routing in words: the domain and its state, workers.dev, pending.
+/// One destination's server-side events, e.g. `meta-prod: browser only (Meta Conversions
+/// API needs accessToken)`.
+pub(crate) fn events_line(e: &c15t_control::EventForwarding) -> String {
+    match e.state {
+        c15t_control::EventsState::Forwards => {
+            format!("{}: server-side events to {}", e.destination, e.api)
+        }
+        c15t_control::EventsState::BrowserOnly => format!(
+            "{}: browser only ({} needs {})",
+            e.destination,
+            e.api,
+            e.missing.join(", ")
+        ),
+    }
+}
+
 pub(crate) fn route_line(route: &c15t_control::RouteStatus) -> String {
     let mut parts = Vec::new();
     match (&route.wanted.hostname, &route.domain) {

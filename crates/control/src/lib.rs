@@ -51,8 +51,8 @@ pub use import::{ImportOutcome, SecretResolver};
 pub use jobs::{JOB_DEPLOY, JOB_NOTIFY, JOB_WEBHOOK, RunnerOptions, RunnerReport};
 pub use keys::{KeyFileOpened, RotationReport, keys_init, keys_init_for};
 pub use plan::{
-    Change, DeploymentSummary, EnvironmentPlan, FileChange, HealthSummary, PLAN_PAGE_MAX, PlanPage,
-    SecretChange, SyncStatus,
+    Change, DeploymentSummary, EnvironmentPlan, EventForwarding, EventsState, FileChange,
+    HealthSummary, PLAN_PAGE_MAX, PlanPage, SecretChange, SyncStatus, event_forwarding,
 };
 pub use routing::{DomainStatus, RouteStatus};
 pub use tokens::{API_TOKEN_PREFIX, CreatedToken, api_token_hash};

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use c15t_codegen::{Input, Project, TargetProfile};
 use c15t_model::{
-    Bindings, CustomerConfig, CustomerId, Delivery, Environment, SecretRef, Strategy,
+    Bindings, CustomerConfig, CustomerId, Delivery, DestinationId, Environment, SecretRef, Strategy,
 };
 use c15t_store::{
     DeploymentRecord, DeploymentStatus, HealthRecord, Revision, RouteRecord, StoredConfig,
@@ -101,6 +101,61 @@ pub struct SecretChange {
     pub pending: Option<String>,
 }
 
+/// Whether a destination's worker forwards server-side events (`POST /analytics/events`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventsState {
+    /// Its vendor's server API gets the events whose purpose the subject granted.
+    Forwards,
+    /// Its server API lacks a setting (its secret): only the browser pixel runs.
+    BrowserOnly,
+}
+
+/// Server-side events of one enabled destination whose kind has a server API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventForwarding {
+    /// The destination.
+    pub destination: DestinationId,
+    /// Its kind's slug.
+    pub kind: &'static str,
+    /// The vendor API events go to, e.g. `Meta Conversions API`.
+    pub api: &'static str,
+    /// Whether it forwards.
+    pub state: EventsState,
+    /// The settings the API needs that are not set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<&'static str>,
+}
+
+/// Which destinations of `env` forward server-side events, in configured order; kinds
+/// without a server API (browser only by nature) and disabled destinations are left out.
+pub fn event_forwarding(config: &CustomerConfig, env: &Environment) -> Vec<EventForwarding> {
+    config
+        .destinations_for(env)
+        .filter(|d| d.enabled)
+        .filter_map(|d| {
+            let events = d.kind.events?;
+            let missing: Vec<&'static str> = events
+                .requires
+                .iter()
+                .copied()
+                .filter(|key| !d.settings.contains_key(*key))
+                .collect();
+            Some(EventForwarding {
+                destination: d.id.clone(),
+                kind: d.kind.slug,
+                api: events.api,
+                state: if missing.is_empty() {
+                    EventsState::Forwards
+                } else {
+                    EventsState::BrowserOnly
+                },
+                missing,
+            })
+        })
+        .collect()
+}
+
 /// The plan of one customer environment.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvironmentPlan {
@@ -144,6 +199,8 @@ pub struct EnvironmentPlan {
     /// one and the custom domain's state; `pending` routes make the environment out of sync.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub routing: Option<crate::RouteStatus>,
+    /// Which destinations forward server-side events and which are browser only.
+    pub events: Vec<EventForwarding>,
 }
 
 /// A deployment, as plans and listings show it.
@@ -554,6 +611,7 @@ impl Control {
             health: health.map(HealthSummary::from),
             drift,
             routing,
+            events: event_forwarding(config, env),
         })
     }
 

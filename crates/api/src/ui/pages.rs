@@ -130,6 +130,26 @@ fn destination_status(
     }
 }
 
+/// Whether a destination forwards server-side events, from the plans: the vendor API it
+/// forwards to, or "Browser only" with the setting its API lacks.
+fn server_events(d: &DestinationSpec, plans: &[EnvironmentPlan]) -> Markup {
+    let forwarding = plans
+        .iter()
+        .flat_map(|p| &p.events)
+        .find(|e| e.destination.as_str() == d.id);
+    match forwarding {
+        Some(e) if e.state == c15t_control::EventsState::Forwards => html! {
+            span.ok title={ "POST /analytics/events is forwarded to the " (e.api) " after consent" } { (e.api) }
+        },
+        Some(e) => html! {
+            span.pending title={ "Set " (e.missing.join(", ")) " to forward server-side events to the " (e.api) } {
+                "Browser only (needs " (e.missing.join(", ")) ")"
+            }
+        },
+        None => html! { span.muted { "Browser only" } },
+    }
+}
+
 fn env_status(plan: &EnvironmentPlan) -> Markup {
     match plan.status {
         SyncStatus::Synced => badge("ok", "Deployed"),
@@ -179,7 +199,7 @@ async fn destinations_section(
                 p.muted { "No destinations yet." }
             } @else {
                 table #destination-table {
-                    thead { tr { th { "Name" } th { "Kind" } th { "Environment" } th { "Enabled" } th { "Status" } th { "Last updated" } th {} } }
+                    thead { tr { th { "Name" } th { "Kind" } th { "Environment" } th { "Enabled" } th { "Server events" } th { "Status" } th { "Last updated" } th {} } }
                     tbody {
                         @for d in &view.spec.destinations {
                             @let (class, label) = destination_status(d, plans_list);
@@ -197,6 +217,7 @@ async fn destinations_section(
                                         span { @if d.enabled { "Enabled" } @else { "Disabled" } }
                                     }
                                 }
+                                td.events { (server_events(d, plans_list)) }
                                 td.status { (badge(class, label)) }
                                 td { @if let Some(at) = last_updated(d) { (time(at)) } @else { span.muted { "—" } } }
                                 td.buttons {
