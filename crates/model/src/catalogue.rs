@@ -358,6 +358,16 @@ pub static KINDS: &[KindSpec] = &[
                     "Code from Events Manager > Test events; set it only while testing.",
                 )
             },
+            FieldSpec {
+                ty: FieldType::Bool,
+                script_option: None,
+                ..FieldSpec::text(
+                    "limitedDataUse",
+                    "Limited Data Use",
+                    "Flags server-side events for Meta's Limited Data Use (US state privacy \
+                     laws); Meta geolocates the visitor.",
+                )
+            },
         ],
     },
     KindSpec {

@@ -307,6 +307,27 @@ describe('POST /analytics/events', () => {
 		}
 	});
 
+	it('Meta gets Limited Data Use when the destination asks for it', async () => {
+		const c15t = c15tWith({ [SUBJECT]: [{ marketing: true }] });
+		const handler = handlerWith(c15t, [
+			metaPixel(
+				{
+					pixelId: '1234567890',
+					accessToken: META_TOKEN,
+					limitedDataUse: true,
+				},
+				true,
+				'marketing',
+				'meta'
+			),
+		]);
+		await post(handler, purchase());
+		const [data] = JSON.parse(to('/v21.0/')[0].body).data;
+		assert.deepEqual(data.data_processing_options, ['LDU']);
+		assert.equal(data.data_processing_options_country, 0);
+		assert.equal(data.data_processing_options_state, 0);
+	});
+
 	it('an unknown subject, however the body is forged, forwards nothing', async () => {
 		const c15t = c15tWith({
 			[OTHER]: [{ marketing: true, measurement: true }],

@@ -49,6 +49,8 @@ declare module '@c15t/destinations' {
 		accessToken?: string;
 		/** Code from Events Manager > Test events; set it only while testing. */
 		testEventCode?: string;
+		/** Flags server-side events for Meta's Limited Data Use (US state privacy laws); Meta geolocates the visitor. */
+		limitedDataUse?: boolean;
 	}
 	/** Meta Pixel, slug `meta-pixel`, default category `marketing`. */
 	export const metaPixel: Factory<MetaPixelSettings>;
