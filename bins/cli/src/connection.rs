@@ -61,6 +61,7 @@ pub async fn test(
             meta_graph: flags.meta_graph_url.clone(),
             ga4_mp: flags.ga4_mp_url.clone(),
             posthog: flags.posthog_url.clone(),
+            ..VendorEndpoints::default()
         },
         timeout: Some(Duration::from_millis(flags.vendor_timeout_ms.max(1))),
         ssrf: control.delivery_options().ssrf.clone(),

@@ -389,6 +389,7 @@ impl Config {
                     flags.posthog_url.or(file.posthog_url),
                     "https://us.i.posthog.com",
                 ),
+                ..c15t_vendors::VendorEndpoints::default()
             },
             vendor_timeout: Duration::from_millis(
                 flags

@@ -11,8 +11,10 @@
 //!   and c15t's own migrator run against it.
 //! - [`postgres`]: a fresh PostgreSQL database per test on the local server.
 //! - [`webhook`]: a webhook receiver that records and verifies Standard Webhooks deliveries.
-//! - [`vendors`]: the vendor endpoints destination connection tests call (Meta Graph API,
-//!   GA4 Measurement Protocol validation, PostHog `/flags`).
+//! - [`vendors`]: the vendors' APIs on one port: the server event endpoints workers forward
+//!   to (Meta CAPI, GA4 Measurement Protocol, TikTok, LinkedIn, Reddit, Snapchat, PostHog,
+//!   Mixpanel, Amplitude, Segment, Plausible, Umami, Matomo), the reads connection tests make,
+//!   and the vendors' script hosts.
 //! - [`assets`]: the vendors' script hosts (Meta, Google, TikTok, PostHog) over HTTPS with a
 //!   self-signed certificate, for browser tests; records every request.
 //! - [`workerd`]: not a fake but the real runtime: generated workers run by `wrangler dev`.

@@ -4,16 +4,31 @@
 //!
 //! [`Testers::test`] takes a kind's slug and its [`Settings`] (plain values and the decrypted
 //! secret values of that one destination) and always returns a [`ConnectionReport`]: a vendor
-//! that refuses, times out or cannot be reached is a result to show, not an error. Kinds whose
-//! vendor has no validation endpoint (or whose check needs a credential the destination does
-//! not have) report [`Outcome::Unsupported`] with the reason, never a made-up success.
+//! that refuses, times out or cannot be reached is a result to show, not an error. Every kind
+//! of the catalogue has a check: the vendor's test-event facility where it has one, else the
+//! cheapest authenticated call that writes nothing, else the public id's documented format and
+//! the vendor's script for it; the message says how far the check went. A kind whose check
+//! needs a credential the destination does not have (Matomo without `tokenAuth`, GA4 and
+//! Meta fall back to their browser tag) reports [`Outcome::Unsupported`] with the reason.
 //!
 //! | kind | call | bad credentials when |
 //! |---|---|---|
-//! | `meta-pixel` | `GET {meta_graph}/v21.0/{pixelId}?fields=id,name&access_token=…` | an `OAuthException` (code 190, 102, 104) or a permission error (10, 200–299) |
-//! | `google-analytics` | `POST {ga4_mp}/debug/mp/collect?measurement_id=…&api_secret=…` | never: Google's validation server does not check API secrets; it reports malformed events as `validationMessages` |
+//! | `meta-pixel` | with `testEventCode`: a test event `POST {meta_graph}/v21.0/{pixelId}/events`; else `GET {meta_graph}/v21.0/{pixelId}?fields=id,name&access_token=…`; without a token, the pixel's script | an `OAuthException` (code 190, 102, 104) or a permission error (10, 200–299) |
+//! | `google-analytics` | `POST {ga4_mp}/debug/mp/collect?measurement_id=…&api_secret=…`; without a secret, `gtag/js?id=` | never: Google's validation server does not check API secrets |
 //! | `posthog` | `POST {host}/flags/?v=2` with `{"api_key", "distinct_id"}` | `401` |
 //! | `matomo` | `POST {matomoUrl}/index.php?module=API&method=SitesManager.getSiteFromId&idSite=…` with `token_auth` in the body | an error `message` about the token or access |
+//! | `tiktok-pixel` | with `testEventCode`: a test event `POST {tiktok_business}/open_api/v1.3/event/track/`; else the pixel's script | `code` 40001 (40001 naming the pixel: not found) |
+//! | `reddit-pixel` | `POST {reddit_ads}/api/v3/pixels/{pixelId}/conversion_events` with `test_mode: true`; without a token, the script | `401` (`403`: not found) |
+//! | `snapchat-pixel` | `POST {snapchat_capi}/v3/{pixelId}/events/validate`; without a token, the script | `401`/`403` |
+//! | `mixpanel` | with `apiSecret`: `POST {apiHost}/import?strict=1` with an empty batch; else the token's format and script | `401`/`403` |
+//! | `amplitude` | `POST {amplitude_api}/2/httpapi` with one event refused by design (4-character `device_id`) | `400 Invalid API key` |
+//! | `segment` | `GET {segment_cdn}/v1/projects/{writeKey}/settings` | `404` |
+//! | `plausible`, `umami` | the id's format, then `{host}/js/script.js` / `{host}/script.js` | never (their APIs accept unknown sites) |
+//! | `google-tag-manager`, `microsoft-clarity`, `hotjar`, `heap` | the id's format, then the script whose URL names it | never; `404` is not found |
+//! | `x-pixel`, `microsoft-uet`, `fathom`, `cloudflare-web-analytics`, `linkedin-insight` | the id's format, then the vendor's shared script | never |
+//! | every other kind | the id's format (the catalogue's pattern) only, said so in the message | never |
+//!
+//! The docs of the modules `ads`, `products` and `client` give each call's documentation.
 //!
 //! PostHog is checked at `/flags` rather than at the capture endpoint because capture answers
 //! `200` to every well-formed key, known or not (PostHog/posthog#54670), and because a test
@@ -29,11 +44,14 @@
 //! literals are checked before sending, plain `http://` only where the operator allows it,
 //! and redirects are not followed. Operator-configured bases ([`VendorEndpoints`]) are trusted.
 
+mod ads;
+mod client;
 mod ga4;
 mod http;
 mod matomo;
 mod meta;
 mod posthog;
+mod products;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,7 +71,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// one.
 pub const TEST_CLIENT_ID: &str = "c15t-connection-test";
 
-/// Base URLs of the vendors' APIs; tests point them at fakes.
+/// Base URLs of the vendors' APIs and script hosts; tests point them at fakes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VendorEndpoints {
     /// Meta's Graph API (`https://graph.facebook.com`).
@@ -63,6 +81,52 @@ pub struct VendorEndpoints {
     /// PostHog's ingestion host used when a destination sets no `host`
     /// (`https://us.i.posthog.com`, PostHog's own default).
     pub posthog: Url,
+    /// TikTok's Business API (Events API 2.0) (`https://business-api.tiktok.com`).
+    pub tiktok_business: Url,
+    /// Reddit's Ads API (Conversions API v3) (`https://ads-api.reddit.com`).
+    pub reddit_ads: Url,
+    /// Snapchat's Conversions API (`https://tr.snapchat.com`).
+    pub snapchat_capi: Url,
+    /// Mixpanel's ingestion API, when a destination sets no `apiHost` (`https://api.mixpanel.com`).
+    pub mixpanel_api: Url,
+    /// Amplitude's HTTP V2 API (US data centre) (`https://api2.amplitude.com`).
+    pub amplitude_api: Url,
+    /// Amplitude's HTTP V2 API for `serverZone` `EU` (`https://api.eu.amplitude.com`).
+    pub amplitude_eu_api: Url,
+    /// Segment's CDN, which serves a source's settings by write key (`https://cdn.segment.com`).
+    pub segment_cdn: Url,
+    /// Plausible, when a destination sets no `apiHost` (`https://plausible.io`).
+    pub plausible: Url,
+    /// Umami Cloud, when a destination sets no `hostUrl` (`https://cloud.umami.is`).
+    pub umami: Url,
+    /// Google Tag Manager's script host (`https://www.googletagmanager.com`).
+    pub gtm_scripts: Url,
+    /// Microsoft Clarity's script host (`https://www.clarity.ms`).
+    pub clarity_scripts: Url,
+    /// X's (Twitter's) ads script host (`https://static.ads-twitter.com`).
+    pub x_scripts: Url,
+    /// Microsoft UET's script host (`https://bat.bing.com`).
+    pub uet_scripts: Url,
+    /// Hotjar's script host (`https://static.hotjar.com`).
+    pub hotjar_scripts: Url,
+    /// Fathom's script host (`https://cdn.usefathom.com`).
+    pub fathom_scripts: Url,
+    /// Cloudflare Web Analytics' beacon host (`https://static.cloudflareinsights.com`).
+    pub cloudflare_scripts: Url,
+    /// TikTok's pixel script host (`https://analytics.tiktok.com`).
+    pub tiktok_scripts: Url,
+    /// LinkedIn's Insight Tag host (`https://snap.licdn.com`).
+    pub linkedin_scripts: Url,
+    /// Reddit's pixel script host (`https://www.redditstatic.com`).
+    pub reddit_scripts: Url,
+    /// Snapchat's pixel script host (`https://sc-static.net`).
+    pub snapchat_scripts: Url,
+    /// Mixpanel's script CDN (`https://cdn.mxpnl.com`).
+    pub mixpanel_scripts: Url,
+    /// Heap's script CDN (`https://cdn.heapanalytics.com`).
+    pub heap_scripts: Url,
+    /// Meta's pixel script host (`https://connect.facebook.net`).
+    pub meta_scripts: Url,
 }
 
 impl Default for VendorEndpoints {
@@ -71,6 +135,63 @@ impl Default for VendorEndpoints {
             meta_graph: fixed_url("https://graph.facebook.com"),
             ga4_mp: fixed_url("https://www.google-analytics.com"),
             posthog: fixed_url("https://us.i.posthog.com"),
+            tiktok_business: fixed_url("https://business-api.tiktok.com"),
+            reddit_ads: fixed_url("https://ads-api.reddit.com"),
+            snapchat_capi: fixed_url("https://tr.snapchat.com"),
+            mixpanel_api: fixed_url("https://api.mixpanel.com"),
+            amplitude_api: fixed_url("https://api2.amplitude.com"),
+            amplitude_eu_api: fixed_url("https://api.eu.amplitude.com"),
+            segment_cdn: fixed_url("https://cdn.segment.com"),
+            plausible: fixed_url("https://plausible.io"),
+            umami: fixed_url("https://cloud.umami.is"),
+            gtm_scripts: fixed_url("https://www.googletagmanager.com"),
+            clarity_scripts: fixed_url("https://www.clarity.ms"),
+            x_scripts: fixed_url("https://static.ads-twitter.com"),
+            uet_scripts: fixed_url("https://bat.bing.com"),
+            hotjar_scripts: fixed_url("https://static.hotjar.com"),
+            fathom_scripts: fixed_url("https://cdn.usefathom.com"),
+            cloudflare_scripts: fixed_url("https://static.cloudflareinsights.com"),
+            tiktok_scripts: fixed_url("https://analytics.tiktok.com"),
+            linkedin_scripts: fixed_url("https://snap.licdn.com"),
+            reddit_scripts: fixed_url("https://www.redditstatic.com"),
+            snapchat_scripts: fixed_url("https://sc-static.net"),
+            mixpanel_scripts: fixed_url("https://cdn.mxpnl.com"),
+            heap_scripts: fixed_url("https://cdn.heapanalytics.com"),
+            meta_scripts: fixed_url("https://connect.facebook.net"),
+        }
+    }
+}
+
+impl VendorEndpoints {
+    /// Every base at `base` (one fake serving every vendor on its real paths).
+    pub fn all_at(base: &Url) -> Self {
+        Self {
+            meta_graph: base.clone(),
+            ga4_mp: base.clone(),
+            posthog: base.clone(),
+            tiktok_business: base.clone(),
+            reddit_ads: base.clone(),
+            snapchat_capi: base.clone(),
+            mixpanel_api: base.clone(),
+            amplitude_api: base.clone(),
+            amplitude_eu_api: base.clone(),
+            segment_cdn: base.clone(),
+            plausible: base.clone(),
+            umami: base.clone(),
+            gtm_scripts: base.clone(),
+            clarity_scripts: base.clone(),
+            x_scripts: base.clone(),
+            uet_scripts: base.clone(),
+            hotjar_scripts: base.clone(),
+            fathom_scripts: base.clone(),
+            cloudflare_scripts: base.clone(),
+            tiktok_scripts: base.clone(),
+            linkedin_scripts: base.clone(),
+            reddit_scripts: base.clone(),
+            snapchat_scripts: base.clone(),
+            mixpanel_scripts: base.clone(),
+            heap_scripts: base.clone(),
+            meta_scripts: base.clone(),
         }
     }
 }
@@ -263,41 +384,6 @@ struct Inner {
     timeout: Duration,
 }
 
-/// The kinds with a tester, and why the others have none.
-const UNSUPPORTED: &[(&str, &str)] = &[
-    (
-        "google-tag-manager",
-        "a Tag Manager container ID is public and Google offers no API to check it without \
-         an OAuth login to the account",
-    ),
-    (
-        "microsoft-clarity",
-        "Clarity's project ID is public and Microsoft offers no API to check it",
-    ),
-    (
-        "x-pixel",
-        "X offers no API to check a pixel ID without an Ads API login",
-    ),
-    (
-        "microsoft-uet",
-        "Microsoft Advertising offers no API to check a UET tag ID without an OAuth login",
-    ),
-    (
-        "hotjar",
-        "Hotjar offers no API to check a site ID without an account login",
-    ),
-    (
-        "fathom",
-        "Fathom's site ID is public and checking it needs an account API token, which this \
-         destination does not store",
-    ),
-    (
-        "cloudflare-web-analytics",
-        "the site token is public and checking it needs a Cloudflare account API token, which \
-         this destination does not store",
-    ),
-];
-
 impl Testers {
     /// Testers with `options`.
     pub fn new(options: VendorOptions) -> Result<Self, VendorError> {
@@ -325,12 +411,12 @@ impl Testers {
         })
     }
 
-    /// Whether `kind` has a tester (a caller may skip decrypting secrets otherwise).
+    /// Whether `kind` has a tester (a caller may skip decrypting secrets otherwise): every
+    /// kind of the built-in catalogue.
     pub fn supports(kind: &str) -> bool {
-        matches!(
-            kind,
-            "meta-pixel" | "google-analytics" | "posthog" | "matomo"
-        )
+        c15t_model::catalogue::Catalogue::builtin()
+            .get(kind)
+            .is_some()
     }
 
     /// The timeout of one test.
@@ -342,21 +428,107 @@ impl Testers {
     pub async fn test(&self, kind: &str, settings: &Settings) -> ConnectionReport {
         let call = http::Call::new(&self.inner);
         let started = std::time::Instant::now();
+        let e = &self.inner.endpoints;
+        let client = |kind: &str| client::check_of(kind);
         let result = match kind {
-            "meta-pixel" => meta::check(&call, &self.inner.endpoints.meta_graph, settings).await,
-            "google-analytics" => ga4::check(&call, &self.inner.endpoints.ga4_mp, settings).await,
-            "posthog" => posthog::check(&call, &self.inner.endpoints.posthog, settings).await,
+            "meta-pixel" if settings.secret("accessToken").is_none() => {
+                self.client(&call, kind, settings, NO_SERVER_TOKEN).await
+            }
+            "meta-pixel" => meta::check(&call, &e.meta_graph, settings).await,
+            "google-analytics" if settings.secret("apiSecret").is_none() => {
+                let check = client::ClientCheck {
+                    key: "measurementId",
+                    vendor: "Google Analytics",
+                    script: client::Script::ForId(|e, id| {
+                        let mut url = http::endpoint(&e.gtm_scripts, &["gtag", "js"]);
+                        url.query_pairs_mut().append_pair("id", id);
+                        url
+                    }),
+                };
+                client::check(
+                    &call,
+                    e,
+                    kind,
+                    check,
+                    settings,
+                    Some(
+                        "no Measurement Protocol API secret is stored, so only the browser tag \
+                         was checked",
+                    ),
+                )
+                .await
+            }
+            "google-analytics" => ga4::check(&call, &e.ga4_mp, settings).await,
+            "posthog" => posthog::check(&call, &e.posthog, settings).await,
             "matomo" => matomo::check(&call, settings).await,
+            "tiktok-pixel" => match (
+                settings.value("pixelId"),
+                settings.secret("accessToken"),
+                settings.value("testEventCode"),
+            ) {
+                (Some(pixel), Some(token), Some(code)) => {
+                    ads::tiktok(&call, &e.tiktok_business, pixel, token.expose(), code).await
+                }
+                (_, Some(_), None) => {
+                    self.client(
+                        &call,
+                        kind,
+                        settings,
+                        "the Events API token was not tested: store a test event code (Events \
+                         Manager > Test events) to test it without sending a real event",
+                    )
+                    .await
+                }
+                _ => self.client(&call, kind, settings, NO_SERVER_TOKEN).await,
+            },
+            "reddit-pixel" => match (settings.value("pixelId"), settings.secret("accessToken")) {
+                (Some(pixel), Some(token)) => {
+                    ads::reddit(&call, &e.reddit_ads, pixel, token.expose()).await
+                }
+                _ => self.client(&call, kind, settings, NO_SERVER_TOKEN).await,
+            },
+            "snapchat-pixel" => match (settings.value("pixelId"), settings.secret("accessToken")) {
+                (Some(pixel), Some(token)) => {
+                    ads::snapchat(&call, &e.snapchat_capi, pixel, token.expose()).await
+                }
+                _ => self.client(&call, kind, settings, NO_SERVER_TOKEN).await,
+            },
+            "linkedin-insight" => {
+                let note = if settings.secret("accessToken").is_some() {
+                    "the Conversions API token was not tested: LinkedIn offers no test mode, and \
+                     checking it needs a conversion rule this destination does not store"
+                } else {
+                    NO_SERVER_TOKEN
+                };
+                self.client(&call, kind, settings, note).await
+            }
+            "mixpanel" => match products::mixpanel(&call, &e.mixpanel_api, settings).await {
+                Some(tested) => tested,
+                None => {
+                    self.client(
+                        &call,
+                        kind,
+                        settings,
+                        "no API secret is stored, so only the project token's format was \
+                         checked (Mixpanel's /track would record an event)",
+                    )
+                    .await
+                }
+            },
+            "amplitude" => {
+                products::amplitude(&call, &e.amplitude_api, &e.amplitude_eu_api, settings).await
+            }
+            "segment" => products::segment(&call, &e.segment_cdn, settings).await,
+            "plausible" => products::self_hostable(&call, kind, &e.plausible, settings).await,
+            "umami" => products::self_hostable(&call, kind, &e.umami, settings).await,
+            other if client(other).is_some() => self.client(&call, kind, settings, "").await,
             other => {
-                let reason = UNSUPPORTED.iter().find(|(k, _)| *k == other).map_or_else(
-                    || {
-                        format!(
-                            "no connection test is implemented for destinations of type `{other}`"
-                        )
-                    },
-                    |(_, why)| format!("no connection test for `{other}`: {why}"),
+                return ConnectionReport::unsupported(
+                    kind,
+                    format!(
+                        "no connection test for `{other}`: it is not a destination type of this control plane"
+                    ),
                 );
-                return ConnectionReport::unsupported(kind, reason);
             }
         };
         let (finding, answered) = match result {
@@ -374,6 +546,27 @@ impl Testers {
             message,
             latency_ms: latency,
         }
+    }
+}
+
+/// Why a kind with a server API was checked like a client-only kind.
+const NO_SERVER_TOKEN: &str =
+    "no server API access token is stored, so only the browser tag was checked";
+
+impl Testers {
+    /// The client-only check of `kind` ([`client`]), with `note` on success.
+    async fn client(
+        &self,
+        call: &http::Call<'_>,
+        kind: &str,
+        settings: &Settings,
+        note: &str,
+    ) -> Tested {
+        let Some(check) = client::check_of(kind) else {
+            return Tested::Skipped(format!("no connection test for `{kind}`"));
+        };
+        let note = (!note.is_empty()).then_some(note);
+        client::check(call, &self.inner.endpoints, kind, check, settings, note).await
     }
 }
 

@@ -5,11 +5,15 @@
 //! (<https://developers.facebook.com/docs/graph-api/guides/error-handling>): code 190 (and 102,
 //! 104) is an invalid, expired or missing token, 10 and 200-299 are missing permissions, and
 //! code 100 with subcode 33 is an object that does not exist or that the token may not read.
+//!
+//! With a `testEventCode`, the check sends one test event to the Conversions API instead
+//! ([`crate::ads::meta_test_event`]): that proves the token may send events, which the
+//! lookup does not, and test events stay out of the pixel's reports.
 
 use reqwest::Method;
 use url::Url;
 
-use crate::http::{Base, Call, endpoint};
+use crate::http::{Answer, Base, Call, endpoint};
 use crate::{Finding, Outcome, Settings, Tested};
 
 /// The Graph API version the test calls.
@@ -26,6 +30,9 @@ pub(crate) async fn check(call: &Call<'_>, base: &Url, settings: &Settings) -> T
                 .to_owned(),
         );
     };
+    if let Some(code) = settings.value("testEventCode") {
+        return crate::ads::meta_test_event(call, base, pixel, token.expose(), code).await;
+    }
     let mut url = endpoint(base, &[META_GRAPH_VERSION, pixel]);
     url.query_pairs_mut()
         .append_pair("fields", "id,name")
@@ -49,7 +56,12 @@ pub(crate) async fn check(call: &Call<'_>, base: &Url, settings: &Settings) -> T
             format!("Meta knows pixel {pixel} (`{name}`) and the access token may read it"),
         ));
     }
-    let error = json.as_ref().and_then(|j| j.get("error"));
+    graph_error(&answer, json.as_ref())
+}
+
+/// A Graph API error answer as a finding.
+pub(crate) fn graph_error(answer: &Answer, json: Option<&serde_json::Value>) -> Tested {
+    let error = json.and_then(|j| j.get("error"));
     let Some(error) = error else {
         return Tested::Answered(Finding::new(
             Outcome::VendorError {
@@ -68,10 +80,15 @@ pub(crate) async fn check(call: &Call<'_>, base: &Url, settings: &Settings) -> T
         .get("type")
         .and_then(|t| t.as_str())
         .unwrap_or("error");
-    let vendor_message = error
+    let mut vendor_message = error
         .get("message")
         .and_then(|m| m.as_str())
-        .unwrap_or("(no message)");
+        .unwrap_or("(no message)")
+        .to_owned();
+    // Conversions API errors explain themselves in `error_user_msg`.
+    if let Some(user_message) = error.get("error_user_msg").and_then(|m| m.as_str()) {
+        vendor_message = format!("{vendor_message}: {user_message}");
+    }
     let detail = match (code, subcode) {
         (Some(code), Some(sub)) => format!("{kind}, code {code}, subcode {sub}"),
         (Some(code), None) => format!("{kind}, code {code}"),
@@ -89,6 +106,10 @@ pub(crate) async fn check(call: &Call<'_>, base: &Url, settings: &Settings) -> T
         (Some(100), Some(33)) | (Some(803), _) => (
             Outcome::NotFound,
             "check the pixel ID in Events Manager > Data sources",
+        ),
+        (Some(100), Some(_)) if error.get("error_user_msg").is_some() => (
+            Outcome::Rejected,
+            "the test event was refused; check the pixel's settings in Events Manager",
         ),
         _ => (
             Outcome::VendorError {

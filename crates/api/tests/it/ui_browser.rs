@@ -64,11 +64,7 @@ pub(crate) fn delivery(cloudflare_api: &str) -> c15t_control::DeliveryOptions {
 fn testers(fake: &FakeVendors) -> Testers {
     let base = url::Url::parse(&fake.base_url()).unwrap();
     Testers::new(VendorOptions {
-        endpoints: c15t_vendors::VendorEndpoints {
-            meta_graph: base.clone(),
-            ga4_mp: base.clone(),
-            posthog: base,
-        },
+        endpoints: c15t_vendors::VendorEndpoints::all_at(&base),
         timeout: Some(Duration::from_secs(5)),
         ssrf: c15t_deploy::webhook::SsrfPolicy {
             allow: vec!["127.0.0.1/32".parse().unwrap()],

@@ -19,11 +19,7 @@ use crate::harness::{TestEnv, example, id, resolver, secrets, test_delivery};
 fn testers(fake: &FakeVendors) -> Testers {
     let base = Url::parse(&fake.base_url()).unwrap();
     Testers::new(VendorOptions {
-        endpoints: VendorEndpoints {
-            meta_graph: base.clone(),
-            ga4_mp: base.clone(),
-            posthog: base,
-        },
+        endpoints: VendorEndpoints::all_at(&base),
         timeout: Some(Duration::from_secs(5)),
         ssrf: SsrfPolicy {
             allow: vec!["127.0.0.1/32".parse().unwrap()],
@@ -119,23 +115,31 @@ async fn unknown_destinations_and_unsupported_kinds() {
         .unwrap_err();
     assert!(matches!(err, ControlError::NotFound { .. }), "{err:?}");
 
-    let hotjar = DestinationSpec {
-        id: "hotjar".to_owned(),
-        name: "Hotjar".to_owned(),
-        kind: "hotjar".to_owned(),
+    // A kind whose check needs a credential the destination lacks is reported unsupported,
+    // with the reason, and nothing is sent.
+    let matomo = DestinationSpec {
+        id: "matomo".to_owned(),
+        name: "Matomo".to_owned(),
+        kind: "matomo".to_owned(),
         enabled: true,
         environment: None,
         category: None,
-        settings: BTreeMap::from([("siteId".to_owned(), RawValue::Text("1234567".to_owned()))]),
+        settings: BTreeMap::from([
+            (
+                "matomoUrl".to_owned(),
+                RawValue::Text("https://matomo.example.com".to_owned()),
+            ),
+            ("siteId".to_owned(), RawValue::Integer(3)),
+        ]),
     };
     control
-        .destination_add("ops", &cust, hotjar, BTreeMap::new(), None)
+        .destination_add("ops", &cust, matomo, BTreeMap::new(), None)
         .await
         .unwrap();
-    let report = control.destination_test(&cust, "hotjar").await.unwrap();
+    let report = control.destination_test(&cust, "matomo").await.unwrap();
     assert_eq!(report.outcome, ConnectionOutcome::Unsupported, "{report:?}");
     assert!(
-        report.message.contains("Hotjar offers no API"),
+        report.message.contains("no auth token is stored"),
         "{report:?}"
     );
     assert!(fake.requests().is_empty());

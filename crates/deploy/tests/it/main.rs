@@ -2,6 +2,7 @@
 
 mod archive;
 mod cloudflare;
+mod events;
 mod file;
 mod release;
 mod runtime;

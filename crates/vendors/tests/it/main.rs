@@ -27,11 +27,7 @@ fn loopback() -> SsrfPolicy {
 fn testers(base: &str, timeout: Duration, ssrf: SsrfPolicy) -> Testers {
     let url = Url::parse(base).unwrap();
     Testers::new(VendorOptions {
-        endpoints: VendorEndpoints {
-            meta_graph: url.clone(),
-            ga4_mp: url.clone(),
-            posthog: url,
-        },
+        endpoints: VendorEndpoints::all_at(&url),
         timeout: Some(timeout),
         ssrf,
     })
@@ -152,18 +148,24 @@ async fn meta_unknown_pixel_is_not_found() {
 }
 
 #[tokio::test]
-async fn meta_without_a_token_is_unsupported_and_sends_nothing() {
+async fn meta_without_a_token_checks_the_browser_pixel_only() {
     let (fake, t) = fakes().await;
-    let report = t
-        .test("meta-pixel", &Settings::new().with_value("pixelId", PIXEL))
-        .await;
+    let settings = Settings::new().with_value("pixelId", PIXEL);
+    let report = t.test("meta-pixel", &settings).await;
     check(
         &report,
-        Outcome::Unsupported,
-        "no Conversions API access token",
+        Outcome::NotFound,
+        "Meta has no script for 1234567890",
     );
-    assert_eq!(report.latency_ms, None);
-    assert!(fake.requests().is_empty());
+    fake.add_script("meta", PIXEL);
+    let report = t.test("meta-pixel", &settings).await;
+    check(&report, Outcome::Ok, "only the browser tag was checked");
+    let requests = fake.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.path == format!("/signals/config/{PIXEL}"))
+    );
 }
 
 #[tokio::test]
@@ -217,15 +219,17 @@ async fn ga4_validation_messages_are_reported() {
 }
 
 #[tokio::test]
-async fn ga4_without_a_secret_is_unsupported() {
-    let (_fake, t) = fakes().await;
+async fn ga4_without_a_secret_checks_the_browser_tag() {
+    let (fake, t) = fakes().await;
     let settings = Settings::new().with_value("measurementId", GA4_ID);
     let report = t.test("google-analytics", &settings).await;
-    check(
-        &report,
-        Outcome::Unsupported,
-        "no Measurement Protocol API secret",
-    );
+    // The fake serves no `/gtag/js`: Google would answer 404 for an unknown stream too.
+    check(&report, Outcome::NotFound, "Google Analytics has no script");
+    assert_eq!(fake.requests()[0].path, "/gtag/js");
+    assert_eq!(fake.requests()[0].param("id"), Some(GA4_ID));
+    fake.add_script("gtag", GA4_ID);
+    let report = t.test("google-analytics", &settings).await;
+    check(&report, Outcome::Ok, "only the browser tag was checked");
 }
 
 #[tokio::test]
@@ -364,25 +368,17 @@ async fn vendor_errors_keep_the_status() {
 }
 
 #[tokio::test]
-async fn kinds_without_a_check_are_unsupported() {
+async fn unknown_kinds_are_unsupported() {
     let (fake, t) = fakes().await;
-    let report = t
-        .test(
-            "google-tag-manager",
-            &Settings::new().with_value("containerId", "GTM-ABC123"),
-        )
-        .await;
-    check(
-        &report,
-        Outcome::Unsupported,
-        "no connection test for `google-tag-manager`",
-    );
     let report = t.test("made-up-kind", &Settings::new()).await;
     check(&report, Outcome::Unsupported, "`made-up-kind`");
-    assert!(!Testers::supports("hotjar"));
+    assert!(Testers::supports("hotjar"));
     assert!(Testers::supports("posthog"));
+    assert!(!Testers::supports("made-up-kind"));
     assert!(fake.requests().is_empty());
 }
+
+mod kinds;
 
 #[tokio::test]
 async fn matomo_outcomes() {
