@@ -189,6 +189,9 @@ fn template(handler_mode: bool, sig: &Signatures) -> Template {
                         dialect: new $(Hole::LibsqlDialect.mark())({
                             url: env.$url_var,
                             authToken: env.$token_var,
+                            $("// No queue in the client: a queued query would start in the request that")
+                            $("// frees a slot, and workerd cancels it when that request ends.")
+                            concurrency: Infinity,
                         }),
                     }),
                     provider: $(string_literal("sqlite")),

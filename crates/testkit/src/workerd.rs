@@ -265,3 +265,118 @@ fn free_port() -> u16 {
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
 }
+
+/// Modules run as they are, the way a deployer uploads them: `wrangler dev` without bundling
+/// in a directory holding only these files (no `node_modules`, so nothing else can load).
+#[derive(Debug)]
+pub struct UnbundledWorker {
+    /// The running worker.
+    pub server: WranglerDev,
+    _dir: tempfile::TempDir,
+}
+
+impl UnbundledWorker {
+    /// Writes `modules` (the first is `main`), the project's `wrangler.jsonc` made unbundled
+    /// (`main` the first module, `no_bundle`, every `.js` an ES module) and `vars` as
+    /// `.dev.vars`, starts `wrangler` there and waits until `ready_path` answers.
+    ///
+    /// # Panics
+    /// When the config is not JSON, a file cannot be written or the worker does not start.
+    pub fn start(
+        wrangler: &Path,
+        wrangler_jsonc: &str,
+        modules: &[(&str, &[u8])],
+        vars: &[(&str, &str)],
+        ready_path: &str,
+    ) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("c15t-upload-")
+            .tempdir()
+            .expect("temp dir");
+        for (name, bytes) in modules {
+            std::fs::write(dir.path().join(name), bytes).expect("write module");
+        }
+        // Generated configs hold whole-line `//` comments only.
+        let json: String = wrangler_jsonc
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut config: serde_json::Value =
+            serde_json::from_str(&json).expect("wrangler.jsonc is JSON");
+        let object = config.as_object_mut().expect("an object");
+        object.remove("$schema");
+        let main = modules.first().map_or("index.js", |(name, _)| name);
+        object.insert("main".into(), main.into());
+        object.insert("no_bundle".into(), true.into());
+        object.insert("find_additional_modules".into(), true.into());
+        object.insert(
+            "rules".into(),
+            serde_json::json!([{ "type": "ESModule", "globs": ["**/*.js"], "fallthrough": false }]),
+        );
+        std::fs::write(dir.path().join("wrangler.json"), config.to_string())
+            .expect("write wrangler.json");
+        let dev_vars: String = vars
+            .iter()
+            .map(|(name, value)| format!("{name}={value}\n"))
+            .collect();
+        std::fs::write(dir.path().join(".dev.vars"), dev_vars).expect("write .dev.vars");
+        let server = WranglerDev::start(wrangler, dir.path());
+        server.get_when_ready(ready_path);
+        Self { server, _dir: dir }
+    }
+
+    /// CPU time (user + system) the worker's `workerd` processes have used so far, from
+    /// `/proc` (Linux): what running the worker costs, without wrangler's own Node.js.
+    pub fn workerd_cpu(&self) -> Duration {
+        let ticks = clock_ticks();
+        let mut total = 0u64;
+        for pid in descendants(self.server.child.id()) {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // `pid (comm) state ...`: the name may hold spaces, so split after the last `)`.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            if !head.ends_with("(workerd") {
+                continue;
+            }
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here.
+            let utime: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0);
+            let stime: u64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+            total += utime + stime;
+        }
+        Duration::from_secs_f64(total as f64 / ticks as f64)
+    }
+}
+
+/// The unit of `/proc/<pid>/stat`'s times: `USER_HZ`, which Linux fixes at 100 for user space
+/// on every architecture this runs on (whatever the kernel's own tick rate).
+fn clock_ticks() -> u64 {
+    100
+}
+
+/// A process and all its descendants, from `/proc/<pid>/task/*/children`.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut all = vec![root];
+    let mut next = 0;
+    while next < all.len() {
+        let pid = all[next];
+        next += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            if let Ok(children) = std::fs::read_to_string(task.path().join("children")) {
+                all.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
+            }
+        }
+    }
+    all
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use c15t_codegen::{Input, Project, TargetProfile, generate, generate_worker_module};
 use c15t_deploy::runtime::{RuntimeBuild, RuntimeBundle, RuntimeError, worker_modules};
 use c15t_model::{Catalogue, CustomerConfig, CustomerSpec, Environment};
-use c15t_testkit::workerd::{WranglerDev, consent_path};
+use c15t_testkit::workerd::{UnbundledWorker, consent_path};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -45,37 +45,8 @@ pub(crate) fn seed_example() -> CustomerConfig {
     spec.validate(&Catalogue::builtin()).expect("valid example")
 }
 
-/// The generated project's `wrangler.jsonc` (vars, compatibility settings) changed to run the
-/// uploaded modules as they are: `index.js` as main, no bundling, every `.js` an ES module.
-fn unbundled_wrangler_config(project: &Project) -> serde_json::Value {
-    let text = &project
-        .file("wrangler.jsonc")
-        .expect("wrangler.jsonc")
-        .contents;
-    let json: String = text
-        .lines()
-        .filter(|l| !l.starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&json).expect("wrangler.jsonc is JSON");
-    let object = config.as_object_mut().expect("an object");
-    object.remove("$schema");
-    object.insert("main".into(), "index.js".into());
-    object.insert("no_bundle".into(), true.into());
-    object.insert("find_additional_modules".into(), true.into());
-    object.insert(
-        "rules".into(),
-        serde_json::json!([{ "type": "ESModule", "globs": ["**/*.js"], "fallthrough": false }]),
-    );
-    config
-}
-
 /// The two modules of an upload running in workerd (`wrangler dev` without bundling).
-pub(crate) struct Running {
-    pub(crate) server: WranglerDev,
-    _dir: tempfile::TempDir,
-}
+pub(crate) type Running = UnbundledWorker;
 
 /// Writes the upload's modules, the project's wrangler config made unbundled and `.dev.vars`
 /// into a directory with no `node_modules` (so nothing but these files can be loaded), and
@@ -85,28 +56,22 @@ pub(crate) fn run_upload(
     modules: &[c15t_deploy::Module],
     secrets: &[(&str, &str)],
 ) -> Running {
-    let dir = tempfile::Builder::new()
-        .prefix("c15t-upload-")
-        .tempdir()
-        .expect("temp dir");
-    for module in modules {
-        std::fs::write(dir.path().join(&module.name), &module.bytes).expect("write module");
-    }
-    std::fs::write(
-        dir.path().join("wrangler.json"),
-        unbundled_wrangler_config(project).to_string(),
-    )
-    .expect("write wrangler.json");
-    let dev_vars: String = secrets
+    let config = &project
+        .file("wrangler.jsonc")
+        .expect("wrangler.jsonc")
+        .contents;
+    let modules: Vec<(&str, &[u8])> = modules
         .iter()
-        .map(|(name, value)| format!("{name}={value}\n"))
+        .map(|m| (m.name.as_str(), m.bytes.as_slice()))
         .collect();
-    std::fs::write(dir.path().join(".dev.vars"), dev_vars).expect("write .dev.vars");
-
-    let server = WranglerDev::start(&node_modules().join(".bin/wrangler"), dir.path());
     // Wait until workerd answers (the OpenAPI document needs no database).
-    server.get_when_ready("/spec.json");
-    Running { server, _dir: dir }
+    UnbundledWorker::start(
+        &node_modules().join(".bin/wrangler"),
+        config,
+        &modules,
+        secrets,
+        "/spec.json",
+    )
 }
 
 /// `GET /spec.json` of the running c15t backend: its OpenAPI document names the version of
