@@ -1,7 +1,6 @@
 //! The one way testers talk HTTP: a timeout on the whole exchange, a bounded body, client
 //! errors stripped of their URL, and SSRF checks for customer-supplied hosts.
 
-use std::error::Error as _;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -144,17 +143,58 @@ impl<'a> Call<'a> {
             );
         }
         let e = e.without_url();
-        let mut chain = e.to_string();
-        let mut source = e.source();
-        while let Some(err) = source {
-            chain.push_str(": ");
-            chain.push_str(&err.to_string());
-            source = err.source();
+        Finding::new(Outcome::Unreachable, unreachable(host, &e))
+    }
+}
+
+/// Why a host could not be reached, in words: the kind of failure found in the error's
+/// chain, never the client's or the resolver's raw text.
+fn unreachable(host: &str, e: &(dyn std::error::Error + 'static)) -> String {
+    let mut kind = None;
+    let mut text = String::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if kind.is_none()
+            && let Some(io) = err.downcast_ref::<std::io::Error>()
+        {
+            kind = Some(io.kind());
         }
-        Finding::new(
-            Outcome::Unreachable,
-            format!("could not reach `{host}`: {chain}"),
-        )
+        text.push_str(&err.to_string().to_ascii_lowercase());
+        text.push(' ');
+        source = err.source();
+    }
+    use std::io::ErrorKind as K;
+    let dns = [
+        "dns error",
+        "failed to lookup address",
+        "name or service not known",
+    ]
+    .iter()
+    .any(|m| text.contains(m));
+    if dns {
+        return format!(
+            "could not reach `{host}`: the name does not resolve (check the host, or the \
+             server's DNS)"
+        );
+    }
+    match kind {
+        Some(K::ConnectionRefused) => {
+            format!("could not reach `{host}`: the connection was refused (nothing listens there)")
+        }
+        Some(K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof | K::BrokenPipe) => {
+            format!("could not reach `{host}`: it closed the connection before answering")
+        }
+        Some(K::TimedOut) => format!("could not reach `{host}`: the connection timed out"),
+        Some(K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable) => {
+            format!("could not reach `{host}`: no route to it from the control plane")
+        }
+        _ if text.contains("certificate") || text.contains("tls") || text.contains("handshake") => {
+            format!(
+                "could not reach `{host}`: no trusted TLS connection (its certificate is not \
+                 valid for it, or the handshake failed)"
+            )
+        }
+        _ => format!("could not reach `{host}`: the connection failed"),
     }
 }
 

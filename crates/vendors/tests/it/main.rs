@@ -325,8 +325,32 @@ async fn unreachable_vendors() {
     ] {
         let report = t.test(kind, &settings).await;
         check(&report, Outcome::Unreachable, "could not reach `127.0.0.1:");
+        assert!(
+            report
+                .message
+                .ends_with("the connection was refused (nothing listens there)"),
+            "{report:?}"
+        );
         assert_eq!(report.latency_ms, None);
     }
+    // A name that does not resolve (`.invalid` never does) says so, without the resolver's text.
+    let report = t
+        .test(
+            "posthog",
+            &posthog("http://c15t-vendor.invalid", POSTHOG_KEY),
+        )
+        .await;
+    check(
+        &report,
+        Outcome::Unreachable,
+        "could not reach `c15t-vendor.invalid`",
+    );
+    assert!(
+        report
+            .message
+            .ends_with("the name does not resolve (check the host, or the server's DNS)"),
+        "{report:?}"
+    );
 }
 
 #[tokio::test]
