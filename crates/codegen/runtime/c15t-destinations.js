@@ -98,7 +98,10 @@ var catalogue_default = {
       partnerId: "id"
     },
     secrets: ["accessToken"],
-    events: null
+    events: {
+      api: "LinkedIn Conversions API",
+      requires: ["accessToken", "conversionRuleId"]
+    }
   },
   mixpanel: {
     factory: "mixpanel",
@@ -2035,6 +2038,79 @@ var snapchatConversions = {
     };
   }
 };
+var LINKEDIN_VERSION = "202510";
+var linkedinConversions = {
+  api: "LinkedIn Conversions API",
+  endpoint: "LINKEDIN",
+  missing(settings) {
+    return needs(settings, "accessToken", "Conversions API access token") ?? needs(settings, "conversionRuleId", "conversion rule id");
+  },
+  request(settings, event, context) {
+    const token = setting(settings, "accessToken");
+    const rule = setting(settings, "conversionRuleId");
+    if (token === void 0 || rule === void 0) {
+      return null;
+    }
+    const wanted = setting(settings, "conversionEvent") ?? "Purchase";
+    if (event.name !== wanted) {
+      return {
+        skip: `the destination's conversion counts \`${wanted}\` events only`
+      };
+    }
+    const userIds = [
+      ...event.hashed.email === null ? [] : [{ idType: "SHA256_EMAIL", idValue: event.hashed.email }],
+      ...event.cookies.get("li_fat_id") === void 0 ? [] : [
+        {
+          idType: "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID",
+          idValue: event.cookies.get("li_fat_id")
+        }
+      ]
+    ];
+    if (userIds.length === 0) {
+      return {
+        skip: "LinkedIn matches by email or its li_fat_id cookie: the event has neither"
+      };
+    }
+    const value = numberOf(event, "value");
+    const currency = stringOf(event, "currency");
+    return {
+      url: join(
+        context.base("LINKEDIN", "https://api.linkedin.com"),
+        "rest/conversionEvents"
+      ),
+      headers: {
+        ...JSON_HEADERS,
+        Authorization: `Bearer ${token}`,
+        "LinkedIn-Version": LINKEDIN_VERSION,
+        "X-Restli-Protocol-Version": "2.0.0"
+      },
+      body: JSON.stringify(
+        compact({
+          conversion: `urn:lla:llaPartnerConversion:${rule}`,
+          conversionHappenedAt: event.time,
+          conversionValue: value !== void 0 && currency !== void 0 ? { currencyCode: currency, amount: String(value) } : void 0,
+          eventId: event.eventId,
+          user: { userIds }
+        })
+      )
+    };
+  },
+  /** LinkedIn's errors: `{"status", "code", "message"}`. */
+  verdict(status, body) {
+    if (status >= 200 && status < 300) {
+      return { ok: true };
+    }
+    const json = jsonOf(body);
+    if (isRecord4(json) && typeof json["message"] === "string") {
+      return {
+        ok: false,
+        retry: status === 429 || status >= 500,
+        message: `${json["message"]}${typeof json["code"] === "string" ? ` (${json["code"]})` : ""}`
+      };
+    }
+    return httpVerdict(status, body);
+  }
+};
 
 // src/server/events/vendors/google.ts
 var GA4_EVENTS = {
@@ -2487,6 +2563,7 @@ var SENDERS = /* @__PURE__ */ new Map([
   ["meta-pixel", metaConversions],
   ["google-analytics", ga4MeasurementProtocol],
   ["tiktok-pixel", tiktokEvents],
+  ["linkedin-insight", linkedinConversions],
   ["reddit-pixel", redditConversions],
   ["snapchat-pixel", snapchatConversions],
   ["posthog", posthogCapture],

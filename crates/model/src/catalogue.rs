@@ -533,7 +533,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Marketing,
         docs_url: "https://www.linkedin.com/help/lms/answer/a418880",
         scripts: vendor("linkedin-insights", "linkedinInsights"),
-        events: None,
+        events: Some(ServerEvents {
+            api: "LinkedIn Conversions API",
+            requires: &["accessToken", "conversionRuleId"],
+        }),
         fields: &[
             FieldSpec {
                 script_option: Some("id"),
@@ -553,6 +556,28 @@ pub static KINDS: &[KindSpec] = &[
                     "Conversions API access token",
                     "OAuth token with the `rw_conversions` scope, generated in Campaign Manager \
                      when you set up the Conversions API; enables server-side conversions.",
+                )
+            },
+            FieldSpec {
+                script_option: None,
+                pattern: pattern(r"^[0-9]{1,20}$", "contain only digits"),
+                ..FieldSpec::text(
+                    "conversionRuleId",
+                    "Conversion rule ID",
+                    "The number at the end of the conversion's URN in Campaign Manager > Data > \
+                     Conversion tracking; server-side events need it.",
+                )
+            },
+            FieldSpec {
+                script_option: None,
+                pattern: pattern(
+                    r"^[A-Za-z][A-Za-z0-9_]{0,39}$",
+                    "be an event name such as `Purchase` or `Lead`",
+                ),
+                ..FieldSpec::text(
+                    "conversionEvent",
+                    "Conversion event",
+                    "The server-side event that counts as this conversion (default `Purchase`).",
                 )
             },
         ],

@@ -17,6 +17,7 @@ const {
 	mixpanel,
 	amplitude,
 	segment,
+	linkedinInsight,
 	plausible,
 	umami,
 	matomo,
@@ -84,6 +85,7 @@ function env(extra = {}) {
 		'UMAMI',
 		'MATOMO',
 		'REDDIT',
+		'LINKEDIN',
 		'SNAPCHAT',
 	]) {
 		vars[`C15T_ENDPOINT_${name}`] = base();
@@ -700,6 +702,16 @@ describe('every vendor with a server API', () => {
 			'marketing',
 			'reddit'
 		),
+		linkedinInsight(
+			{
+				partnerId: '123456',
+				accessToken: 'linkedincanary0123',
+				conversionRuleId: '987654',
+			},
+			true,
+			'marketing',
+			'linkedin'
+		),
 		snapchatPixel(
 			{
 				pixelId: '11111111-2222-3333-4444-555555555555',
@@ -787,6 +799,21 @@ describe('every vendor with a server API', () => {
 		const rdEvent = JSON.parse(rd.body).data.events[0];
 		assert.deepEqual(rdEvent.type, { tracking_type: 'Purchase' });
 		assert.equal(rdEvent.user.email, sha('canary.person@example.com'));
+		const li = one('/rest/conversionEvents');
+		assert.equal(li.headers.authorization, 'Bearer linkedincanary0123');
+		assert.match(li.headers['linkedin-version'], /^\d{6}$/);
+		assert.equal(li.headers['x-restli-protocol-version'], '2.0.0');
+		assert.deepEqual(JSON.parse(li.body), {
+			conversion: 'urn:lla:llaPartnerConversion:987654',
+			conversionHappenedAt: JSON.parse(li.body).conversionHappenedAt,
+			conversionValue: { currencyCode: 'EUR', amount: '42.5' },
+			eventId: 'evt-1',
+			user: {
+				userIds: [
+					{ idType: 'SHA256_EMAIL', idValue: sha('canary.person@example.com') },
+				],
+			},
+		});
 		const sn = one('/v3/11111111-2222-3333-4444-555555555555/events/validate');
 		assert.equal(
 			new URL(sn.url, base()).searchParams.get('access_token'),

@@ -103,6 +103,10 @@ declare module '@c15t/destinations' {
 		partnerId: string;
 		/** OAuth token with the `rw_conversions` scope, generated in Campaign Manager when you set up the Conversions API; enables server-side conversions. Secret: read it from the worker's environment, never inline it. */
 		accessToken?: string;
+		/** The number at the end of the conversion's URN in Campaign Manager > Data > Conversion tracking; server-side events need it. */
+		conversionRuleId?: string;
+		/** The server-side event that counts as this conversion (default `Purchase`). */
+		conversionEvent?: string;
 	}
 	/** LinkedIn Insight Tag, slug `linkedin-insight`, default category `marketing`. */
 	export const linkedinInsight: Factory<LinkedinInsightSettings>;

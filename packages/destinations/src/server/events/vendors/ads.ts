@@ -368,3 +368,94 @@ export const snapchatConversions: EventSender = {
 		};
 	},
 };
+
+/** The `LinkedIn-Version` (YYYYMM) the requests are written for. */
+export const LINKEDIN_VERSION = '202510';
+
+/**
+ * LinkedIn Conversions API: https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads-reporting/conversions-api
+ * One conversion rule per destination: only the event named by `conversionEvent` (default
+ * `Purchase`) counts as it.
+ */
+export const linkedinConversions: EventSender = {
+	api: 'LinkedIn Conversions API',
+	endpoint: 'LINKEDIN',
+	missing(settings) {
+		return (
+			needs(settings, 'accessToken', 'Conversions API access token') ??
+			needs(settings, 'conversionRuleId', 'conversion rule id')
+		);
+	},
+	request(settings, event, context) {
+		const token = setting(settings, 'accessToken');
+		const rule = setting(settings, 'conversionRuleId');
+		if (token === undefined || rule === undefined) {
+			return null;
+		}
+		const wanted = setting(settings, 'conversionEvent') ?? 'Purchase';
+		if (event.name !== wanted) {
+			return {
+				skip: `the destination's conversion counts \`${wanted}\` events only`,
+			};
+		}
+		const userIds = [
+			...(event.hashed.email === null
+				? []
+				: [{ idType: 'SHA256_EMAIL', idValue: event.hashed.email }]),
+			...(event.cookies.get('li_fat_id') === undefined
+				? []
+				: [
+						{
+							idType: 'LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID',
+							idValue: event.cookies.get('li_fat_id'),
+						},
+					]),
+		];
+		if (userIds.length === 0) {
+			return {
+				skip: 'LinkedIn matches by email or its li_fat_id cookie: the event has neither',
+			};
+		}
+		const value = numberOf(event, 'value');
+		const currency = stringOf(event, 'currency');
+		return {
+			url: join(
+				context.base('LINKEDIN', 'https://api.linkedin.com'),
+				'rest/conversionEvents'
+			),
+			headers: {
+				...JSON_HEADERS,
+				Authorization: `Bearer ${token}`,
+				'LinkedIn-Version': LINKEDIN_VERSION,
+				'X-Restli-Protocol-Version': '2.0.0',
+			},
+			body: JSON.stringify(
+				compact({
+					conversion: `urn:lla:llaPartnerConversion:${rule}`,
+					conversionHappenedAt: event.time,
+					conversionValue:
+						value !== undefined && currency !== undefined
+							? { currencyCode: currency, amount: String(value) }
+							: undefined,
+					eventId: event.eventId,
+					user: { userIds },
+				})
+			),
+		};
+	},
+	/** LinkedIn's errors: `{"status", "code", "message"}`. */
+	verdict(status, body) {
+		if (status >= 200 && status < 300) {
+			return { ok: true };
+		}
+		const json = jsonOf(body);
+		if (isRecord(json) && typeof json['message'] === 'string') {
+			return {
+				ok: false,
+				retry: status === 429 || status >= 500,
+				message: `${json['message']}${typeof json['code'] === 'string' ? ` (${json['code']})` : ''}`,
+			};
+		}
+		return httpVerdict(status, body);
+	},
+};

@@ -6,6 +6,7 @@
  */
 
 import {
+	linkedinConversions,
 	metaConversions,
 	redditConversions,
 	snapchatConversions,
@@ -25,6 +26,7 @@ export const SENDERS: ReadonlyMap<string, EventSender> = new Map([
 	['meta-pixel', metaConversions],
 	['google-analytics', ga4MeasurementProtocol],
 	['tiktok-pixel', tiktokEvents],
+	['linkedin-insight', linkedinConversions],
 	['reddit-pixel', redditConversions],
 	['snapchat-pixel', snapchatConversions],
 	['posthog', posthogCapture],
