@@ -632,6 +632,82 @@ mod tests {
     }
 
     #[test]
+    fn event_forwarding_names_the_api_or_what_it_lacks() {
+        let spec: c15t_model::CustomerSpec = toml::from_str(
+            r#"
+            id = "cust_ev"
+            name = "Events"
+            environments = ["production", "staging"]
+            [database]
+            provider = "turso"
+            url = "libsql://x.turso.io"
+            auth_token = { env = "TURSO" }
+            [[destinations]]
+            id = "meta"
+            name = "Meta"
+            type = "meta-pixel"
+            settings = { pixelId = "1234567890" }
+            [[destinations]]
+            id = "ga4"
+            name = "GA4"
+            type = "google-analytics"
+            settings = { measurementId = "G-ABC123XYZ", apiSecret = { env = "GA4" } }
+            [[destinations]]
+            id = "hotjar"
+            name = "Hotjar"
+            type = "hotjar"
+            settings = { siteId = "1234567" }
+            [[destinations]]
+            id = "posthog"
+            name = "PostHog"
+            type = "posthog"
+            enabled = false
+            settings = { apiKey = "phc_abc12345XYZ" }
+            [[destinations]]
+            id = "linkedin"
+            name = "LinkedIn"
+            type = "linkedin-insight"
+            settings = { partnerId = "123456", accessToken = { env = "LI" } }
+            [[destinations]]
+            id = "tiktok-staging"
+            name = "TikTok"
+            type = "tiktok-pixel"
+            environment = "staging"
+            settings = { pixelId = "C4D45N9U9OSI64ECRUG0" }
+            "#,
+        )
+        .expect("customer file");
+        let config = spec
+            .validate(&c15t_model::Catalogue::builtin())
+            .expect("valid");
+        let production = event_forwarding(&config, &Environment::production());
+        let summary: Vec<(&str, EventsState, Vec<&str>)> = production
+            .iter()
+            .map(|e| (e.destination.as_str(), e.state, e.missing.clone()))
+            .collect();
+        // Hotjar has no server API and PostHog is disabled: neither is listed.
+        assert_eq!(
+            summary,
+            [
+                ("meta", EventsState::BrowserOnly, vec!["accessToken"]),
+                ("ga4", EventsState::Forwards, vec![]),
+                (
+                    "linkedin",
+                    EventsState::BrowserOnly,
+                    vec!["conversionRuleId"]
+                ),
+            ]
+        );
+        assert_eq!(production[1].api, "GA4 Measurement Protocol");
+        let staging = Environment::new("staging").expect("environment");
+        let staging: Vec<String> = event_forwarding(&config, &staging)
+            .into_iter()
+            .map(|e| e.destination.to_string())
+            .collect();
+        assert_eq!(staging, ["meta", "ga4", "linkedin", "tiktok-staging"]);
+    }
+
+    #[test]
     fn file_changes_are_unified_diffs() {
         let deployed = files(&[("a.ts", "one\ntwo\n"), ("gone.txt", "x\n"), ("same", "s\n")]);
         let pending = files(&[

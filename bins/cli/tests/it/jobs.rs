@@ -204,6 +204,14 @@ fn plan_deploy_and_rollback_to_files() {
         plan.contains("cust_abc123 production: never_deployed"),
         "{plan}"
     );
+    // Which destinations forward server-side events (their server secrets are set).
+    for line in [
+        "  events: meta-prod: server-side events to Meta Conversions API",
+        "  events: ga4-prod: server-side events to GA4 Measurement Protocol",
+        "  events: posthog: server-side events to PostHog capture API",
+    ] {
+        assert!(plan.contains(line), "{plan}");
+    }
     assert!(
         plan.contains("2 environment(s), 2 to deploy, 0 synced"),
         "{plan}"
@@ -233,6 +241,15 @@ fn plan_deploy_and_rollback_to_files() {
     let json: serde_json::Value =
         serde_json::from_str(&ok(&["plan", "--customer", "cust_abc123", "--json"])).unwrap();
     assert_eq!(json["environments"][0]["status"], "out_of_sync");
+    assert_eq!(
+        json["environments"][0]["events"][0],
+        serde_json::json!({
+            "destination": "meta-prod",
+            "kind": "meta-pixel",
+            "api": "Meta Conversions API",
+            "state": "forwards",
+        })
+    );
 
     ok(&["deploy", "--customer", "cust_abc123", "--env", "production"]);
     assert!(

@@ -358,6 +358,9 @@ async fn an_operator_configures_deploys_and_rolls_back_in_a_browser() {
             row.contains("Meta Pixel") && row.contains("Pending"),
             "{row}"
         );
+        // With its Conversions API token set, it forwards server-side events.
+        let events = text_of(&c, "#destination-meta-prod td.events").await;
+        assert_eq!(events, "Meta Conversions API");
 
         // Test its connection against the fake Graph API (htmx swaps the result in).
         click(&c, "#destination-meta-prod button[hx-post$='/test']").await;
