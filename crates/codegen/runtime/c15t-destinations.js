@@ -391,7 +391,10 @@ var catalogue_default = {
       apiHost: "apiHost"
     },
     secrets: [],
-    events: null
+    events: {
+      api: "Hightouch Events HTTP API",
+      requires: []
+    }
   },
   logrocket: {
     factory: "logrocket",
@@ -444,7 +447,10 @@ var catalogue_default = {
       dataPlaneUrl: "dataPlaneUrl"
     },
     secrets: [],
-    events: null
+    events: {
+      api: "RudderStack HTTP API",
+      requires: []
+    }
   },
   rybbit: {
     factory: "rybbit",
@@ -2364,45 +2370,67 @@ var SEGMENT_EVENTS = {
   Lead: "Lead Generated",
   SignUp: "Signed Up"
 };
-var segmentTracking = {
+function hostBase(host) {
+  return `https://${host.replace(/^https?:\/\//, "").replace(/\/v1\/?$/, "").replace(/\/+$/, "")}`;
+}
+function segmentLike(spec) {
+  return {
+    api: spec.api,
+    endpoint: spec.endpoint,
+    missing: () => null,
+    request(settings, event, context) {
+      const writeKey = setting(settings, "writeKey");
+      const own = spec.base(settings);
+      if (writeKey === void 0 || own === void 0) {
+        return null;
+      }
+      const page = event.standard === "PageView";
+      return {
+        url: join(
+          context.base(spec.endpoint, own),
+          page ? "v1/page" : "v1/track"
+        ),
+        headers: {
+          ...JSON_HEADERS,
+          Authorization: `Basic ${btoa(`${writeKey}:`)}`
+        },
+        body: JSON.stringify(
+          compact({
+            userId: event.externalId,
+            anonymousId: event.subjectId,
+            event: page ? void 0 : event.standard === null ? event.name : SEGMENT_EVENTS[event.standard],
+            properties: withPage(event, "url"),
+            messageId: event.eventId,
+            timestamp: new Date(event.time).toISOString(),
+            context: compact({
+              ip: event.ip,
+              userAgent: event.userAgent,
+              page: compact({ url: event.url, referrer: event.referrer })
+            })
+          })
+        )
+      };
+    }
+  };
+}
+var segmentTracking = segmentLike({
   api: "Segment HTTP tracking API",
   endpoint: "SEGMENT",
-  missing: () => null,
-  request(settings, event, context) {
-    const writeKey = setting(settings, "writeKey");
-    if (writeKey === void 0) {
-      return null;
-    }
+  base: (settings) => {
     const host = setting(settings, "apiHost");
-    const base = context.base(
-      "SEGMENT",
-      host === void 0 ? "https://api.segment.io" : `https://${host.replace(/^https?:\/\//, "").replace(/\/v1\/?$/, "")}`
-    );
-    const page = event.standard === "PageView";
-    return {
-      url: join(base, page ? "v1/page" : "v1/track"),
-      headers: {
-        ...JSON_HEADERS,
-        Authorization: `Basic ${btoa(`${writeKey}:`)}`
-      },
-      body: JSON.stringify(
-        compact({
-          userId: event.externalId,
-          anonymousId: event.subjectId,
-          event: page ? void 0 : event.standard === null ? event.name : SEGMENT_EVENTS[event.standard],
-          properties: withPage(event, "url"),
-          messageId: event.eventId,
-          timestamp: new Date(event.time).toISOString(),
-          context: compact({
-            ip: event.ip,
-            userAgent: event.userAgent,
-            page: compact({ url: event.url, referrer: event.referrer })
-          })
-        })
-      )
-    };
+    return host === void 0 ? "https://api.segment.io" : hostBase(host);
   }
-};
+});
+var rudderstackHttp = segmentLike({
+  api: "RudderStack HTTP API",
+  endpoint: "RUDDERSTACK",
+  base: (settings) => setting(settings, "dataPlaneUrl")
+});
+var hightouchHttp = segmentLike({
+  api: "Hightouch Events HTTP API",
+  endpoint: "HIGHTOUCH",
+  base: (settings) => hostBase(setting(settings, "apiHost") ?? "us-east-1.hightouch-events.com")
+});
 
 // src/server/events/vendors/web.ts
 function scalarProps(event) {
@@ -2570,6 +2598,8 @@ var SENDERS = /* @__PURE__ */ new Map([
   ["mixpanel", mixpanelIngestion],
   ["amplitude", amplitudeHttp],
   ["segment", segmentTracking],
+  ["rudderstack", rudderstackHttp],
+  ["hightouch", hightouchHttp],
   ["plausible", plausibleEvents],
   ["umami", umamiSend],
   ["matomo", matomoTracking]

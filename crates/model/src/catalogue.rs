@@ -1152,7 +1152,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://hightouch.com/docs/events/sdks/browser",
         scripts: vendor("hightouch", "hightouch"),
-        events: None,
+        events: Some(ServerEvents {
+            api: "Hightouch Events HTTP API",
+            requires: &[],
+        }),
         fields: &[
             FieldSpec {
                 required: true,
@@ -1249,7 +1252,10 @@ pub static KINDS: &[KindSpec] = &[
         default_category: ConsentCategory::Measurement,
         docs_url: "https://www.rudderstack.com/docs/sources/event-streams/sdks/rudderstack-javascript-sdk/",
         scripts: vendor("rudderstack", "rudderstack"),
-        events: None,
+        events: Some(ServerEvents {
+            api: "RudderStack HTTP API",
+            requires: &[],
+        }),
         fields: &[
             FieldSpec {
                 required: true,

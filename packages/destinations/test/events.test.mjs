@@ -18,6 +18,8 @@ const {
 	amplitude,
 	segment,
 	linkedinInsight,
+	rudderstack,
+	hightouch,
 	plausible,
 	umami,
 	matomo,
@@ -86,6 +88,8 @@ function env(extra = {}) {
 		'MATOMO',
 		'REDDIT',
 		'LINKEDIN',
+		'RUDDERSTACK',
+		'HIGHTOUCH',
 		'SNAPCHAT',
 	]) {
 		vars[`C15T_ENDPOINT_${name}`] = base();
@@ -702,6 +706,21 @@ describe('every vendor with a server API', () => {
 			'marketing',
 			'reddit'
 		),
+		rudderstack(
+			{
+				writeKey: '2AbCdEfGhIjKlMnOpQrStUvWxYz',
+				dataPlaneUrl: 'https://acme.dataplane.rudderstack.com',
+			},
+			true,
+			'measurement',
+			'rudderstack'
+		),
+		hightouch(
+			{ writeKey: 'htwritekey0123456789' },
+			true,
+			'measurement',
+			'hightouch'
+		),
 		linkedinInsight(
 			{
 				partnerId: '123456',
@@ -769,7 +788,23 @@ describe('every vendor with a server API', () => {
 		assert.equal(amp.events[0].event_type, 'Purchase');
 		assert.equal(amp.events[0].device_id, SUBJECT);
 		assert.equal(amp.events[0].insert_id, 'evt-1');
-		const seg = one('/v1/track');
+		const tracks = to('/v1/track');
+		assert.equal(tracks.length, 3, 'Segment, RudderStack and Hightouch');
+		const byKey = (key) =>
+			tracks.find(
+				(r) =>
+					r.headers.authorization ===
+					`Basic ${Buffer.from(`${key}:`).toString('base64')}`
+			);
+		for (const key of ['2AbCdEfGhIjKlMnOpQrStUvWxYz', 'htwritekey0123456789']) {
+			const r = byKey(key);
+			assert.ok(r, `a track call with write key ${key}`);
+			const body = JSON.parse(r.body);
+			assert.equal(body.event, 'Order Completed');
+			assert.equal(body.anonymousId, SUBJECT);
+			assert.equal(body.messageId, 'evt-1');
+		}
+		const seg = byKey('segkey0123');
 		assert.equal(
 			seg.headers.authorization,
 			`Basic ${Buffer.from('segkey0123:').toString('base64')}`

@@ -15,8 +15,10 @@ import {
 import { ga4MeasurementProtocol } from './google.ts';
 import {
 	amplitudeHttp,
+	hightouchHttp,
 	mixpanelIngestion,
 	posthogCapture,
+	rudderstackHttp,
 	segmentTracking,
 } from './product.ts';
 import type { EventSender } from './types.ts';
@@ -33,6 +35,8 @@ export const SENDERS: ReadonlyMap<string, EventSender> = new Map([
 	['mixpanel', mixpanelIngestion],
 	['amplitude', amplitudeHttp],
 	['segment', segmentTracking],
+	['rudderstack', rudderstackHttp],
+	['hightouch', hightouchHttp],
 	['plausible', plausibleEvents],
 	['umami', umamiSend],
 	['matomo', matomoTracking],

@@ -223,49 +223,93 @@ const SEGMENT_EVENTS: Readonly<Record<StandardEvent, string>> = {
 	SignUp: 'Signed Up',
 };
 
+interface SegmentLike {
+	readonly api: string;
+	readonly endpoint: string;
+	/** The API's base for a destination's settings, or undefined when they lack it. */
+	readonly base: (
+		settings: Parameters<EventSender['missing']>[0]
+	) => string | undefined;
+}
+
+/** A host setting written without scheme (`api.segment.io/v1`), as a base URL. */
+function hostBase(host: string): string {
+	return `https://${host
+		.replace(/^https?:\/\//, '')
+		.replace(/\/v1\/?$/, '')
+		.replace(/\/+$/, '')}`;
+}
+
+/**
+ * Segment's tracking API and the ones built on its spec (RudderStack, Hightouch): `POST
+ * /v1/track` (`/v1/page` for page views) with the write key as the Basic auth user.
+ */
+function segmentLike(spec: SegmentLike): EventSender {
+	return {
+		api: spec.api,
+		endpoint: spec.endpoint,
+		missing: () => null,
+		request(settings, event, context) {
+			const writeKey = setting(settings, 'writeKey');
+			const own = spec.base(settings);
+			if (writeKey === undefined || own === undefined) {
+				return null;
+			}
+			const page = event.standard === 'PageView';
+			return {
+				url: join(
+					context.base(spec.endpoint, own),
+					page ? 'v1/page' : 'v1/track'
+				),
+				headers: {
+					...JSON_HEADERS,
+					Authorization: `Basic ${btoa(`${writeKey}:`)}`,
+				},
+				body: JSON.stringify(
+					compact({
+						userId: event.externalId,
+						anonymousId: event.subjectId,
+						event: page
+							? undefined
+							: event.standard === null
+								? event.name
+								: SEGMENT_EVENTS[event.standard],
+						properties: withPage(event, 'url'),
+						messageId: event.eventId,
+						timestamp: new Date(event.time).toISOString(),
+						context: compact({
+							ip: event.ip,
+							userAgent: event.userAgent,
+							page: compact({ url: event.url, referrer: event.referrer }),
+						}),
+					})
+				),
+			};
+		},
+	};
+}
+
 /** Segment HTTP tracking API: https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/ */
-export const segmentTracking: EventSender = {
+export const segmentTracking: EventSender = segmentLike({
 	api: 'Segment HTTP tracking API',
 	endpoint: 'SEGMENT',
-	missing: () => null,
-	request(settings, event, context) {
-		const writeKey = setting(settings, 'writeKey');
-		if (writeKey === undefined) {
-			return null;
-		}
+	base: (settings) => {
 		const host = setting(settings, 'apiHost');
-		const base = context.base(
-			'SEGMENT',
-			host === undefined
-				? 'https://api.segment.io'
-				: `https://${host.replace(/^https?:\/\//, '').replace(/\/v1\/?$/, '')}`
-		);
-		const page = event.standard === 'PageView';
-		return {
-			url: join(base, page ? 'v1/page' : 'v1/track'),
-			headers: {
-				...JSON_HEADERS,
-				Authorization: `Basic ${btoa(`${writeKey}:`)}`,
-			},
-			body: JSON.stringify(
-				compact({
-					userId: event.externalId,
-					anonymousId: event.subjectId,
-					event: page
-						? undefined
-						: event.standard === null
-							? event.name
-							: SEGMENT_EVENTS[event.standard],
-					properties: withPage(event, 'url'),
-					messageId: event.eventId,
-					timestamp: new Date(event.time).toISOString(),
-					context: compact({
-						ip: event.ip,
-						userAgent: event.userAgent,
-						page: compact({ url: event.url, referrer: event.referrer }),
-					}),
-				})
-			),
-		};
+		return host === undefined ? 'https://api.segment.io' : hostBase(host);
 	},
-};
+});
+
+/** RudderStack HTTP API: https://www.rudderstack.com/docs/api/http-api/ */
+export const rudderstackHttp: EventSender = segmentLike({
+	api: 'RudderStack HTTP API',
+	endpoint: 'RUDDERSTACK',
+	base: (settings) => setting(settings, 'dataPlaneUrl'),
+});
+
+/** Hightouch Events HTTP API: https://hightouch.com/docs/events/sdks/http */
+export const hightouchHttp: EventSender = segmentLike({
+	api: 'Hightouch Events HTTP API',
+	endpoint: 'HIGHTOUCH',
+	base: (settings) =>
+		hostBase(setting(settings, 'apiHost') ?? 'us-east-1.hightouch-events.com'),
+});
