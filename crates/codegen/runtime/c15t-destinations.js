@@ -1931,12 +1931,12 @@ var tiktokEvents = {
   }
 };
 var REDDIT_EVENTS = {
-  PageView: "PageVisit",
-  ViewContent: "ViewContent",
-  AddToCart: "AddToCart",
-  Purchase: "Purchase",
-  Lead: "Lead",
-  SignUp: "SignUp"
+  PageView: "PAGE_VISIT",
+  ViewContent: "VIEW_CONTENT",
+  AddToCart: "ADD_TO_CART",
+  Purchase: "PURCHASE",
+  Lead: "LEAD",
+  SignUp: "SIGN_UP"
 };
 var redditConversions = {
   api: "Reddit Conversions API",
@@ -1961,7 +1961,7 @@ var redditConversions = {
             compact({
               event_at: event.time,
               action_source: "WEBSITE",
-              type: event.standard === null ? { tracking_type: "Custom", custom_event_name: event.name } : { tracking_type: REDDIT_EVENTS[event.standard] },
+              type: event.standard === null ? { tracking_type: "CUSTOM", custom_event_name: event.name } : { tracking_type: REDDIT_EVENTS[event.standard] },
               click_id: event.cookies.get("_rdt_cid"),
               user: compact({
                 email: event.hashed.email,
@@ -2018,7 +2018,7 @@ var snapchatConversions = {
             event_name: event.standard === null ? "CUSTOM_EVENT_1" : SNAPCHAT_EVENTS[event.standard],
             event_time: seconds(event),
             event_id: event.eventId,
-            action_source: "website",
+            action_source: "WEB",
             event_source_url: event.url,
             user_data: compact({
               em: event.hashed.email === null ? void 0 : [event.hashed.email],

@@ -832,7 +832,7 @@ describe('every vendor with a server API', () => {
 		const rd = one('/api/v3/pixels/a2_abc123/conversion_events');
 		assert.equal(rd.headers.authorization, 'Bearer redditcanary0123');
 		const rdEvent = JSON.parse(rd.body).data.events[0];
-		assert.deepEqual(rdEvent.type, { tracking_type: 'Purchase' });
+		assert.deepEqual(rdEvent.type, { tracking_type: 'PURCHASE' });
 		assert.equal(rdEvent.user.email, sha('canary.person@example.com'));
 		const li = one('/rest/conversionEvents');
 		assert.equal(li.headers.authorization, 'Bearer linkedincanary0123');
@@ -850,6 +850,7 @@ describe('every vendor with a server API', () => {
 			},
 		});
 		const sn = one('/v3/11111111-2222-3333-4444-555555555555/events/validate');
+		assert.equal(JSON.parse(sn.body).data[0].action_source, 'WEB');
 		assert.equal(
 			new URL(sn.url, base()).searchParams.get('access_token'),
 			'snapcanary0123'

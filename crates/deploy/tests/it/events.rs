@@ -18,6 +18,8 @@ use crate::runtime::{Running, node_modules, run_upload, runtime_build};
 
 const META_TOKEN: &str = "EAAcanaryMetaToken0123456789";
 const TIKTOK_TOKEN: &str = "canarytiktoktoken0123456789";
+const REDDIT_TOKEN: &str = "canaryreddittoken0123456789";
+const SNAPCHAT_TOKEN: &str = "canarysnapchattoken0123456789";
 const GA4_SECRET: &str = "canaryga4secret0123";
 const EMAIL: &str = "Canary.Person@Example.com";
 const PHONE: &str = "+44 20 7946 0958";
@@ -66,6 +68,22 @@ type = "tiktok-pixel"
 [destinations.settings]
 pixelId = "C4D45N9U9OSI64ECRUG0"
 accessToken = { env = "TIKTOK" }
+
+[[destinations]]
+id = "reddit"
+name = "Reddit"
+type = "reddit-pixel"
+[destinations.settings]
+pixelId = "a2_shop1234"
+accessToken = { env = "REDDIT" }
+
+[[destinations]]
+id = "snapchat"
+name = "Snapchat"
+type = "snapchat-pixel"
+[destinations.settings]
+pixelId = "11111111-2222-3333-4444-555555555555"
+accessToken = { env = "SNAPCHAT" }
 "#;
 
 fn config() -> CustomerConfig {
@@ -95,6 +113,8 @@ fn start() -> World {
     vendors.add_meta_pixel("1234567890", "Shop pixel", META_TOKEN);
     vendors.add_posthog_key("phc_canaryproject0123");
     vendors.add_tiktok_pixel("C4D45N9U9OSI64ECRUG0", TIKTOK_TOKEN);
+    vendors.add_reddit_pixel("a2_shop1234", REDDIT_TOKEN);
+    vendors.add_snapchat_pixel("11111111-2222-3333-4444-555555555555", SNAPCHAT_TOKEN);
 
     let token = "libsql-token-events";
     let database = FakeLibsql::start(token);
@@ -126,11 +146,19 @@ fn start() -> World {
             TIKTOK_TOKEN.to_owned(),
         ),
         (
+            "REDDIT_PIXEL_ACCESS_TOKEN".to_owned(),
+            REDDIT_TOKEN.to_owned(),
+        ),
+        (
+            "SNAPCHAT_PIXEL_ACCESS_TOKEN".to_owned(),
+            SNAPCHAT_TOKEN.to_owned(),
+        ),
+        (
             "C15T_EVENTS_DEBUG_SECRET".to_owned(),
             DEBUG_SECRET.to_owned(),
         ),
     ];
-    for name in ["META", "GA4", "POSTHOG", "TIKTOK"] {
+    for name in ["META", "GA4", "POSTHOG", "TIKTOK", "REDDIT", "SNAPCHAT"] {
         vars.push((format!("C15T_ENDPOINT_{name}"), base.clone()));
     }
     let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -289,6 +317,20 @@ fn events_reach_only_the_vendors_whose_purpose_c15t_recorded_as_granted() {
         "TikTok would not count it: {:?}",
         tiktok[0].dropped
     );
+    let reddit = world.wait_for("/api/v3/pixels/a2_shop1234/conversion_events", 1);
+    assert_eq!(
+        reddit.len(),
+        1,
+        "Reddit got the event: {:?}",
+        world
+            .vendors
+            .requests()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect::<Vec<_>>()
+    );
+    let snapchat = world.wait_for("/v3/11111111-2222-3333-4444-555555555555/events", 1);
+    assert_eq!(snapchat.len(), 1, "Snapchat got the event");
 
     // A forged event for a subject c15t does not know forwards nothing, whatever it claims.
     let before = world.vendors.requests().len();
@@ -337,7 +379,7 @@ fn events_reach_only_the_vendors_whose_purpose_c15t_recorded_as_granted() {
     };
     assert_eq!(outcome("meta")["outcome"], "failed", "{report}");
     assert_eq!(outcome("meta")["attempts"], 3, "{report}");
-    for id in ["ga4", "posthog", "tiktok"] {
+    for id in ["ga4", "posthog", "tiktok", "reddit", "snapchat"] {
         assert_eq!(outcome(id)["outcome"], "sent", "{report}");
     }
     assert_eq!(report["subject"]["found"], true, "{report}");
@@ -357,7 +399,14 @@ fn events_reach_only_the_vendors_whose_purpose_c15t_recorded_as_granted() {
     // A burst from many clients at once: every event still reaches every vendor. (The libSQL
     // client's default queue of 20 started queued queries in other requests' contexts, which
     // workerd cancels as hung when those requests end.)
-    let prefixes = ["/mp/collect", "/v21.0/", "/i/v0/e/", "/open_api/"];
+    let prefixes = [
+        "/mp/collect",
+        "/v21.0/",
+        "/i/v0/e/",
+        "/open_api/",
+        "/api/v3/pixels/",
+        "/v3/11111111-",
+    ];
     let before: Vec<usize> = prefixes
         .iter()
         .map(|p| world.vendors.requests_to(p).len())
@@ -393,7 +442,14 @@ fn events_reach_only_the_vendors_whose_purpose_c15t_recorded_as_granted() {
         &debug.body,
         &quick.body,
     ] {
-        for secret in [META_TOKEN, TIKTOK_TOKEN, GA4_SECRET, DEBUG_SECRET] {
+        for secret in [
+            META_TOKEN,
+            TIKTOK_TOKEN,
+            REDDIT_TOKEN,
+            SNAPCHAT_TOKEN,
+            GA4_SECRET,
+            DEBUG_SECRET,
+        ] {
             assert!(!text.contains(secret), "an answer carries a secret: {text}");
         }
     }

@@ -235,12 +235,12 @@ export const tiktokEvents: EventSender = {
 };
 
 const REDDIT_EVENTS: Readonly<Record<StandardEvent, string>> = {
-	PageView: 'PageVisit',
-	ViewContent: 'ViewContent',
-	AddToCart: 'AddToCart',
-	Purchase: 'Purchase',
-	Lead: 'Lead',
-	SignUp: 'SignUp',
+	PageView: 'PAGE_VISIT',
+	ViewContent: 'VIEW_CONTENT',
+	AddToCart: 'ADD_TO_CART',
+	Purchase: 'PURCHASE',
+	Lead: 'LEAD',
+	SignUp: 'SIGN_UP',
 };
 
 /** Reddit Conversions API v3: https://ads-api.reddit.com/docs/v3/operations/Post%20Conversion%20Events */
@@ -270,7 +270,7 @@ export const redditConversions: EventSender = {
 							action_source: 'WEBSITE',
 							type:
 								event.standard === null
-									? { tracking_type: 'Custom', custom_event_name: event.name }
+									? { tracking_type: 'CUSTOM', custom_event_name: event.name }
 									: { tracking_type: REDDIT_EVENTS[event.standard] },
 							click_id: event.cookies.get('_rdt_cid'),
 							user: compact({
@@ -335,7 +335,7 @@ export const snapchatConversions: EventSender = {
 								: SNAPCHAT_EVENTS[event.standard],
 						event_time: seconds(event),
 						event_id: event.eventId,
-						action_source: 'website',
+						action_source: 'WEB',
 						event_source_url: event.url,
 						user_data: compact({
 							em:
