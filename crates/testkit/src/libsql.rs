@@ -771,6 +771,8 @@ async fn run_blocking<T: Send + 'static>(
 /// The stream a baton names (taken out until [`release`]), or a new one for no baton.
 fn acquire(shared: &Shared, baton: Option<&str>) -> Result<HranaStream, HttpFailure> {
     let Some(baton) = baton else {
+        // Expire idle streams first: one left holding a write lock would block this one.
+        shared.lock_streams().sweep(shared.expiry);
         let conn = open_connection(&shared.db_path)
             .map_err(|e| HttpFailure::Internal(format!("cannot open the database: {e}")))?;
         return Ok(HranaStream {

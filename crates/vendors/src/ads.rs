@@ -126,13 +126,14 @@ pub(crate) async fn tiktok(
             "properties": {},
         }],
     });
-    let Ok(token) = HeaderValue::from_str(token) else {
+    let Ok(mut token) = HeaderValue::from_str(token) else {
         return Tested::NoAnswer(Finding::new(
             Outcome::BadCredentials,
             "the stored TikTok access token contains characters no HTTP header may carry; \
              copy it again from Events Manager",
         ));
     };
+    token.set_sensitive(true);
     let request = call
         .request(Base::Trusted, Method::POST, url)
         .header(HeaderName::from_static("access-token"), token)
@@ -199,12 +200,13 @@ pub(crate) async fn reddit(call: &Call<'_>, base: &Url, pixel: &str, token: &str
             "metadata": { "conversion_id": TEST_EVENT_ID },
         }],
     }});
-    let Ok(auth) = HeaderValue::from_str(&format!("Bearer {token}")) else {
+    let Ok(mut auth) = HeaderValue::from_str(&format!("Bearer {token}")) else {
         return Tested::NoAnswer(Finding::new(
             Outcome::BadCredentials,
             "the stored Reddit access token contains characters no HTTP header may carry",
         ));
     };
+    auth.set_sensitive(true);
     let request = call
         .request(Base::Trusted, Method::POST, url)
         .header(reqwest::header::AUTHORIZATION, auth)

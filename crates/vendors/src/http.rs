@@ -14,6 +14,9 @@ pub(crate) const USER_AGENT: &str = concat!("c15t-control-plane/", env!("CARGO_P
 
 /// The most of an answer's body that is read.
 const BODY_LIMIT: usize = 64 * 1024;
+/// How far past [`BODY_LIMIT`] an answer is read before it is redacted and cut: longer than
+/// any credential, so a secret straddling the limit is still found whole.
+const REDACT_MARGIN: usize = 4 * 1024;
 
 /// Which client a request goes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,11 +54,14 @@ impl Answer {
 /// One test's HTTP context.
 pub(crate) struct Call<'a> {
     inner: &'a Inner,
+    /// The destination's secret values: every answer is redacted with them as it is read,
+    /// before any excerpt or limit could cut a value and leave part of it.
+    secrets: Vec<&'a str>,
 }
 
 impl<'a> Call<'a> {
-    pub(crate) fn new(inner: &'a Inner) -> Self {
-        Self { inner }
+    pub(crate) fn new(inner: &'a Inner, secrets: Vec<&'a str>) -> Self {
+        Self { inner, secrets }
     }
 
     /// Builds a request on the client for `base`.
@@ -81,18 +87,20 @@ impl<'a> Call<'a> {
         let result = async {
             let mut response = request.builder.send().await?;
             let status = response.status().as_u16();
+            // Read past the limit by more than any secret is long, redact, then cut.
             let mut body = Vec::new();
-            while body.len() < BODY_LIMIT {
+            while body.len() < BODY_LIMIT + REDACT_MARGIN {
                 match response.chunk().await? {
                     Some(chunk) => body.extend_from_slice(&chunk),
                     None => break,
                 }
             }
-            body.truncate(BODY_LIMIT);
-            Ok::<_, reqwest::Error>(Answer {
-                status,
-                body: String::from_utf8_lossy(&body).into_owned(),
-            })
+            let text = crate::redact(
+                &String::from_utf8_lossy(&body),
+                self.secrets.iter().copied(),
+            );
+            let body: String = text.chars().take(BODY_LIMIT).collect();
+            Ok::<_, reqwest::Error>(Answer { status, body })
         }
         .await;
         result.map_err(|e| Tested::NoAnswer(self.classify(e, &host)))

@@ -426,10 +426,9 @@ impl Testers {
 
     /// Tests a destination of `kind` with `settings` against its vendor.
     pub async fn test(&self, kind: &str, settings: &Settings) -> ConnectionReport {
-        let call = http::Call::new(&self.inner);
+        let call = http::Call::new(&self.inner, settings.secret_values().collect());
         let started = std::time::Instant::now();
         let e = &self.inner.endpoints;
-        let client = |kind: &str| client::check_of(kind);
         let result = match kind {
             "meta-pixel" if settings.secret("accessToken").is_none() => {
                 self.client(&call, kind, settings, NO_SERVER_TOKEN).await
@@ -521,7 +520,9 @@ impl Testers {
             "segment" => products::segment(&call, &e.segment_cdn, settings).await,
             "plausible" => products::self_hostable(&call, kind, &e.plausible, settings).await,
             "umami" => products::self_hostable(&call, kind, &e.umami, settings).await,
-            other if client(other).is_some() => self.client(&call, kind, settings, "").await,
+            other if client::check_of(other).is_some() => {
+                self.client(&call, kind, settings, "").await
+            }
             other => {
                 return ConnectionReport::unsupported(
                     kind,
@@ -581,7 +582,8 @@ pub(crate) enum Tested {
     Skipped(String),
 }
 
-/// `text` with every secret value (and its URL-encoded form) replaced by `***`.
+/// `text` with every secret value (its URL-encoded and HTTP Basic forms too) replaced by
+/// `***`.
 ///
 /// Values shorter than four characters are left alone: replacing them would mangle ordinary
 /// words while hiding nothing worth hiding.
@@ -597,6 +599,11 @@ pub fn redact<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> Str
         if encoded != secret {
             values.push(encoded);
         }
+        // As HTTP Basic credentials carry it (`base64("secret:")`, Mixpanel's and Segment's).
+        values.push(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{secret}:"),
+        ));
     }
     // Longest first, so a secret that contains another is replaced whole.
     values.sort_by_key(|v| std::cmp::Reverse(v.len()));

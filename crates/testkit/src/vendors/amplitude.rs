@@ -11,6 +11,8 @@
 //! missing `api_key` or `events`, `{"code": 400, "error": "Invalid API key: <key>"}` for an
 //! unknown key, and `{"code": 400, "error": "Invalid field values on some events",
 //! "events_with_invalid_fields": {field: [indices]}, "events_with_missing_fields": {...}}`
+//! (ids shorter than `min_id_length`, default 5: `{"code": 400, "error": "Invalid id length
+//! for user_id or device_id", "events_with_invalid_id_lengths": {field: [indices]}}`)
 //! for bad events, in which case nothing of the request is ingested (Amplitude's guidance is
 //! to drop the listed events and resend the rest).
 
@@ -68,6 +70,7 @@ pub(crate) async fn httpapi(State(state): State<Shared>, req: Req) -> Response {
         .and_then(Value::as_u64)
         .unwrap_or(5) as usize;
     let mut invalid: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut short: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut absent: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, event) in events.iter().enumerate() {
         if event
@@ -86,7 +89,7 @@ pub(crate) async fn httpapi(State(state): State<Shared>, req: Req) -> Response {
             if let Some(value) = value
                 && value.as_str().is_none_or(|v| v.chars().count() < min)
             {
-                invalid.entry(name).or_default().push(i);
+                short.entry(name).or_default().push(i);
             }
         }
         if device
@@ -100,6 +103,17 @@ pub(crate) async fn httpapi(State(state): State<Shared>, req: Req) -> Response {
         {
             invalid.entry("time").or_default().push(i);
         }
+    }
+    if !short.is_empty() {
+        // As Amplitude answers ids under `min_id_length` (amplitude/Amplitude-TypeScript#81).
+        return json(
+            StatusCode::BAD_REQUEST,
+            &json!({
+                "code": 400,
+                "error": "Invalid id length for user_id or device_id",
+                "events_with_invalid_id_lengths": short,
+            }),
+        );
     }
     if !invalid.is_empty() || !absent.is_empty() {
         return json(

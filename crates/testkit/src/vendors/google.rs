@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Req, Shared, arrive, drop_last, is_sha256_hex, json};
+use super::{Req, Shared, arrive, is_sha256_hex, json, mark_dropped};
 
 pub(crate) async fn collect(State(state): State<Shared>, req: Req) -> Response {
     if let Some(failure) = arrive(&state, &req).await {
@@ -28,7 +28,7 @@ pub(crate) async fn collect(State(state): State<Shared>, req: Req) -> Response {
     }
     let findings = findings(&req);
     if req.param("api_secret").is_none_or(|s| s.is_empty()) {
-        drop_last(&state, "no api_secret");
+        mark_dropped(&state, &req, "no api_secret");
     } else if !findings.is_empty() {
         let text: Vec<String> = findings
             .iter()
@@ -38,7 +38,7 @@ pub(crate) async fn collect(State(state): State<Shared>, req: Req) -> Response {
                     .map(str::to_owned)
             })
             .collect();
-        drop_last(&state, text.join("; "));
+        mark_dropped(&state, &req, text.join("; "));
     }
     StatusCode::NO_CONTENT.into_response()
 }

@@ -22,7 +22,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{Req, Shared, arrive, drop_last, json, lock, url_pairs};
+use super::{Req, Shared, arrive, json, lock, mark_dropped, url_pairs};
 
 /// Tracking parameters only a `token_auth` with write access may set.
 const AUTHENTICATED: &[&str] = &["cip", "cdt", "country", "region", "city", "lat", "long"];
@@ -95,9 +95,9 @@ pub(crate) async fn track(State(state): State<Shared>, req: Req) -> Response {
         );
     }
     if param("rec") != "1" {
-        drop_last(&state, "rec=1 is missing, so Matomo tracks nothing");
+        mark_dropped(&state, &req, "rec=1 is missing, so Matomo tracks nothing");
     } else if param("url").is_empty() {
-        drop_last(&state, "no url");
+        mark_dropped(&state, &req, "no url");
     }
     if param("send_image") == "0" {
         StatusCode::NO_CONTENT.into_response()

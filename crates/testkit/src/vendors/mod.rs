@@ -80,6 +80,8 @@ use tokio::sync::oneshot;
 /// One request the fake received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// The request's number among all requests the fakes received (in arrival order).
+    pub seq: u64,
     /// `GET`, `POST`, ...
     pub method: String,
     /// The path.
@@ -256,6 +258,7 @@ impl FakeVendors {
             .route("/2/httpapi", post(amplitude::httpapi))
             // Segment.
             .route("/v1/track", post(segment::track))
+            .route("/v1/page", post(segment::page))
             .route("/v1/projects/{key}/settings", get(segment::settings))
             // Plausible and Umami.
             .route("/api/event", post(plausible::event))
@@ -469,11 +472,16 @@ impl Drop for FakeVendors {
 /// A whole request as the fakes see it.
 #[derive(Debug)]
 pub(crate) struct Req {
+    /// This request's number, which its [`Recorded`] carries too.
+    pub(crate) seq: u64,
     pub(crate) method: Method,
     pub(crate) uri: Uri,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
 }
+
+/// Numbers requests across every fake, so a handler can mark its own record.
+static NEXT_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl<S: Send + Sync> FromRequest<S> for Req {
     type Rejection = Response;
@@ -484,6 +492,7 @@ impl<S: Send + Sync> FromRequest<S> for Req {
             .await
             .map_err(IntoResponse::into_response)?;
         Ok(Self {
+            seq: NEXT_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             method: parts.method,
             uri: parts.uri,
             headers: parts.headers,
@@ -554,6 +563,7 @@ pub(crate) async fn arrive(state: &Shared, req: &Req) -> Option<Response> {
     let (delay, failure) = {
         let mut s = lock(state);
         s.requests.push(Recorded {
+            seq: req.seq,
             method: req.method.to_string(),
             path: path.clone(),
             query: req.query(),
@@ -588,9 +598,15 @@ pub(crate) async fn arrive(state: &Shared, req: &Req) -> Option<Response> {
 }
 
 /// Marks the last recorded request as accepted but not counted, for `reason`.
-pub(crate) fn drop_last(state: &Shared, reason: impl Into<String>) {
-    if let Some(last) = lock(state).requests.last_mut() {
-        last.dropped = Some(reason.into());
+/// Marks `req`'s record as accepted but not counted (others may have arrived since).
+pub(crate) fn mark_dropped(state: &Shared, req: &Req, reason: impl Into<String>) {
+    if let Some(record) = lock(state)
+        .requests
+        .iter_mut()
+        .rev()
+        .find(|r| r.seq == req.seq)
+    {
+        record.dropped = Some(reason.into());
     }
 }
 

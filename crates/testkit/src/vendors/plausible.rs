@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Req, Shared, arrive, drop_last, json, lock};
+use super::{Req, Shared, arrive, json, lock, mark_dropped};
 
 pub(crate) async fn event(State(state): State<Shared>, req: Req) -> Response {
     if let Some(failure) = arrive(&state, &req).await {
@@ -64,12 +64,13 @@ pub(crate) async fn event(State(state): State<Shared>, req: Req) -> Response {
         .split(',')
         .any(|d| lock(&state).plausible_domains.contains(d.trim()));
     if !known {
-        drop_last(&state, format!("unknown domain `{domain}`"));
+        mark_dropped(&state, &req, format!("unknown domain `{domain}`"));
         return (StatusCode::ACCEPTED, [("x-plausible-dropped", "1")], "ok").into_response();
     }
     if req.header("x-forwarded-for").is_none() {
-        drop_last(
+        mark_dropped(
             &state,
+            &req,
             "no X-Forwarded-For: every event would count as the worker's IP",
         );
     }

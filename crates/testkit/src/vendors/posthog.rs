@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{Req, Shared, arrive, drop_last, json, lock};
+use super::{Req, Shared, arrive, json, lock, mark_dropped};
 
 fn invalid_payload(detail: &str) -> Response {
     json(
@@ -91,7 +91,7 @@ pub(crate) async fn capture(State(state): State<Shared>, req: Req) -> Response {
         }
     }
     if !lock(&state).posthog_keys.contains(key) {
-        drop_last(&state, "unknown project API key");
+        mark_dropped(&state, &req, "unknown project API key");
     }
     json(StatusCode::OK, &json!({ "status": "Ok" }))
 }

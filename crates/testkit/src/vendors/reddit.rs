@@ -5,7 +5,7 @@
 //! `Authorization: Bearer <conversion access token>`; body `{"data": {"test_mode"?: bool,
 //! "events": [{"event_at" (epoch ms, at most 7 days old), "action_source" ("WEBSITE",
 //! "APP", "PHYSICAL_STORE", "OTHER"), "type": {"tracking_type", "custom_event_name"?},
-//! "click_id"?, "event_source_url"?, "user"?: {"email"?, "external_id"? (SHA-256 hex),
+//! "click_id"?, "event_source_url"?, "user"?: {"email"?, "phone_number"?, "external_id"? (SHA-256 hex),
 //! "ip_address"?, "user_agent"?, ...}, "metadata"?: {"conversion_id"?, ...}}]}}`. An
 //! unknown token is `401`, a token that may not use the pixel `403`, a bad event `400`
 //! with `{"error": {"code", "message"}}`; success is `200` with `{"data": {"message"}}`.
@@ -151,7 +151,7 @@ fn check_event(event: &Value) -> Result<(), String> {
         return Err("a CUSTOM event needs type.custom_event_name".to_owned());
     }
     if let Some(user) = event.get("user") {
-        for key in ["email", "external_id"] {
+        for key in ["email", "phone_number", "external_id"] {
             if let Some(value) = user.get(key)
                 && !value.as_str().is_some_and(is_sha256_hex)
             {

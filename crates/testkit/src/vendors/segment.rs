@@ -1,4 +1,5 @@
-//! Segment: the HTTP tracking API's `POST /v1/track` and the CDN's source settings.
+//! Segment: the HTTP tracking API's `POST /v1/track` and `POST /v1/page` (a page view: the same
+//! checks but `event`) and the CDN's source settings.
 //!
 //! - `POST /v1/track`
 //!   (<https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/>):
@@ -16,9 +17,19 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{Req, Shared, arrive, drop_last, json, lock};
+use super::{Req, Shared, arrive, json, lock, mark_dropped};
 
+/// `POST /v1/track`: an event, which needs a name.
 pub(crate) async fn track(State(state): State<Shared>, req: Req) -> Response {
+    call(state, req, true).await
+}
+
+/// `POST /v1/page`: a page view, which needs no name.
+pub(crate) async fn page(State(state): State<Shared>, req: Req) -> Response {
+    call(state, req, false).await
+}
+
+async fn call(state: Shared, req: Req, needs_event: bool) -> Response {
     if let Some(failure) = arrive(&state, &req).await {
         return failure;
     }
@@ -49,11 +60,11 @@ pub(crate) async fn track(State(state): State<Shared>, req: Req) -> Response {
             .is_some_and(|v| !v.is_empty())
     };
     if !lock(&state).segment_keys.contains(&key) {
-        drop_last(&state, "unknown write key");
+        mark_dropped(&state, &req, "unknown write key");
     } else if !has("userId") && !has("anonymousId") {
-        drop_last(&state, "neither userId nor anonymousId");
-    } else if !has("event") {
-        drop_last(&state, "no event name");
+        mark_dropped(&state, &req, "neither userId nor anonymousId");
+    } else if needs_event && !has("event") {
+        mark_dropped(&state, &req, "no event name");
     }
     json(StatusCode::OK, &json!({ "success": true }))
 }

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Req, Shared, arrive, drop_last, hex_id, json, lock};
+use super::{Req, Shared, arrive, hex_id, json, lock, mark_dropped};
 
 fn bad_request(message: &str) -> Response {
     (StatusCode::BAD_REQUEST, message.to_owned()).into_response()
@@ -70,7 +70,7 @@ pub(crate) async fn send(State(state): State<Shared>, req: Req) -> Response {
         .iter()
         .any(|b| lower.contains(b))
     {
-        drop_last(&state, "bot user agent");
+        mark_dropped(&state, &req, "bot user agent");
         return json(StatusCode::OK, &json!({ "beep": "boop" }));
     }
     json(

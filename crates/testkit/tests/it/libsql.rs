@@ -459,3 +459,31 @@ async fn an_idle_stream_expires_and_rolls_back() {
     assert_eq!(fake.open_streams(), 0);
     assert_eq!(fake.query("SELECT count(*) FROM e")[0][0]["value"], "0");
 }
+
+#[tokio::test]
+async fn a_new_stream_can_write_once_an_abandoned_one_expired() {
+    let fake = FakeLibsql::start_with_expiry(TOKEN, Duration::from_millis(300));
+    pipeline(
+        &fake,
+        "v2",
+        None,
+        json!([
+            execute("CREATE TABLE w (x)"),
+            execute("BEGIN"),
+            execute("INSERT INTO w VALUES (1)")
+        ]),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // No baton: a new stream, which must not wait for the abandoned write lock.
+    let written = pipeline(
+        &fake,
+        "v2",
+        None,
+        json!([execute("INSERT INTO w VALUES (2)"), { "type": "close" }]),
+    )
+    .await;
+    assert_eq!(written["results"][0]["type"], "ok", "{written}");
+    assert_eq!(fake.open_streams(), 0);
+    assert_eq!(fake.query("SELECT x FROM w")[0][0]["value"], "2");
+}

@@ -184,6 +184,18 @@ async fn a_vendor_that_echoes_the_token_is_redacted() {
 }
 
 #[tokio::test]
+async fn a_token_cut_by_the_excerpt_is_still_redacted() {
+    // An answer that is not Graph JSON is reported by its first 200 characters; the token
+    // starts at 190, so an excerpt taken before redaction would show its first 10.
+    let (fake, t) = fakes().await;
+    let body = format!("{}{META_TOKEN} and more", "x".repeat(190));
+    fake.fail_with(Some((502, &body)));
+    let report = t.test("meta-pixel", &meta(META_TOKEN)).await;
+    assert!(!report.message.contains(&META_TOKEN[..8]), "{report:?}");
+    assert!(report.message.contains("xxx***"), "{report:?}");
+}
+
+#[tokio::test]
 async fn ga4_ok_sends_a_valid_event_to_the_validation_server() {
     let (fake, t) = fakes().await;
     let report = t.test("google-analytics", &ga4()).await;
@@ -387,7 +399,7 @@ async fn vendor_errors_keep_the_status() {
         ("matomo", matomo(&base, "3", MATOMO_TOKEN)),
     ] {
         let report = t.test(kind, &settings).await;
-        check(&report, Outcome::VendorError { status: 503 }, "");
+        check(&report, Outcome::VendorError { status: 503 }, "503");
     }
 }
 
