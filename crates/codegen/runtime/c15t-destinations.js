@@ -1957,6 +1957,8 @@ var redditConversions = {
       headers: { ...JSON_HEADERS, Authorization: `Bearer ${token}` },
       body: JSON.stringify({
         data: {
+          // Debug mode: Reddit checks the events the same way and records none.
+          ...context.debug ? { test_mode: true } : {},
           events: [
             compact({
               event_at: event.time,

@@ -831,6 +831,7 @@ describe('every vendor with a server API', () => {
 		assert.match(mt.get('_id'), /^[0-9a-f]{16}$/);
 		const rd = one('/api/v3/pixels/a2_abc123/conversion_events');
 		assert.equal(rd.headers.authorization, 'Bearer redditcanary0123');
+		assert.equal(JSON.parse(rd.body).data.test_mode, true, 'debug mode');
 		const rdEvent = JSON.parse(rd.body).data.events[0];
 		assert.deepEqual(rdEvent.type, { tracking_type: 'PURCHASE' });
 		assert.equal(rdEvent.user.email, sha('canary.person@example.com'));
