@@ -309,6 +309,11 @@ enum CustomerCommand {
         /// Replace the Turso auth token, read from `prompt`, `stdin` or `env:VAR`.
         #[arg(long)]
         turso_token_from: Option<String>,
+        /// The secret of `POST /analytics/events?debug=1` on the customer's workers:
+        /// `generate` (a random one, printed once), `prompt`, `stdin`, `env:VAR`, or `none`
+        /// (debug mode off). Deploy afterwards to bind it.
+        #[arg(long, value_name = "SOURCE")]
+        events_debug_secret: Option<String>,
         /// Fail if the customer changed since this revision.
         #[arg(long)]
         expect_revision: Option<u64>,
@@ -706,6 +711,7 @@ async fn customer(control: &Control, actor: &str, command: CustomerCommand) -> R
         } => {
             let token = read_secret("Turso auth token", &source_arg(&turso_token_from)?)?;
             let spec = CustomerSpec {
+                events_debug_secret: None,
                 id: id.clone(),
                 name,
                 environments: (!environments.is_empty()).then_some(environments),
@@ -741,11 +747,26 @@ async fn customer(control: &Control, actor: &str, command: CustomerCommand) -> R
             log_level,
             turso_url,
             turso_token_from,
+            events_debug_secret,
             expect_revision,
         } => {
             let database_token = match turso_token_from {
                 Some(s) => Some(read_secret("Turso auth token", &source_arg(&s)?)?),
                 None => None,
+            };
+            let mut generated = None;
+            let events_debug_secret = match events_debug_secret.as_deref() {
+                None => None,
+                Some("none") => Some(None),
+                Some("generate") => {
+                    let value = generate_secret();
+                    generated = Some(value.clone());
+                    Some(Some(Secret::new(value)))
+                }
+                Some(source) => Some(Some(read_secret(
+                    "events debug secret",
+                    &source_arg(source)?,
+                )?)),
             };
             let patch = CustomerPatch {
                 name,
@@ -758,11 +779,19 @@ async fn customer(control: &Control, actor: &str, command: CustomerCommand) -> R
                 log_level,
                 database_url: turso_url,
                 database_token,
+                events_debug_secret,
             };
             let revision = control
                 .customer_edit(actor, &customer_id(&id)?, patch, expect_revision)
                 .await?;
             print(&format!("updated customer `{id}` (revision {revision})"));
+            if let Some(value) = generated {
+                // Shown this once: the control plane keeps it sealed in the customer's vault.
+                print(&format!(
+                    "events debug secret (shown once; deploy to bind it): {value}\n\
+                     use it as `Authorization: Bearer <secret>` on POST /analytics/events?debug=1"
+                ));
+            }
             Ok(())
         }
         CustomerCommand::Remove {
@@ -1018,4 +1047,10 @@ fn write_project(out: &Path, project: &Project) -> Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// 32 random bytes as 64 hex digits, for a generated secret.
+fn generate_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

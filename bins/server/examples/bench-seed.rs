@@ -79,6 +79,7 @@ fn customer(keyring: &Keyring, i: usize) -> (CustomerSpec, String) {
         })
         .collect();
     let spec = CustomerSpec {
+        events_debug_secret: None,
         id: format!("cust_{i:06}"),
         name: format!("Customer {i}"),
         environments: Some(vec!["production".to_owned(), "staging".to_owned()]),

@@ -243,6 +243,11 @@ pub struct CustomerUpdate {
     pub database_url: Option<String>,
     /// New database auth token (write-only).
     pub database_token: Option<String>,
+    /// The secret that unlocks `POST /analytics/events?debug=1` on the customer's workers
+    /// (write-only; at least 16 characters); `null` turns debug mode off.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, min_length = 16)]
+    pub events_debug_secret: Option<Option<String>>,
     /// The revision this change is based on (or send `If-Match`).
     pub revision: Option<u64>,
 }

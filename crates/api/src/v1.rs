@@ -307,6 +307,7 @@ pub async fn customer_create(
     Body(body): Body<CustomerCreate>,
 ) -> Result<Response, ApiError> {
     let spec = CustomerSpec {
+        events_debug_secret: None,
         id: body.id.clone(),
         name: body.name,
         environments: body.environments,
@@ -377,6 +378,9 @@ pub async fn customer_update(
         log_level: body.log_level,
         database_url: body.database_url,
         database_token: body.database_token.map(Secret::new),
+        events_debug_secret: body
+            .events_debug_secret
+            .map(|secret| secret.map(Secret::new)),
     };
     let result = state
         .control()

@@ -375,12 +375,20 @@ pub(crate) fn render(
                     out.push_str(name);
                     out.push_str(": string;");
                 }
-                push_line(out, 1);
-                out.push_str(
-                    "/** Optional secret that allows `POST /analytics/events?debug=1`. */",
-                );
-                push_line(out, 1);
-                out.push_str(DEBUG_SECRET_FIELD);
+                // Bound when the customer has one; declared optional otherwise, for secrets a
+                // self-hosting customer sets with `wrangler secret put`.
+                if !bindings
+                    .secrets
+                    .iter()
+                    .any(|s| s.name == bindings::EVENTS_DEBUG_SECRET)
+                {
+                    push_line(out, 1);
+                    out.push_str(
+                        "/** Optional secret that allows `POST /analytics/events?debug=1`. */",
+                    );
+                    push_line(out, 1);
+                    out.push_str(DEBUG_SECRET_FIELD);
+                }
                 if out.len() > start {
                     out.push('\n');
                 }

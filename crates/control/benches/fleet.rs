@@ -128,6 +128,7 @@ fn customer(keyring: &Keyring, i: usize) -> (CustomerSpec, Vault) {
         })
         .collect();
     let spec = CustomerSpec {
+        events_debug_secret: None,
         name: format!("Customer {i}"),
         environments: Some(vec!["production".to_owned(), "staging".to_owned()]),
         trusted_origins: vec![

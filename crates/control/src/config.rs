@@ -18,6 +18,14 @@ pub fn vault_key_destination(destination: &str, field: &str) -> String {
     format!("destination/{destination}/{field}")
 }
 
+/// The shortest events debug secret accepted: it guards a route anyone can reach.
+pub const EVENTS_DEBUG_SECRET_MIN: usize = 16;
+
+/// Vault key of the events debug secret (`POST /analytics/events?debug=1`).
+pub fn vault_key_events_debug() -> String {
+    "customer/events_debug_secret".to_owned()
+}
+
 /// Vault key of the customer's database token.
 pub fn vault_key_database() -> String {
     "database/auth_token".to_owned()
@@ -48,6 +56,9 @@ pub struct CustomerPatch {
     pub database_url: Option<String>,
     /// New database auth token.
     pub database_token: Option<Secret>,
+    /// The events debug secret: `Some(Some(value))` sets it, `Some(None)` turns debug mode
+    /// off (the binding and the value go).
+    pub events_debug_secret: Option<Option<Secret>>,
 }
 
 /// Changes to one destination; `None` leaves a field as it is.
@@ -277,6 +288,7 @@ impl Control {
             log_level,
             database_url,
             database_token,
+            events_debug_secret,
         } = patch;
         let resource = format!("customer/{id}");
         self.edit(
@@ -305,6 +317,28 @@ impl Control {
                     let keyring = self.keys.keyring()?;
                     draft.spec.database.auth_token =
                         draft.put_secret(keyring, vault_key_database(), token.clone())?;
+                }
+                match &events_debug_secret {
+                    None => {}
+                    Some(Some(secret)) => {
+                        if secret.expose().chars().count() < EVENTS_DEBUG_SECRET_MIN {
+                            return Err(ControlError::BadRequest(format!(
+                                "events_debug_secret: must have at least \
+                                 {EVENTS_DEBUG_SECRET_MIN} characters (`c15tctl customer edit \
+                                 --events-debug-secret generate` makes one)"
+                            )));
+                        }
+                        let keyring = self.keys.keyring()?;
+                        draft.spec.events_debug_secret = Some(draft.put_secret(
+                            keyring,
+                            vault_key_events_debug(),
+                            secret.clone(),
+                        )?);
+                    }
+                    Some(None) if draft.spec.events_debug_secret.take().is_some() => {
+                        draft.forget(self.keys.keyring.as_deref(), &[vault_key_events_debug()])?;
+                    }
+                    Some(None) => {}
                 }
                 Ok(())
             },

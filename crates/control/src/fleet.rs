@@ -21,7 +21,9 @@ use c15t_model::{Bindings, Catalogue, CustomerId, Destination, Environment, Secr
 use c15t_secrets::{Keyring, Secret, Vault};
 use c15t_store::{Revision, StoredConfig};
 
-use crate::{Control, ControlError, vault_key_database, vault_key_destination};
+use crate::{
+    Control, ControlError, vault_key_database, vault_key_destination, vault_key_events_debug,
+};
 
 /// Customers read from the store per query page, at most.
 const PAGE: u64 = 1000;
@@ -329,6 +331,7 @@ pub(crate) fn secret_values(
     for SecretBinding { name, owner, .. } in bindings.secrets {
         let key = match owner {
             BindingOwner::Database => vault_key_database(),
+            BindingOwner::EventsDebug => vault_key_events_debug(),
             BindingOwner::Destination { index, key } => {
                 vault_key_destination(destinations[index].id.as_str(), key)
             }
@@ -419,6 +422,7 @@ mod tests {
 
     fn spec(id: &str, environments: &[&str]) -> CustomerSpec {
         CustomerSpec {
+            events_debug_secret: None,
             id: id.to_owned(),
             name: id.to_owned(),
             environments: Some(environments.iter().map(|e| (*e).to_owned()).collect()),

@@ -9,7 +9,7 @@ use c15t_model::{CustomerId, CustomerSpec, RawValue, SecretRef};
 use c15t_secrets::{Secret, Vault};
 use serde::Serialize;
 
-use crate::config::{Draft, vault_key_database, vault_key_destination};
+use crate::config::{Draft, vault_key_database, vault_key_destination, vault_key_events_debug};
 use crate::{Control, ControlError};
 
 /// Resolves `{ env = "VAR" }` references to values.
@@ -109,6 +109,9 @@ impl Control {
             vault_key_database(),
             &mut spec.database.auth_token,
         )?;
+        if let Some(raw) = spec.events_debug_secret.as_mut() {
+            resolve("events_debug_secret".into(), vault_key_events_debug(), raw)?;
+        }
         for (i, d) in spec.destinations.iter_mut().enumerate() {
             for (key, raw) in d.settings.iter_mut() {
                 let path = format!("destinations[{i}].settings.{key}");

@@ -40,7 +40,7 @@ pub use c15t_store::DbFault;
 pub use c15t_vendors::{ConnectionReport, Outcome as ConnectionOutcome, Testers, VendorOptions};
 pub use config::{
     AUDIT_PAGE_MAX, CUSTOMER_PAGE_MAX, CustomerPatch, CustomerView, DestinationPatch,
-    parse_setting, vault_key_database, vault_key_destination,
+    parse_setting, vault_key_database, vault_key_destination, vault_key_events_debug,
 };
 pub use delivery::{DeliveryChanged, DeliveryOptions, DeliveryPatch, DeliveryView, HealthGate};
 pub use deploy::{DeployFailure, DeployReport, DeploymentView};

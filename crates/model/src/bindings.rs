@@ -12,12 +12,16 @@ use crate::{CustomerConfig, DatabaseBinding, Destination, Environment, SecretRef
 pub const DATABASE_URL_VAR: &str = "TURSO_DATABASE_URL";
 /// Secret holding the Turso auth token.
 pub const DATABASE_TOKEN_SECRET: &str = "TURSO_AUTH_TOKEN";
+/// Secret that unlocks `POST /analytics/events?debug=1` (the destinations runtime reads it).
+pub const EVENTS_DEBUG_SECRET: &str = "C15T_EVENTS_DEBUG_SECRET";
 
 /// What a secret binding carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BindingOwner {
     /// The database auth token.
     Database,
+    /// The events route's debug secret.
+    EventsDebug,
     /// A secret setting of a destination.
     Destination {
         /// Index into the environment's destinations (configured order).
@@ -43,7 +47,8 @@ pub struct SecretBinding {
 pub struct Bindings {
     /// Plain vars: name and value, sorted by name.
     pub vars: Vec<(String, String)>,
-    /// Secrets, database token first, then destinations in configured order.
+    /// Secrets: the database token, the events debug secret if set, then destinations in
+    /// configured order.
     pub secrets: Vec<SecretBinding>,
 }
 
@@ -62,6 +67,13 @@ impl Bindings {
             owner: BindingOwner::Database,
             source: auth_token.clone(),
         }];
+        if let Some(source) = &config.customer.events_debug_secret {
+            secrets.push(SecretBinding {
+                name: EVENTS_DEBUG_SECRET.to_owned(),
+                owner: BindingOwner::EventsDebug,
+                source: source.clone(),
+            });
+        }
 
         for (index, d) in destinations.iter().enumerate() {
             if !d

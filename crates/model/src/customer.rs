@@ -233,6 +233,10 @@ pub struct Customer {
     pub log_level: LogLevel,
     /// The worker's consent database.
     pub database: DatabaseBinding,
+    /// The secret of `POST /analytics/events?debug=1`, bound to every environment's worker as
+    /// `C15T_EVENTS_DEBUG_SECRET`; `None`: debug mode is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_debug_secret: Option<SecretRef>,
 }
 
 #[cfg(test)]

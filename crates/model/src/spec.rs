@@ -39,6 +39,10 @@ pub struct CustomerSpec {
     pub log_level: Option<String>,
     /// The worker's consent database.
     pub database: DatabaseSpec,
+    /// The secret that unlocks `POST /analytics/events?debug=1` on the customer's workers, by
+    /// reference (`{ env = "C15T_EVENTS_DEBUG_SECRET" }`); debug mode is off without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_debug_secret: Option<RawValue>,
     /// Destinations, in the order they appear in the generated worker.
     #[serde(default)]
     pub destinations: Vec<DestinationSpec>,
@@ -169,6 +173,11 @@ impl CustomerConfig {
                 url: url.clone(),
                 auth_token: RawValue::Secret(auth_token.clone()),
             },
+            events_debug_secret: self
+                .customer
+                .events_debug_secret
+                .clone()
+                .map(RawValue::Secret),
             destinations: self
                 .destinations
                 .iter()
@@ -270,6 +279,12 @@ impl CustomerSpec {
         };
 
         let database = self.database.validate(&mut p);
+        let events_debug_secret = match &self.events_debug_secret {
+            None => Ok(None),
+            Some(raw) => secret_ref(&mut p, "events_debug_secret", raw)
+                .map(Some)
+                .ok_or(()),
+        };
 
         let mut destinations = Vec::new();
         let mut seen_ids = BTreeSet::new();
@@ -292,18 +307,21 @@ impl CustomerSpec {
         if !p.is_empty() {
             return p.finish(|| unreachable!("problems were found"));
         }
-        match (id, log_level, database) {
-            (Some(id), Some(log_level), Some(database)) => p.finish(|| CustomerConfig {
-                customer: Customer {
-                    id,
-                    display_name: self.name.clone(),
-                    trusted_origins,
-                    log_level,
-                    database,
-                },
-                environments,
-                destinations,
-            }),
+        match (id, log_level, database, events_debug_secret) {
+            (Some(id), Some(log_level), Some(database), Ok(events_debug_secret)) => {
+                p.finish(|| CustomerConfig {
+                    customer: Customer {
+                        id,
+                        display_name: self.name.clone(),
+                        trusted_origins,
+                        log_level,
+                        database,
+                        events_debug_secret,
+                    },
+                    environments,
+                    destinations,
+                })
+            }
             _ => unreachable!("every failed field records a problem"),
         }
     }

@@ -21,6 +21,8 @@ pub mod customer {
         pub database_url: String,
         /// JSON of the token's `RawValue` (a secret reference).
         pub database_token_ref: String,
+        /// JSON of the events debug secret's `RawValue` (a secret reference), if set.
+        pub events_debug_secret_ref: Option<String>,
         pub revision: i64,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,

@@ -433,6 +433,11 @@ fn spec_rows(
         database_provider: Set(spec.database.provider.clone()),
         database_url: Set(spec.database.url.clone()),
         database_token_ref: Set(json_to("database.auth_token", &spec.database.auth_token)?),
+        events_debug_secret_ref: Set(spec
+            .events_debug_secret
+            .as_ref()
+            .map(|s| json_to("events_debug_secret", s))
+            .transpose()?),
         revision: NotSet,
         created_at: NotSet,
         updated_at: NotSet,
@@ -483,8 +488,8 @@ fn destination_spec(row: destination::Model) -> Result<DestinationSpec, StoreErr
 macro_rules! config_columns {
     () => {
         "c.id, c.display_name, c.environments, c.trusted_origins, c.log_level, \
-         c.database_provider, c.database_url, c.database_token_ref, c.revision, c.created_at, \
-         c.updated_at"
+         c.database_provider, c.database_url, c.database_token_ref, c.events_debug_secret_ref, \
+         c.revision, c.created_at, c.updated_at"
     };
 }
 
@@ -624,6 +629,17 @@ fn customer_spec_with(
 ) -> Result<CustomerSpec, StoreError> {
     let what = |field: &str| format!("{field} of customer `{}`", row.id);
     Ok(CustomerSpec {
+        events_debug_secret: row
+            .events_debug_secret_ref
+            .as_deref()
+            .map(|text| {
+                serde_json::from_str::<FastRaw>(text)
+                    .map(|v| v.0)
+                    .map_err(|e| {
+                        StoreError::corrupt(format!("{}: {e}", what("events_debug_secret")))
+                    })
+            })
+            .transpose()?,
         id: row.id.clone(),
         name: row.display_name.clone(),
         environments: row

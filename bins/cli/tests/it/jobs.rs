@@ -226,6 +226,61 @@ fn plan_deploy_and_rollback_to_files() {
     );
     assert!(ok(&["plan"]).contains("0 to deploy, 2 synced"));
 
+    // The events debug secret: generated, shown once, bound by the next deploy, refused when
+    // short, and switched off again.
+    let edited = ok(&[
+        "customer",
+        "edit",
+        "cust_abc123",
+        "--events-debug-secret",
+        "generate",
+    ]);
+    let secret = edited
+        .split("deploy to bind it): ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no secret shown: {edited}"))
+        .to_owned();
+    assert!(
+        secret.len() == 64 && secret.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{edited}"
+    );
+    let plan = ok(&["plan"]);
+    assert!(
+        plan.contains("secret C15T_EVENTS_DEBUG_SECRET added"),
+        "{plan}"
+    );
+    assert!(plan.contains("2 to deploy"), "{plan}");
+    let shown = ok(&["customer", "show", "cust_abc123", "--json"]);
+    assert!(!shown.contains(&secret), "the secret is never shown again");
+    assert!(shown.contains("events_debug_secret"), "{shown}");
+    let short = ws.run(
+        &[
+            "customer",
+            "edit",
+            "cust_abc123",
+            "--events-debug-secret",
+            "stdin",
+        ],
+        &envs,
+        Some("too-short"),
+    );
+    assert!(!short.status.success());
+    let stderr = String::from_utf8_lossy(&short.stderr);
+    assert!(stderr.contains("at least 16 characters"), "{stderr}");
+    ok(&[
+        "customer",
+        "edit",
+        "cust_abc123",
+        "--events-debug-secret",
+        "none",
+    ]);
+    // Off again: nothing to bind (only the revision in the headers changed).
+    let plan = ok(&["plan"]);
+    assert!(!plan.contains("C15T_EVENTS_DEBUG_SECRET"), "{plan}");
+    ok(&["deploy", "--all"]);
+    assert!(ok(&["plan"]).contains("0 to deploy, 2 synced"));
+
     ok(&[
         "destination",
         "edit",

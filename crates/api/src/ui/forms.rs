@@ -343,6 +343,7 @@ mod tests {
     #[test]
     fn problems_land_on_their_fields() {
         let spec = c15t_model::CustomerSpec {
+            events_debug_secret: None,
             id: "cust_a".into(),
             name: "A".into(),
             environments: None,

@@ -69,6 +69,7 @@ pub fn id(s: &str) -> CustomerId {
 
 async fn add_customer(control: &Control, customer: &str) {
     let spec = CustomerSpec {
+        events_debug_secret: None,
         id: customer.to_owned(),
         name: format!("Customer {customer}"),
         environments: Some(vec!["production".to_owned(), "staging".to_owned()]),

@@ -76,6 +76,7 @@ fn testers(fake: &FakeVendors) -> Testers {
 
 pub(crate) fn customer(id: &str, name: &str) -> CustomerSpec {
     CustomerSpec {
+        events_debug_secret: None,
         id: id.to_owned(),
         name: name.to_owned(),
         environments: Some(vec!["production".to_owned()]),

@@ -719,6 +719,7 @@ impl Case {
             }
         };
         CustomerSpec {
+            events_debug_secret: None,
             id: self.customer_id.clone(),
             name: text(&self.customer_name, "Benign customer".to_owned()),
             environments: Some(self.environments.clone()),

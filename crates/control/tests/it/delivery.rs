@@ -851,3 +851,69 @@ async fn the_reaper_fails_deployments_whose_runner_is_gone() {
     // Reaping again changes nothing: each ends once.
     assert_eq!(control.reap_orphaned_deployments().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn the_events_debug_secret_is_bound_on_cloudflare_and_dropped_when_off() {
+    let env = TestEnv::sqlite();
+    let cf = FakeCloudflare::start().await;
+    cf.add_account(ACCOUNT, "acme", TOKEN);
+    let control = env.delivering(test_delivery(&cf.base_url())).await;
+    let cust = id("cust_abc123");
+    managed_customer(&control).await;
+    let production = Environment::new("production").unwrap();
+    let value = "debug-secret-0123456789abcdef";
+    let on = |secret: Option<&str>| c15t_control::CustomerPatch {
+        events_debug_secret: Some(secret.map(|s| Secret::new(s.to_owned()))),
+        ..c15t_control::CustomerPatch::default()
+    };
+
+    // Too short to guard a public route: refused, nothing stored.
+    let err = control
+        .customer_edit("ops", &cust, on(Some("short")), None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("at least 16 characters"), "{err}");
+    assert!(
+        control
+            .customer_show(&cust)
+            .await
+            .unwrap()
+            .spec
+            .events_debug_secret
+            .is_none()
+    );
+
+    control
+        .customer_edit("ops", &cust, on(Some(value)), None)
+        .await
+        .unwrap();
+    let plan = control.plan(&cust, Some(&production)).await.unwrap();
+    assert!(
+        plan[0]
+            .secrets
+            .iter()
+            .any(|s| s.binding == "C15T_EVENTS_DEBUG_SECRET" && s.change == Change::Added),
+        "{:?}",
+        plan[0].secrets
+    );
+    control.deploy("ops", &cust, &production).await.unwrap();
+    let script = cf.script(ACCOUNT, "c15t-cust-abc123").expect("uploaded");
+    assert_eq!(
+        script
+            .secrets
+            .get("C15T_EVENTS_DEBUG_SECRET")
+            .map(String::as_str),
+        Some(value)
+    );
+    let entry =
+        String::from_utf8(script.live_version().unwrap().modules[0].bytes.to_vec()).unwrap();
+    assert!(!entry.contains(value), "no secret in source");
+
+    control
+        .customer_edit("ops", &cust, on(None), None)
+        .await
+        .unwrap();
+    control.deploy("ops", &cust, &production).await.unwrap();
+    let script = cf.script(ACCOUNT, "c15t-cust-abc123").expect("uploaded");
+    assert!(!script.secrets.contains_key("C15T_EVENTS_DEBUG_SECRET"));
+}

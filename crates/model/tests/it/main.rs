@@ -286,3 +286,44 @@ fn quotas_are_enforced_and_named() {
         "{big:?}"
     );
 }
+
+#[test]
+fn the_events_debug_secret_is_a_reference_bound_to_every_worker() {
+    let with = |value: &str| {
+        format!(
+            "id = \"cust_abc123\"\nname = \"Customer ABC\"\nevents_debug_secret = {value}\n\
+             [database]\nurl = \"libsql://x.turso.io\"\nauth_token = {{ env = \"TURSO\" }}\n"
+        )
+    };
+    assert_eq!(
+        problems(&with("\"plain-text-secret-value\"")),
+        [
+            "events_debug_secret: is a secret: give a reference such as `{ env = \"VAR\" }`, never the value itself"
+        ],
+        "a value written in place of a reference is refused, and not shown"
+    );
+    let bad = problems(&with("{ env = \"1BAD\" }"));
+    assert!(
+        bad[0].starts_with("events_debug_secret: `env` must name"),
+        "{bad:?}"
+    );
+
+    let config = spec(&with("{ env = \"DEBUG\" }"))
+        .validate(&Catalogue::builtin())
+        .expect("valid");
+    let bindings = c15t_model::Bindings::plan(&config, &c15t_model::Environment::production());
+    let names: Vec<&str> = bindings.secrets.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["TURSO_AUTH_TOKEN", "C15T_EVENTS_DEBUG_SECRET"]);
+    // Back to the file form and again: the same config.
+    assert_eq!(
+        config
+            .to_spec()
+            .validate(&Catalogue::builtin())
+            .expect("valid"),
+        config
+    );
+    // Without it, no binding.
+    let config = spec(HEAD).validate(&Catalogue::builtin()).expect("valid");
+    let bindings = c15t_model::Bindings::plan(&config, &c15t_model::Environment::production());
+    assert_eq!(bindings.secrets.len(), 1);
+}

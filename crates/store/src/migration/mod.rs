@@ -15,6 +15,7 @@ mod m20261203_000007_readiness_probe;
 mod m20261206_000008_worker_names;
 mod m20261206_000009_health_drift;
 mod m20261206_000010_worker_routes;
+mod m20261206_000011_events_debug_secret;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_worker_names::Migration),
             Box::new(m20261206_000009_health_drift::Migration),
             Box::new(m20261206_000010_worker_routes::Migration),
+            Box::new(m20261206_000011_events_debug_secret::Migration),
         ]
     }
 }

@@ -106,6 +106,11 @@ fn edited(spec: &CustomerSpec) -> CustomerSpec {
     extra.enabled = false;
     extra.category = Some("marketing".to_owned());
     next.destinations.push(extra);
+    // A customer-level secret reference, stored in its own column.
+    next.events_debug_secret = Some(RawValue::Secret(SecretRef::Stored(format!(
+        "hmac-sha256:{}",
+        "e".repeat(32)
+    ))));
     next
 }
 
