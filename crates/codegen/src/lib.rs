@@ -265,7 +265,12 @@ fn write_spec_json(out: &mut Vec<u8>, config: &CustomerConfig) {
     json_str(out, url);
     out.extend_from_slice(b",\"auth_token\":");
     json_value(out, auth_token);
-    out.extend_from_slice(b"},\"destinations\":[");
+    out.push(b'}');
+    if let Some(secret) = &customer.events_debug_secret {
+        out.extend_from_slice(b",\"events_debug_secret\":");
+        json_value(out, secret);
+    }
+    out.extend_from_slice(b",\"destinations\":[");
     for (i, d) in config.destinations.iter().enumerate() {
         if i > 0 {
             out.push(b',');
