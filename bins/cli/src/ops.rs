@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use c15t_codegen::TargetProfile;
+use c15t_control::SsrfPolicy;
 use c15t_control::{
     Change, Control, DeliveryOptions, DeliveryPatch, DeployReport, EnvironmentPlan, HealthOptions,
     RunnerOptions, SyncStatus,
 };
 use c15t_deploy::cloudflare::{CloudflareLimits, RetryPolicy};
 use c15t_deploy::runtime::RuntimeBundle;
-use c15t_deploy::webhook::SsrfPolicy;
 use c15t_model::{CustomerId, DeployTarget, Environment, Strategy};
 use clap::{Args, Subcommand};
 

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use c15t_codegen::TargetProfile;
+use c15t_control::SsrfPolicy;
 use c15t_control::{DeliveryOptions, HealthOptions, RunnerOptions, Secret};
 use c15t_deploy::cloudflare::{CloudflareLimits, RetryPolicy};
 use c15t_deploy::runtime::RuntimeBundle;
-use c15t_deploy::webhook::SsrfPolicy;
 use clap::Args;
 use serde::Deserialize;
 

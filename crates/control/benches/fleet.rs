@@ -1,4 +1,4 @@
-//! Fleet preparation speed (issue 3, section 5): `Control::fleet_prepare` over 10,000
+//! Fleet preparation speed (issue 3, section 5): `prepare::fleet_prepare` over 10,000
 //! customers x 5 destinations, from SQLite and from PostgreSQL.
 //!
 //! A plain binary (`harness = false`): one run takes about a second, so Criterion's sampling
@@ -32,13 +32,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use c15t_codegen::TargetProfile;
-use c15t_control::{
-    Control, FleetPlan, KeySource, SystemClock, vault_key_database, vault_key_destination,
+use c15t_control::{vault_key_database, vault_key_destination};
+use c15t_model::{
+    Catalogue, CustomerSpec, DatabaseSpec, DestinationSpec, Environment, RawValue, SecretRef,
 };
-use c15t_model::{CustomerSpec, DatabaseSpec, DestinationSpec, Environment, RawValue, SecretRef};
 use c15t_secrets::{Keyring, Secret, Vault};
 use c15t_store::{ConfigChange, SeaStore, Store};
 use sea_orm::{ConnectionTrait, Database};
+
+#[path = "fleet/prepare.rs"]
+mod prepare;
 
 const DESTINATIONS: usize = 5;
 /// Vault entries per destination (one read by a binding, the rest extra volume).
@@ -212,12 +215,16 @@ fn ms(d: Duration) -> String {
 }
 
 /// Checks the plan is complete and right, so the timing is of real work.
-fn check(plan: &FleetPlan, customers: usize) {
-    assert!(plan.failures.is_empty(), "{:?}", plan.failures.first());
+fn check(plan: &prepare::FleetPlan, customers: usize) {
+    if let Some(failure) = plan.failures.first() {
+        panic!("customer {} failed: {}", failure.customer, failure.error);
+    }
     assert!(plan.skipped.is_empty());
     assert_eq!(plan.workers.len(), customers);
     for (i, worker) in plan.workers.iter().enumerate() {
         assert_eq!(worker.customer.as_str(), format!("cust_{i:06}"));
+        assert_eq!(worker.worker_name, format!("c15t-cust-{i:06}"));
+        assert_eq!(worker.revision, 1);
         assert_eq!(worker.secrets.len(), 1 + DESTINATIONS);
         assert_eq!(worker.secrets[0].0, "TURSO_AUTH_TOKEN");
         assert_eq!(
@@ -228,15 +235,26 @@ fn check(plan: &FleetPlan, customers: usize) {
     }
 }
 
-async fn measure(label: &str, control: &Control, customers: usize, runs: usize) {
+async fn measure(
+    label: &str,
+    store: &dyn Store,
+    keyring: &Arc<Keyring>,
+    customers: usize,
+    runs: usize,
+) {
     let env = Environment::production();
     let target = TargetProfile::default();
     let mut plans = Vec::new();
     for _ in 0..runs {
-        let plan = control
-            .fleet_prepare(&env, &target)
-            .await
-            .expect("prepares");
+        let plan = prepare::fleet_prepare(
+            store,
+            Arc::clone(keyring),
+            Catalogue::builtin(),
+            &env,
+            &target,
+        )
+        .await
+        .expect("prepares");
         check(&plan, customers);
         plans.push(plan.timings);
     }
@@ -286,11 +304,6 @@ async fn main() {
         "seeding: built and sealed {customers} customers in {}",
         ms(started.elapsed())
     );
-    let keys = KeySource {
-        path: "unused-key-file".into(),
-        keyring: Some(Arc::clone(&keyring)),
-    };
-
     // SQLite.
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("c15t.db").display());
@@ -298,9 +311,8 @@ async fn main() {
     let started = Instant::now();
     seed(Arc::clone(&store), Arc::clone(&fleet)).await;
     println!("seeding: SQLite written in {}", ms(started.elapsed()));
-    let control = Control::new(store, keys.clone(), Arc::new(SystemClock));
-    measure("SQLite", &control, customers, runs).await;
-    drop(control);
+    measure("SQLite", store.as_ref(), &keyring, customers, runs).await;
+    drop(store);
 
     // PostgreSQL.
     let admin = std::env::var("C15T_TEST_POSTGRES_URL")
@@ -324,8 +336,7 @@ async fn main() {
         let started = Instant::now();
         seed(Arc::clone(&store), Arc::clone(&fleet)).await;
         println!("seeding: PostgreSQL written in {}", ms(started.elapsed()));
-        let control = Control::new(store, keys, Arc::new(SystemClock));
-        measure("PostgreSQL", &control, customers, runs).await;
+        measure("PostgreSQL", store.as_ref(), &keyring, customers, runs).await;
     };
     // Drop the database even if a run panics.
     let outcome = tokio::spawn(result).await;

@@ -6,15 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use c15t_codegen::TargetProfile;
-use c15t_deploy::cloudflare::{
-    CloudflareAccount, CloudflareDeployer, CloudflareLimits, DEFAULT_API_BASE, RetryPolicy,
-};
+use c15t_deploy::cloudflare::{CloudflareLimits, DEFAULT_API_BASE, RetryPolicy};
 use c15t_deploy::runtime::RuntimeBundle;
-use c15t_deploy::webhook::{
-    RetrySchedule, SsrfPolicy, WebhookEndpoint as Endpoint, WebhookNotifier, WebhookSecret,
-};
+use c15t_deploy::webhook::WebhookSecret;
 use c15t_model::delivery::{CLOUDFLARE_TOKEN_KEY, WEBHOOK_SECRETS_KEY};
 use c15t_model::{CustomerId, Delivery, DeployTarget, Strategy, WebhookEndpoint};
+use c15t_net::{RetrySchedule, SsrfPolicy};
 use c15t_secrets::{Secret, Vault};
 use c15t_store::{DeliveryChange, VaultSwap};
 use serde::Serialize;
@@ -442,57 +439,5 @@ impl Control {
             )
             .await?
             .view)
-    }
-
-    /// The Cloudflare deployer of a customer's account.
-    pub(crate) fn cloudflare_deployer(
-        &self,
-        account_id: &str,
-        vault: &Vault,
-        customer: &CustomerId,
-    ) -> Result<CloudflareDeployer, ControlError> {
-        let token = vault.get(CLOUDFLARE_TOKEN_KEY).ok_or_else(|| {
-            ControlError::BadRequest(format!(
-                "customer `{customer}` deploys to Cloudflare but has no API token; set one with \
-                 `c15tctl delivery set --customer {customer} --cloudflare-token`"
-            ))
-        })?;
-        let mut account =
-            CloudflareAccount::new(account_id, Secret::new(token.expose().to_owned()));
-        account.api_base = url::Url::parse(&self.delivery.cloudflare_api).map_err(|e| {
-            ControlError::BadRequest(format!(
-                "the Cloudflare API base `{}` is not a URL: {e}",
-                self.delivery.cloudflare_api
-            ))
-        })?;
-        Ok(CloudflareDeployer::new(
-            account,
-            &self.delivery.cloudflare_limits,
-            self.delivery.cloudflare_retry,
-            self.delivery.http.clone(),
-        )?)
-    }
-
-    /// The webhook endpoint of a customer, with its signing secrets, if it has an enabled one.
-    pub(crate) fn webhook_endpoint(
-        &self,
-        delivery: &Delivery,
-        vault: &Vault,
-    ) -> Result<Option<Endpoint>, ControlError> {
-        let Some(webhook) = delivery.webhook.as_ref().filter(|w| w.enabled) else {
-            return Ok(None);
-        };
-        let secrets = vault
-            .get(WEBHOOK_SECRETS_KEY)
-            .map(|s| WebhookSecret::parse_list(s.expose()))
-            .transpose()?
-            .unwrap_or_default();
-        Ok(Some(Endpoint::new(&webhook.url, secrets)?))
-    }
-
-    /// The webhook notifier of the operator's options.
-    pub(crate) fn notifier(&self) -> Result<WebhookNotifier, ControlError> {
-        Ok(WebhookNotifier::new(self.delivery.ssrf.clone())?
-            .with_timeout(self.delivery.webhook_timeout))
     }
 }

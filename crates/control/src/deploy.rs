@@ -14,22 +14,15 @@
 
 use std::collections::BTreeMap;
 
-use c15t_codegen::Input;
-use c15t_deploy::cloudflare::canonical_version_id;
-use c15t_deploy::runtime::worker_modules;
-use c15t_deploy::webhook::{DeploymentFailed, DeploymentSucceeded, WebhookDeployer, WebhookEvent};
-use c15t_deploy::{
-    DeployError, DeployOutcome, Deployer, FileDeployer, Release, ReleaseFile, ReleaseMeta,
-};
-use c15t_model::{Bindings, CustomerConfig, CustomerId, DeployTarget, Environment};
-use c15t_secrets::{Secret, Vault};
+use c15t_deploy::webhook::{DeploymentFailed, DeploymentSucceeded, WebhookEvent};
+use c15t_deploy::{DeployOutcome, Release};
+use c15t_model::{CustomerId, Delivery, DeployTarget, Environment};
+use c15t_secrets::Vault;
 use c15t_store::{
     DeploymentRecord, DeploymentStatus, DeploymentUpdate, NewAudit, NewDeployment, StoredConfig,
 };
 use serde::Serialize;
 
-use crate::fleet::secret_values;
-use crate::plan::secret_fingerprints;
 use crate::{Control, ControlError};
 
 /// What a deploy did.
@@ -143,31 +136,6 @@ pub(crate) struct DeployRun {
     pub(crate) last_attempt: bool,
 }
 
-/// The plain vars of a generated project, read back from its `wrangler.jsonc` (whose only
-/// comments are the header lines).
-fn vars_of(files: &[(String, String)]) -> Result<Vec<(String, String)>, ControlError> {
-    let Some((_, wrangler)) = files.iter().find(|(p, _)| p == "wrangler.jsonc") else {
-        return Ok(Vec::new());
-    };
-    let json: String = wrangler
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
-        ControlError::BadRequest(format!("the stored wrangler.jsonc does not parse: {e}"))
-    })?;
-    Ok(value
-        .get("vars")
-        .and_then(|v| v.as_object())
-        .map(|vars| {
-            vars.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
 impl Control {
     /// Deploys a customer's environment now (outside the job queue), e.g. `c15tctl deploy`.
     pub async fn deploy(
@@ -195,19 +163,7 @@ impl Control {
         environment: &Environment,
         run: DeployRun,
     ) -> Result<DeployReport, DeployFailure> {
-        let stored = self
-            .store
-            .customer_get(customer)
-            .await
-            .map_err(ControlError::from)?
-            .ok_or_else(|| crate::config::not_found(customer))?;
-        let config = self.validated(&stored)?;
-        if !config.has_environment(environment) {
-            return Err(ControlError::NotFound {
-                resource: format!("environment `{environment}` of customer `{customer}`"),
-            }
-            .into());
-        }
+        let prepared = self.prepare(customer, environment).await?;
         let delivery = self.delivery_settings(customer).await?;
         // The name today's rule gives: claimed when the customer was saved, unless the
         // customer was saved before names were claimed.
@@ -220,15 +176,7 @@ impl Control {
             )
             .await
             .map_err(ControlError::from)?;
-        let target = self.target();
-        let input = Input {
-            config: &config,
-            environment,
-            target,
-            revision: stored.revision,
-        };
-        let project = c15t_codegen::generate(&input).map_err(ControlError::from)?;
-        let fingerprints = secret_fingerprints(&config, environment);
+        let revision = prepared.stored.revision;
 
         let resumed = match run.job_id {
             Some(job) => self
@@ -286,20 +234,14 @@ impl Control {
                 );
             if let Some(live) = live.filter(|l| {
                 routed
-                    && l.content_hash == project.content_hash
-                    && l.secret_fingerprints == fingerprints
+                    && l.content_hash == prepared.project.content_hash
+                    && l.secret_fingerprints == prepared.fingerprints
                     && l.destination.as_deref().is_none_or(|d| d == destination)
             }) {
                 match self.drift(&live).await {
                     Ok(None) => {
                         return self
-                            .record_unchanged(
-                                actor,
-                                &live,
-                                destination,
-                                stored.revision,
-                                run.job_id,
-                            )
+                            .record_unchanged(actor, &live, destination, revision, run.job_id)
                             .await;
                     }
                     Ok(Some(now)) => drift = Some(now),
@@ -308,13 +250,7 @@ impl Control {
                         tracing::warn!(%customer, %environment, error = %error_chain(&e), "could not read the live deployment");
                         if drift.is_none() {
                             return self
-                                .record_unchanged(
-                                    actor,
-                                    &live,
-                                    destination,
-                                    stored.revision,
-                                    run.job_id,
-                                )
+                                .record_unchanged(actor, &live, destination, revision, run.job_id)
                                 .await;
                         }
                     }
@@ -322,33 +258,9 @@ impl Control {
             }
         }
 
-        let mut vault = self.open_vault(&stored)?;
-        let secrets = secret_values(&config, environment, &mut vault)?;
-        let vars = Bindings::plan(&config, environment).vars;
-        let meta = ReleaseMeta {
-            customer: customer.clone(),
-            environment: environment.clone(),
-            revision: stored.revision,
-            target: target.id.to_owned(),
-        };
-        let mut release = Release::from_project(meta, project, vars, secrets);
-        let mut entry_module = None;
-        let mut runtime_module = None;
-        if matches!(delivery.target, DeployTarget::Cloudflare { .. }) {
-            let runtime = self.delivery.runtime_for(target.id).ok_or_else(|| {
-                ControlError::BadRequest(format!(
-                    "no runtime bundle for target `{}`: build one with `c15tctl runtime build \
-                     --target {}` and pass it to the control plane (--runtime)",
-                    target.id, target.id
-                ))
-            })?;
-            let js = c15t_codegen::generate_worker_module(&input, &runtime.specifier())
-                .map_err(ControlError::from)?;
-            release = release.with_modules(worker_modules(js.clone(), runtime));
-            entry_module = Some(js);
-            runtime_module = Some(runtime.module_name().to_owned());
-        }
-
+        let mut vault = self.open_vault(&prepared.stored)?;
+        let fingerprints = prepared.fingerprints.clone();
+        let shipment = self.shipment(prepared, &delivery.target, &mut vault)?;
         let deployment = match resumed {
             Some(d) => d,
             None => self
@@ -357,10 +269,11 @@ impl Control {
                     NewDeployment {
                         customer: customer.clone(),
                         environment: environment.clone(),
-                        target: target.id.to_owned(),
-                        config_revision: stored.revision,
-                        content_hash: release.content_hash().to_owned(),
-                        files: release
+                        target: self.target().id.to_owned(),
+                        config_revision: revision,
+                        content_hash: shipment.release.content_hash().to_owned(),
+                        files: shipment
+                            .release
                             .files()
                             .iter()
                             .map(|f| (f.path.clone(), f.contents.clone()))
@@ -368,8 +281,8 @@ impl Control {
                         rollback_of: None,
                         job_id: run.job_id,
                         secret_fingerprints: fingerprints,
-                        entry_module,
-                        runtime_module,
+                        entry_module: shipment.entry_module.clone(),
+                        runtime_module: shipment.runtime_module.clone(),
                         destination: delivery.target.destination(),
                     },
                     self.clock.now(),
@@ -380,10 +293,10 @@ impl Control {
         let deployment = self
             .ship(
                 actor,
-                &delivery.target,
+                &delivery,
                 &vault,
                 deployment,
-                &release,
+                &shipment.release,
                 run,
                 "deployment",
             )
@@ -508,7 +421,7 @@ impl Control {
     async fn ship(
         &self,
         actor: &str,
-        target: &DeployTarget,
+        delivery: &Delivery,
         vault: &Vault,
         deployment: DeploymentRecord,
         release: &Release,
@@ -535,14 +448,7 @@ impl Control {
                 .await?;
         }
         let outcome = self
-            .run_deployer(
-                target,
-                vault,
-                &customer,
-                release,
-                deployment.rollback_of,
-                &deployment,
-            )
+            .run_deployer(delivery, vault, &deployment, release)
             .await;
         let outcome = match outcome {
             Ok(outcome) => self
@@ -577,7 +483,7 @@ impl Control {
                 self.audit_deployment(actor, &format!("{what}.succeed"), &done, None)
                     .await?;
                 tracing::info!(%customer, environment = %done.environment, id = done.id, url = ?done.url, "deployed");
-                if !matches!(target, DeployTarget::Webhook) {
+                if !matches!(delivery.target, DeployTarget::Webhook) {
                     self.announce(
                         vault,
                         &customer,
@@ -718,117 +624,31 @@ impl Control {
         Ok(())
     }
 
+    /// Hands `release` to the deployer of `delivery`'s target: a new release is deployed, a
+    /// rollback's restores the deployment it points at.
     async fn run_deployer(
         &self,
-        target: &DeployTarget,
+        delivery: &Delivery,
         vault: &Vault,
-        customer: &CustomerId,
-        release: &Release,
-        rollback_of: Option<i64>,
         deployment: &DeploymentRecord,
+        release: &Release,
     ) -> Result<DeployOutcome, DeployFailure> {
-        let deploy_error = |e: DeployError| DeployFailure {
-            retryable: e.is_retryable(),
-            error: ControlError::Deploy(e),
-        };
-        match target {
-            DeployTarget::None => Err(ControlError::BadRequest(format!(
-                "customer `{customer}` has no deploy target; set one with `c15tctl delivery set \
-                 --customer {customer} --target cloudflare|file|webhook`"
-            ))
-            .into()),
-            DeployTarget::Cloudflare { account_id } => {
-                let delivery = self.delivery_settings(customer).await?;
-                let routing = crate::routing::wanted(&delivery, &deployment.environment);
-                let deployer = self
-                    .cloudflare_deployer(account_id, vault, customer)?
-                    .with_workers_dev(routing.workers_dev);
-                let worker = release.worker_name();
-                // Where the new worker is probed before it takes traffic or replaces a
-                // renamed one: workers.dev when it answers there, else its custom domain.
-                let probe_base = match (&routing.hostname, routing.workers_dev) {
-                    (Some(hostname), false) => format!("https://{hostname}"),
-                    _ => deployer
-                        .workers_dev_url(worker)
-                        .await
-                        .map_err(deploy_error)?,
-                };
-                // A rollback restores the earlier version through Cloudflare's deployments API
-                // when it carries exactly this release (same secrets), else uploads it again.
-                let earlier = match rollback_of {
-                    Some(id) => self
-                        .store
-                        .deployment_get(id)
-                        .await
-                        .map_err(ControlError::from)?
-                        .and_then(|d| d.remote_version)
-                        // Stored in any form (records written before ids were normalised may
-                        // lack the hyphens); a value that is no Cloudflare version id (a
-                        // webhook delivery's id, from before the customer moved here) restores
-                        // by uploading the release again.
-                        .and_then(|v| canonical_version_id(&v).ok()),
-                    None => None,
-                };
-                let outcome = if rollback_of.is_none() {
-                    let rollout = delivery
-                        .rollout
-                        .clone()
-                        .unwrap_or_else(|| self.delivery.rollout.clone());
-                    self.roll_out(&deployer, release, &rollout, &probe_base)
-                        .await?
-                } else {
-                    deployer
-                        .restore(release, earlier.as_deref())
-                        .await
-                        .map_err(deploy_error)?
-                };
-                let outcome = self
-                    .apply_routes(
-                        &deployer,
-                        customer,
-                        &deployment.environment,
-                        worker,
-                        &routing,
-                        outcome,
-                    )
-                    .await?;
-                if let Some(old) = self
-                    .renamed_from(customer, &deployment.environment, worker)
-                    .await?
-                {
-                    self.finish_rename(&deployer, worker, &old, &probe_base)
-                        .await?;
-                }
-                Ok(outcome)
-            }
-            DeployTarget::File => {
-                let root = self.delivery.file_root.clone().ok_or_else(|| {
-                    ControlError::BadRequest(
-                        "customer deploys to files but the control plane has no file deploy \
-                         root; start it with --deploy-root (C15T_DEPLOY_ROOT)"
-                            .to_owned(),
-                    )
-                })?;
-                FileDeployer::new(root)
-                    .deploy(release)
+        let deployer = self.deployer_for(
+            delivery,
+            vault,
+            &deployment.customer,
+            &deployment.environment,
+        )?;
+        match deployment.rollback_of {
+            None => deployer.deploy(release).await,
+            Some(id) => {
+                let earlier = self
+                    .store
+                    .deployment_get(id)
                     .await
-                    .map_err(deploy_error)
-            }
-            DeployTarget::Webhook => {
-                let delivery = self.delivery_settings(customer).await?;
-                let endpoint = self.webhook_endpoint(&delivery, vault)?.ok_or_else(|| {
-                    ControlError::BadRequest(format!(
-                        "customer `{customer}` is delivered by webhook but its endpoint is not \
-                         set or was disabled; set it with `c15tctl delivery set --webhook-url`"
-                    ))
-                })?;
-                let deployer = WebhookDeployer::new(
-                    self.notifier()?,
-                    endpoint,
-                    &self.delivery.public_base_url,
-                )
-                .map_err(ControlError::from)?;
-                deployer.deploy(release).await.map_err(deploy_error)
+                    .map_err(ControlError::from)?
+                    .and_then(|d| d.remote_version);
+                deployer.restore(release, earlier.as_deref()).await
             }
         }
     }
@@ -992,59 +812,10 @@ impl Control {
         let config = self.validated(&stored)?;
         let delivery = self.delivery_settings(customer).await?;
         let vault = self.open_vault(&stored)?;
-        let (secrets, fingerprints, secrets_changed) =
-            self.rollback_secrets(&config, &env, &earlier, &vault)?;
-        let files = self
-            .store
-            .deployment_files(to)
-            .await
-            .map_err(ControlError::from)?;
-        let vars = vars_of(&files)?;
-        let entry_module = self
-            .store
-            .deployment_entry(to)
-            .await
-            .map_err(ControlError::from)?;
-        let meta = ReleaseMeta {
-            customer: customer.clone(),
-            environment: env.clone(),
-            revision: earlier.config_revision,
-            target: earlier.target.clone(),
-        };
-        // A rollback restores; it never renames: the release goes to the worker that serves.
-        let worker = self
-            .live_worker_name(customer, &env)
-            .await?
-            .unwrap_or_else(|| c15t_model::worker_name(customer, &env));
-        let mut release = Release::from_files(
-            meta,
-            worker,
-            files
-                .iter()
-                .map(|(path, contents)| ReleaseFile {
-                    path: path.clone(),
-                    contents: contents.clone(),
-                })
-                .collect(),
-            vars,
-            secrets,
-        );
-        if matches!(delivery.target, DeployTarget::Cloudflare { .. }) {
-            let (Some(entry), Some(name)) = (&entry_module, &earlier.runtime_module) else {
-                return Err(ControlError::BadRequest(format!(
-                    "deployment {to} was not a Cloudflare deployment (it has no uploaded \
-                     modules), so it cannot be restored on Cloudflare; deploy instead"
-                ))
-                .into());
-            };
-            let runtime = self.delivery.runtime_named(name).ok_or_else(|| {
-                ControlError::BadRequest(format!(
-                    "deployment {to} ran with runtime module `{name}`, which this control plane \
-                     was not given; pass it with --runtime to restore that deployment"
-                ))
-            })?;
-            release = release.with_modules(worker_modules(entry.clone(), runtime));
-        }
+        let restoration = self
+            .restoration(&earlier, &config, &delivery.target, &vault)
+            .await?;
+        let release = &restoration.shipment.release;
         let deployment = self
             .store
             .deployment_create(
@@ -1054,12 +825,12 @@ impl Control {
                     target: earlier.target.clone(),
                     config_revision: earlier.config_revision,
                     content_hash: release.content_hash().to_owned(),
-                    files,
+                    files: restoration.files.clone(),
                     rollback_of: Some(to),
                     job_id: None,
-                    secret_fingerprints: fingerprints,
-                    entry_module,
-                    runtime_module: earlier.runtime_module.clone(),
+                    secret_fingerprints: restoration.fingerprints.clone(),
+                    entry_module: restoration.shipment.entry_module.clone(),
+                    runtime_module: restoration.shipment.runtime_module.clone(),
                     destination: delivery.target.destination(),
                 },
                 self.clock.now(),
@@ -1072,13 +843,7 @@ impl Control {
         };
         let done = self
             .ship(
-                actor,
-                &delivery.target,
-                &vault,
-                deployment,
-                &release,
-                run,
-                "rollback",
+                actor, &delivery, &vault, deployment, release, run, "rollback",
             )
             .await?;
         if let Some(previous) = live {
@@ -1099,122 +864,9 @@ impl Control {
         Ok(DeployReport {
             deployment: done.into(),
             unchanged: false,
-            secrets_changed,
+            secrets_changed: restoration.secrets_changed,
             restored_drift: None,
         })
-    }
-
-    /// The name the environment's worker runs under, if it was deployed.
-    pub(crate) async fn live_worker_name(
-        &self,
-        customer: &CustomerId,
-        environment: &Environment,
-    ) -> Result<Option<String>, ControlError> {
-        Ok(self
-            .store
-            .worker_names(customer)
-            .await?
-            .into_iter()
-            .find(|n| n.live && &n.environment == environment)
-            .map(|n| n.name))
-    }
-
-    /// The name the environment's worker runs under when a deploy to `worker` renames it.
-    async fn renamed_from(
-        &self,
-        customer: &CustomerId,
-        environment: &Environment,
-        worker: &str,
-    ) -> Result<Option<String>, ControlError> {
-        Ok(self
-            .live_worker_name(customer, environment)
-            .await?
-            .filter(|live| live != worker))
-    }
-
-    /// The second half of a rename on Cloudflare: once the worker under its new name answers
-    /// healthy, deletes the script under the old one. Until then the old worker keeps
-    /// serving, and a failed probe fails the deploy (the next deploy tries again).
-    async fn finish_rename(
-        &self,
-        deployer: &c15t_deploy::cloudflare::CloudflareDeployer,
-        worker: &str,
-        old: &str,
-        base: &str,
-    ) -> Result<(), ControlError> {
-        let gate = self.delivery.health_gate;
-        let url = format!("{}/status", base.trim_end_matches('/'));
-        let mut last = String::new();
-        for attempt in 1..=gate.attempts.max(1) {
-            let answer = self.probe_url(&url, gate.timeout).await;
-            if answer.up {
-                deployer.delete_script(old).await?;
-                tracing::info!(
-                    worker,
-                    old,
-                    "renamed worker; deleted the script under its old name"
-                );
-                return Ok(());
-            }
-            last = answer.error.unwrap_or_else(|| "not healthy".to_owned());
-            if attempt < gate.attempts {
-                tokio::time::sleep(gate.interval).await;
-            }
-        }
-        Err(ControlError::WorkerUnhealthy {
-            worker: worker.to_owned(),
-            url,
-            reason: format!(
-                "{last} (after {} probes); the worker under its old name `{old}` still serves \
-                 and was not deleted",
-                gate.attempts.max(1)
-            ),
-        })
-    }
-
-    /// The secret values a rollback to `earlier` deploys (see [`Control::rollback`]).
-    #[allow(clippy::type_complexity)]
-    fn rollback_secrets(
-        &self,
-        config: &CustomerConfig,
-        env: &Environment,
-        earlier: &DeploymentRecord,
-        vault: &Vault,
-    ) -> Result<(Vec<(String, Secret)>, BTreeMap<String, String>, Vec<String>), ControlError> {
-        let mut current_vault = vault.clone();
-        let current: BTreeMap<String, Secret> = match secret_values(config, env, &mut current_vault)
-        {
-            Ok(values) => values.into_iter().collect(),
-            Err(_) => BTreeMap::new(),
-        };
-        let keyring = self.keys.keyring()?;
-        let mut secrets = Vec::new();
-        let mut fingerprints = BTreeMap::new();
-        let mut changed = Vec::new();
-        for (name, recorded) in &earlier.secret_fingerprints {
-            let value = match current.get(name) {
-                Some(value) => value.clone(),
-                None => vault
-                    .iter()
-                    .find(|(_, v)| &keyring.fingerprint(v).to_string() == recorded)
-                    .map(|(_, v)| v.clone())
-                    .ok_or_else(|| {
-                        ControlError::BadRequest(format!(
-                            "cannot restore deployment {}: its secret binding `{name}` has no \
-                             value any more (its destination was removed or its secret \
-                             cleared); set it again, or deploy the current configuration",
-                            earlier.id
-                        ))
-                    })?,
-            };
-            let fingerprint = keyring.fingerprint(&value).to_string();
-            if &fingerprint != recorded {
-                changed.push(name.clone());
-            }
-            fingerprints.insert(name.clone(), fingerprint);
-            secrets.push((name.clone(), value));
-        }
-        Ok((secrets, fingerprints, changed))
     }
 }
 

@@ -12,13 +12,14 @@ mod config;
 mod connection;
 mod delivery;
 mod deploy;
+mod deployers;
 mod error;
-mod fleet;
 mod health;
 mod import;
 mod jobs;
 mod keys;
 mod plan;
+mod release;
 mod rollout;
 mod routing;
 mod tokens;
@@ -35,6 +36,7 @@ use c15t_store::Store;
 use chrono::{DateTime, Utc};
 
 pub use api_support::ConfigPage;
+pub use c15t_net::{RetrySchedule, SsrfPolicy};
 pub use c15t_secrets::Secret;
 pub use c15t_store::DbFault;
 pub use c15t_vendors::{ConnectionReport, Outcome as ConnectionOutcome, Testers, VendorOptions};
@@ -45,7 +47,6 @@ pub use config::{
 pub use delivery::{DeliveryChanged, DeliveryOptions, DeliveryPatch, DeliveryView, HealthGate};
 pub use deploy::{DeployFailure, DeployReport, DeploymentView};
 pub use error::ControlError;
-pub use fleet::{FleetFailure, FleetPlan, PhaseTimings, PreparedWorker};
 pub use health::{HealthOptions, HealthReport};
 pub use import::{ImportOutcome, SecretResolver};
 pub use jobs::{JOB_DEPLOY, JOB_NOTIFY, JOB_WEBHOOK, RunnerOptions, RunnerReport};
@@ -54,6 +55,7 @@ pub use plan::{
     Change, DeploymentSummary, EnvironmentPlan, EventForwarding, EventsState, FileChange,
     HealthSummary, PLAN_PAGE_MAX, PlanPage, SecretChange, SyncStatus, event_forwarding,
 };
+pub use release::secret_values;
 pub use routing::{DomainStatus, RouteStatus};
 pub use tokens::{API_TOKEN_PREFIX, CreatedToken, api_token_hash};
 pub use users::{

@@ -8,16 +8,15 @@
 
 use std::collections::BTreeMap;
 
-use c15t_codegen::{Input, Project, TargetProfile};
-use c15t_model::{
-    Bindings, CustomerConfig, CustomerId, Delivery, DestinationId, Environment, SecretRef, Strategy,
-};
+use c15t_codegen::{Project, TargetProfile};
+use c15t_model::{CustomerConfig, CustomerId, Delivery, DestinationId, Environment, Strategy};
 use c15t_store::{
     DeploymentRecord, DeploymentStatus, HealthRecord, Revision, RouteRecord, StoredConfig,
 };
 use serde::Serialize;
 use similar::TextDiff;
 
+use crate::release::secret_fingerprints;
 use crate::{Control, ControlError};
 
 /// Whether an environment runs what its config says.
@@ -268,27 +267,6 @@ impl From<&HealthRecord> for HealthSummary {
     }
 }
 
-/// The fingerprint of each secret binding of `env`'s worker, by binding name. Stored configs
-/// hold fingerprints; a reference to a process environment variable (declarative files only)
-/// is shown as `env:<VAR>`.
-pub(crate) fn secret_fingerprints(
-    config: &CustomerConfig,
-    env: &Environment,
-) -> BTreeMap<String, String> {
-    Bindings::plan(config, env)
-        .secrets
-        .into_iter()
-        .map(|b| {
-            let fp = match b.source {
-                SecretRef::Stored(fp) => fp,
-                SecretRef::Env(var) => format!("env:{var}"),
-                _ => "unknown".to_owned(),
-            };
-            (b.name, fp)
-        })
-        .collect()
-}
-
 /// Unified diffs of every file that differs between `deployed` and `pending`.
 pub(crate) fn file_changes(
     deployed: &[(String, String)],
@@ -381,29 +359,8 @@ impl Control {
             .ok_or_else(|| crate::config::not_found(customer))?;
         let live = self.store.deployment_live(Some(customer)).await?;
         let health = self.store.health_list(Some(customer)).await?;
-        let delivery = self.delivery_settings(customer).await?;
-        let routes = self.store.routes(customer).await?;
-        let config = self.validated(&stored)?;
-        if let Some(env) = environment
-            && !config.has_environment(env)
-        {
-            return Err(ControlError::NotFound {
-                resource: format!("environment `{env}` of customer `{customer}`"),
-            });
-        }
-        let mut plans = Vec::new();
-        for env in &config.environments {
-            if environment.is_some_and(|e| e != env) {
-                continue;
-            }
-            let live = live.iter().find(|d| &d.environment == env);
-            let health = live.and_then(|l| health.iter().find(|h| h.probe.deployment_id == l.id));
-            plans.push(
-                self.plan_environment(&stored, &config, env, (&delivery, &routes), live, health)
-                    .await?,
-            );
-        }
-        Ok(plans)
+        self.plan_customer(&stored, &live, &health, environment)
+            .await
     }
 
     /// The plan of every customer's every environment, in customer id order. A customer whose
@@ -484,38 +441,50 @@ impl Control {
                 Ok(id) => id,
                 Err(_) => continue,
             };
-            let outcome = async {
-                let config = self.validated(stored)?;
-                let delivery = self.delivery_settings(&id).await?;
-                let routes = self.store.routes(&id).await?;
-                let mut out = Vec::new();
-                for env in &config.environments {
-                    let live = live
-                        .iter()
-                        .find(|d| d.customer == id && &d.environment == env);
-                    let health =
-                        live.and_then(|l| health.iter().find(|h| h.probe.deployment_id == l.id));
-                    out.push(
-                        self.plan_environment(
-                            stored,
-                            &config,
-                            env,
-                            (&delivery, &routes),
-                            live,
-                            health,
-                        )
-                        .await?,
-                    );
-                }
-                Ok::<_, ControlError>(out)
-            }
-            .await;
+            let outcome = self.plan_customer(stored, live, health, None).await;
             match outcome {
                 Ok(p) => plans.extend(p),
                 Err(e) => failures.push((id, e)),
             }
         }
         Ok(Some(next))
+    }
+
+    /// The plans of one customer's environments (all of them, or `only`), given the live
+    /// deployments and health records of (at least) this customer.
+    async fn plan_customer(
+        &self,
+        stored: &StoredConfig,
+        live: &[DeploymentRecord],
+        health: &[HealthRecord],
+        only: Option<&Environment>,
+    ) -> Result<Vec<EnvironmentPlan>, ControlError> {
+        let config = self.validated(stored)?;
+        let id = &config.customer.id;
+        if let Some(env) = only
+            && !config.has_environment(env)
+        {
+            return Err(ControlError::NotFound {
+                resource: format!("environment `{env}` of customer `{id}`"),
+            });
+        }
+        let delivery = self.delivery_settings(id).await?;
+        let routes = self.store.routes(id).await?;
+        let mut plans = Vec::new();
+        for env in &config.environments {
+            if only.is_some_and(|e| e != env) {
+                continue;
+            }
+            let live = live
+                .iter()
+                .find(|d| &d.customer == id && &d.environment == env);
+            let health = live.and_then(|l| health.iter().find(|h| h.probe.deployment_id == l.id));
+            plans.push(
+                self.plan_environment(stored, &config, env, (&delivery, &routes), live, health)
+                    .await?,
+            );
+        }
+        Ok(plans)
     }
 
     async fn plan_environment(
@@ -534,12 +503,7 @@ impl Control {
             .target
             .is_cloudflare()
             .then(|| crate::routing::route_status(delivery, env.clone(), routes));
-        let project = c15t_codegen::generate(&Input {
-            config,
-            environment: env,
-            target: self.target(),
-            revision: stored.revision,
-        })?;
+        let project = self.generated(stored, config, env)?;
         let pending_secrets = secret_fingerprints(config, env);
         let rename_from = self
             .live_worker_name(&config.customer.id, env)

@@ -948,6 +948,16 @@ impl Deployer for CloudflareDeployer {
             ..DeployOutcome::default()
         })
     }
+
+    /// [`CloudflareDeployer::restore`]: the earlier version through Cloudflare's deployments
+    /// API when it carries exactly this release, else an upload.
+    async fn restore(
+        &self,
+        release: &Release,
+        earlier: Option<&str>,
+    ) -> Result<DeployOutcome, DeployError> {
+        CloudflareDeployer::restore(self, release, earlier).await
+    }
 }
 
 fn protocol(operation: &'static str, detail: &str) -> DeployError {

@@ -1,4 +1,4 @@
-//! The [`Deployer`] trait, its [`DeployOutcome`] and the [`DeployerConfig`] that picks one.
+//! The [`Deployer`] trait and its [`DeployOutcome`].
 
 use std::fmt;
 use std::path::PathBuf;
@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{DeployError, FileDeployer, Release};
+use crate::{DeployError, Release};
 
 /// Turns a [`Release`] into a running or delivered worker.
 ///
@@ -16,6 +16,19 @@ use crate::{DeployError, FileDeployer, Release};
 pub trait Deployer: Send + Sync + fmt::Debug {
     /// Deploys `release`.
     async fn deploy(&self, release: &Release) -> Result<DeployOutcome, DeployError>;
+
+    /// Makes an earlier `release` live again (a rollback). `earlier` is what the platform
+    /// said when that release was deployed ([`DeployOutcome::remote_version`]), so a
+    /// deployer that keeps versions can restore that one instead of shipping the release
+    /// again. By default the release is deployed again.
+    async fn restore(
+        &self,
+        release: &Release,
+        earlier: Option<&str>,
+    ) -> Result<DeployOutcome, DeployError> {
+        let _ = earlier;
+        self.deploy(release).await
+    }
 }
 
 /// What a deploy produced; each deployer fills in what applies to it.
@@ -29,26 +42,4 @@ pub struct DeployOutcome {
     pub delivered_path: Option<PathBuf>,
     /// The id of the notification that announced the release (notify deploys).
     pub delivery_id: Option<String>,
-}
-
-/// Which deployer to use, as an operator configures it.
-///
-/// Serialized with a `type` tag: `{"type": "file", "root": "/srv/c15t"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum DeployerConfig {
-    /// Write projects under `root` ([`FileDeployer`]).
-    File {
-        /// The deploy root; created if missing.
-        root: PathBuf,
-    },
-}
-
-impl DeployerConfig {
-    /// Builds the configured deployer. Does no I/O.
-    pub fn build(&self) -> Box<dyn Deployer> {
-        match self {
-            Self::File { root } => Box::new(FileDeployer::new(root.clone())),
-        }
-    }
 }

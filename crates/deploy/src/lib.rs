@@ -9,8 +9,7 @@
 //! Managed, self-hosted and hybrid/notify delivery all implement [`Deployer`]. Which one a
 //! customer uses is its delivery settings (`c15t_model::DeployTarget`); the control layer builds
 //! the deployer from them, the customer's vault (tokens, signing secrets) and the process-wide
-//! options (API base, shared rate limits). [`DeployerConfig`] covers the deployers that need no
-//! per-customer secret. A deployer receives a [`Release`]: the generated project, the
+//! options (API base, shared rate limits), once per deploy. A deployer receives a [`Release`]: the generated project, the
 //! JavaScript modules to upload (for deployers that ship a bundle) and the worker's bindings,
 //! secret values included.
 //!
@@ -31,7 +30,7 @@ pub mod runtime;
 pub mod webhook;
 
 pub use archive::{ArchiveFormat, archive};
-pub use deployer::{DeployOutcome, Deployer, DeployerConfig};
+pub use deployer::{DeployOutcome, Deployer};
 pub use error::DeployError;
 pub use file::FileDeployer;
 pub use release::{Module, Release, ReleaseFile, ReleaseMeta};

@@ -1,6 +1,7 @@
-//! The Standard Webhooks notifier: signed event messages to customers' endpoints, the SSRF
-//! guard in front of every outbound connection, the retry schedule, and the
-//! [`WebhookDeployer`] of the notify delivery model.
+//! The Standard Webhooks notifier: signed event messages to customers' endpoints, sent through
+//! the SSRF guard of `c15t-net` ([`c15t_net::GuardedResolver`]) and retried by the control
+//! layer on its retry schedule ([`c15t_net::RetrySchedule`]), and the [`WebhookDeployer`] of
+//! the notify delivery model.
 //!
 //! Messages follow <https://www.standardwebhooks.com/>: a POST of a JSON body with
 //! `webhook-id` (the same on every attempt of a message), `webhook-timestamp` (unix seconds
@@ -11,18 +12,17 @@
 //! [`c15t_secrets::Secret`]) and while a signature is computed; no `Debug`, `Display`, error
 //! or log line shows one.
 //!
-//! **Invariant:** no connection is made to an address [`SsrfPolicy`] refuses: names are
-//! resolved and checked in one step inside the HTTP client, so the checked address is the one
-//! connected to; redirects are not followed and environment proxies are not used.
+//! **Invariant:** no connection is made to an address [`c15t_net::SsrfPolicy`] refuses: names
+//! are resolved and checked in one step inside the HTTP client, so the checked address is the
+//! one connected to; redirects are not followed and environment proxies are not used.
 
 mod deployer;
 mod error;
 mod event;
 mod notifier;
-mod retry;
 mod secret;
-mod ssrf;
 mod time;
+mod verdict;
 
 pub use deployer::WebhookDeployer;
 pub use error::WebhookError;
@@ -34,6 +34,4 @@ pub use notifier::{
     DEFAULT_TIMEOUT, DeliveryAttempt, DeliveryOutcome, EXCERPT_BYTES, WebhookEndpoint,
     WebhookNotifier,
 };
-pub use retry::{NextStep, RetrySchedule};
 pub use secret::{SECRET_PREFIX, WebhookSecret, signature_header};
-pub use ssrf::{BlockedRange, GuardedResolver, RefusedAddr, SsrfPolicy};

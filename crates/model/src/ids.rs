@@ -17,13 +17,24 @@ pub enum IdError {
     Empty,
     /// The string was longer than the identifier allows.
     #[error("must be at most {max} characters, got {len}")]
-    TooLong { max: usize, len: usize },
+    TooLong {
+        /// The most characters the identifier allows.
+        max: usize,
+        /// How many characters the string has.
+        len: usize,
+    },
     /// The first character is not a lowercase letter or digit.
     #[error("must start with a lowercase letter or digit, got `{found}`")]
-    BadStart { found: String },
+    BadStart {
+        /// The refused first character.
+        found: String,
+    },
     /// A character outside `[a-z0-9_-]`.
     #[error("may contain only lowercase letters, digits, `-` and `_`; `{found}` is not allowed")]
-    BadChar { found: String },
+    BadChar {
+        /// The refused character.
+        found: String,
+    },
     /// The string ends with a separator, which makes derived names ambiguous.
     #[error("must not end with `-` or `_`")]
     BadEnd,
@@ -166,7 +177,27 @@ slug_newtype!(
     ENVIRONMENT_MAX
 );
 
+// The `PATTERN`s say what `check_slug` checks, as regular expressions for documents that
+// describe these ids (the API's OpenAPI document). The one rule a pattern does not say:
+// Windows reserved file names (`nul`, `com1`, ...) are refused too.
+
+impl CustomerId {
+    /// The ids [`CustomerId::new`] accepts (but for Windows reserved names), as a regular
+    /// expression matching the whole id: 1 to [`CUSTOMER_ID_MAX`] characters.
+    pub const PATTERN: &'static str = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$";
+}
+
+impl DestinationId {
+    /// The ids [`DestinationId::new`] accepts (but for Windows reserved names), as a regular
+    /// expression matching the whole id: 1 to [`DESTINATION_ID_MAX`] characters.
+    pub const PATTERN: &'static str = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$";
+}
+
 impl Environment {
+    /// The names [`Environment::new`] accepts (but for Windows reserved names), as a regular
+    /// expression matching the whole name: 1 to [`ENVIRONMENT_MAX`] characters.
+    pub const PATTERN: &'static str = r"^[a-z0-9](?:[a-z0-9_-]{0,15}[a-z0-9])?$";
+
     /// The name of the production environment, whose worker carries no environment suffix.
     pub const PRODUCTION: &'static str = "production";
 
@@ -263,7 +294,93 @@ mod tests {
         );
     }
 
+    /// Whether `pattern` matches `s` exactly when `valid` says `s` is an id, apart from the
+    /// Windows reserved names the pattern does not express.
+    fn pattern_agrees(pattern: &str, s: &str, valid: bool) -> Result<(), String> {
+        let matched = regex::Regex::new(pattern).unwrap().is_match(s);
+        let reserved = WINDOWS_RESERVED.contains(&s);
+        if matched == valid || (matched && reserved && !valid) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{pattern} matches {s:?}: {matched}, but valid: {valid}"
+            ))
+        }
+    }
+
+    #[test]
+    fn patterns_agree_with_the_validators() {
+        type Check = (&'static str, usize, fn(&str) -> bool);
+        let checks: [Check; 3] = [
+            (CustomerId::PATTERN, CUSTOMER_ID_MAX, |s| {
+                CustomerId::new(s).is_ok()
+            }),
+            (DestinationId::PATTERN, DESTINATION_ID_MAX, |s| {
+                DestinationId::new(s).is_ok()
+            }),
+            (Environment::PATTERN, ENVIRONMENT_MAX, |s| {
+                Environment::new(s).is_ok()
+            }),
+        ];
+        for (pattern, max, valid) in checks {
+            let mut samples: Vec<String> = [
+                "a",
+                "0",
+                "cust_abc123",
+                "meta-prod",
+                "a_b-c",
+                "production",
+                "a-",
+                "a_",
+                "-a",
+                "_a",
+                "",
+                "A",
+                "aB",
+                "a b",
+                "a.b",
+                "a/b",
+                "..",
+                "é",
+                "a\0b",
+                "a\nb",
+                "nul",
+                "com1",
+                "nul1",
+                "lpt9x",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+            samples.extend([
+                "a".repeat(max - 1),
+                "a".repeat(max),
+                "a".repeat(max + 1),
+                format!("{}-b", "a".repeat(max - 2)),
+                format!("{}_b", "a".repeat(max - 1)),
+            ]);
+            for s in samples {
+                pattern_agrees(pattern, &s, valid(&s)).unwrap();
+            }
+            // The documented exception: reserved names have the shape but are refused.
+            assert!(!valid("nul") && regex::Regex::new(pattern).unwrap().is_match("nul"));
+            assert!(valid(&"a".repeat(max)) && !valid(&"a".repeat(max + 1)));
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn patterns_agree_with_the_validators_on_any_text(s in "[a-zA-Z0-9_. /-]{0,70}") {
+            for (pattern, valid) in [
+                (CustomerId::PATTERN, CustomerId::new(s.as_str()).is_ok()),
+                (DestinationId::PATTERN, DestinationId::new(s.as_str()).is_ok()),
+                (Environment::PATTERN, Environment::new(s.as_str()).is_ok()),
+            ] {
+                let agrees = pattern_agrees(pattern, &s, valid);
+                proptest::prop_assert!(agrees.is_ok(), "{:?}", agrees);
+            }
+        }
+
         #[test]
         fn derived_worker_names_are_dns_labels(
             customer in "[a-z0-9][a-z0-9_-]{0,39}",

@@ -1,6 +1,8 @@
 //! Domain model of the c15t control plane: customers, destinations, the destination catalogue,
 //! the declarative customer file and its validation. No I/O: every function here is pure.
 
+#![warn(missing_docs)]
+
 pub mod bindings;
 pub mod catalogue;
 mod customer;

@@ -63,6 +63,8 @@
 //! [`Secret::expose`] returns; no `Debug`, `Display` or error message of this crate shows a
 //! value, a private key or the fingerprint key.
 
+#![warn(missing_docs)]
+
 mod error;
 mod keyfile;
 mod keyring;

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use c15t_deploy::webhook::RefusedAddr;
+use c15t_net::RefusedAddr;
 use url::{Host, Url};
 
 use crate::{Finding, Inner, Outcome, Tested};

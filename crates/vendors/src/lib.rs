@@ -40,7 +40,7 @@
 //! credential), and every vendor message is passed through [`redact`] before it is reported.
 //!
 //! **Invariant:** a customer-supplied base URL (PostHog's `host`, Matomo's `matomoUrl`) is reached only through
-//! [`c15t_deploy::webhook::SsrfPolicy`]: names are resolved by its guarded resolver, IP
+//! [`c15t_net::SsrfPolicy`]: names are resolved by its guarded resolver, IP
 //! literals are checked before sending, plain `http://` only where the operator allows it,
 //! and redirects are not followed. Operator-configured bases ([`VendorEndpoints`]) are trusted.
 
@@ -57,7 +57,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use c15t_deploy::webhook::{GuardedResolver, SsrfPolicy};
+use c15t_net::{GuardedResolver, SsrfPolicy};
 use c15t_secrets::Secret;
 use serde::Serialize;
 use url::Url;

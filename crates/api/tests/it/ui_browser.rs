@@ -66,7 +66,7 @@ fn testers(fake: &FakeVendors) -> Testers {
     Testers::new(VendorOptions {
         endpoints: c15t_vendors::VendorEndpoints::all_at(&base),
         timeout: Some(Duration::from_secs(5)),
-        ssrf: c15t_deploy::webhook::SsrfPolicy {
+        ssrf: c15t_control::SsrfPolicy {
             allow: vec!["127.0.0.1/32".parse().unwrap()],
             allow_http: true,
         },

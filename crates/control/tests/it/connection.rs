@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use c15t_control::SsrfPolicy;
 use c15t_control::{
     ConnectionOutcome, ControlError, DestinationPatch, Secret, Testers, VendorOptions,
 };
-use c15t_deploy::webhook::SsrfPolicy;
 use c15t_model::{DestinationSpec, RawValue};
 use c15t_testkit::vendors::FakeVendors;
 use c15t_vendors::VendorEndpoints;

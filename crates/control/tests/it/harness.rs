@@ -151,11 +151,11 @@ pub fn test_delivery(cloudflare_api: &str) -> c15t_control::DeliveryOptions {
             request_timeout: Duration::from_secs(5),
         },
         runtimes: vec![Arc::new(stand_in_runtime(target))],
-        ssrf: c15t_deploy::webhook::SsrfPolicy {
+        ssrf: c15t_control::SsrfPolicy {
             allow: vec!["127.0.0.1/32".parse().unwrap()],
             allow_http: true,
         },
-        webhook_schedule: c15t_deploy::webhook::RetrySchedule {
+        webhook_schedule: c15t_control::RetrySchedule {
             delays: vec![
                 Duration::ZERO,
                 Duration::from_millis(10),

@@ -10,6 +10,7 @@ mod connection;
 mod delivery;
 mod domains;
 mod drift;
+mod fleet;
 mod generate;
 mod harness;
 mod import;

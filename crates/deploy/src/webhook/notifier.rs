@@ -6,14 +6,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use c15t_net::{GuardedResolver, RefusedAddr, ResolveFailed, SsrfPolicy};
 use c15t_secrets::Secret;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 use url::{Host, Url};
 
 use super::secret::signature_header;
-use super::ssrf::{GuardedResolver, RefusedAddr, ResolveFailed};
 use super::time::{parse_http_date, system_now, unix_seconds};
-use super::{SsrfPolicy, WebhookError, WebhookMessage, WebhookSecret};
+use super::{WebhookError, WebhookMessage, WebhookSecret};
 
 /// The default time an endpoint has to answer (the spec recommends 15 to 30 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -167,7 +167,7 @@ impl DeliveryAttempt {
 /// Sends signed Standard Webhooks messages, one attempt per [`WebhookNotifier::send`].
 ///
 /// The retry loop is the caller's (the control layer's durable job queue, driven by
-/// [`super::RetrySchedule`]); every retry of a message sends the same id and body with a new
+/// [`c15t_net::RetrySchedule`]); every retry of a message sends the same id and body with a new
 /// timestamp and signatures.
 ///
 /// The HTTP client follows no redirects, uses no proxy from the environment (a proxy would
@@ -187,9 +187,7 @@ impl WebhookNotifier {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver {
-                policy: Arc::clone(&policy),
-            }))
+            .dns_resolver(Arc::new(GuardedResolver::new(Arc::clone(&policy))))
             .build()
             .map_err(|source| WebhookError::Client { source })?;
         Ok(Self {

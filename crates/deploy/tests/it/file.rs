@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use c15t_deploy::{DeployError, DeployOutcome, Deployer, DeployerConfig, FileDeployer, Release};
+use c15t_deploy::{DeployError, DeployOutcome, Deployer, FileDeployer, Release};
 
 use crate::release::generated_release;
 use crate::support::{
@@ -254,34 +254,28 @@ async fn a_folder_where_the_link_belongs_is_refused() {
 }
 
 #[tokio::test]
-async fn deployer_config_round_trips_and_builds_a_file_deployer() {
+async fn a_file_deployer_behind_the_trait_deploys_and_restores() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let config = DeployerConfig::File {
-        root: tmp.path().join("deploys"),
-    };
-    let json = serde_json::to_value(&config).expect("serialize");
-    assert_eq!(
-        json,
-        serde_json::json!({ "type": "file", "root": tmp.path().join("deploys") })
-    );
-    let back: DeployerConfig = serde_json::from_value(json).expect("deserialize");
-    assert_eq!(back, config);
-    let toml_back: DeployerConfig =
-        toml::from_str(&toml::to_string(&config).expect("toml")).expect("from toml");
-    assert_eq!(toml_back, config);
-    assert!(
-        serde_json::from_str::<DeployerConfig>(r#"{"type":"file","root":"/x","extra":1}"#).is_err(),
-        "unknown fields are refused"
-    );
-    assert!(serde_json::from_str::<DeployerConfig>(r#"{"type":"ftp","root":"/x"}"#).is_err());
-
-    let deployer = back.build();
+    let root = tmp.path().join("deploys");
+    let deployer: Box<dyn Deployer> = Box::new(FileDeployer::new(root.clone()));
     assert!(format!("{deployer:?}").contains("FileDeployer"));
-    let release = release("A", false);
-    deployer.deploy(&release).await.expect("deploy");
+    let first = release("A", false);
+    let second = release("B", false);
+    deployer.deploy(&first).await.expect("deploy");
+    deployer.deploy(&second).await.expect("deploy");
     assert_eq!(
-        read_tree(&env_path(&tmp.path().join("deploys"), &release)).expect("read"),
-        expected(&release)
+        read_tree(&env_path(&root, &second)).expect("read"),
+        expected(&second)
+    );
+    // The trait's default restore ships the earlier release again, whatever the platform id.
+    let outcome = deployer
+        .restore(&first, Some("not-a-version"))
+        .await
+        .expect("restore");
+    assert_eq!(outcome.delivered_path, Some(env_path(&root, &first)));
+    assert_eq!(
+        read_tree(&env_path(&root, &first)).expect("read"),
+        expected(&first)
     );
 }
 

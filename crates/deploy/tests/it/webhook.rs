@@ -8,12 +8,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use c15t_deploy::webhook::{
-    DeliveryOutcome, MessageId, NextStep, RetrySchedule, SsrfPolicy, WebhookDeployer,
-    WebhookEndpoint, WebhookError, WebhookEvent, WebhookMessage, WebhookNotifier, WebhookSecret,
-    WorkerConfigUpdated, signature_header,
+    DeliveryOutcome, MessageId, WebhookDeployer, WebhookEndpoint, WebhookError, WebhookEvent,
+    WebhookMessage, WebhookNotifier, WebhookSecret, WorkerConfigUpdated, signature_header,
 };
 use c15t_deploy::{DeployError, Deployer};
 use c15t_model::{CustomerId, Environment};
+use c15t_net::{NextStep, RetrySchedule, SsrfPolicy};
 use c15t_testkit::webhook::{Respond, Verification, WebhookReceiver};
 use serde_json::{Value, json};
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use c15t_deploy::webhook::SsrfPolicy;
+use c15t_net::SsrfPolicy;
 use c15t_secrets::Secret;
 use c15t_testkit::vendors::FakeVendors;
 use c15t_vendors::{ConnectionReport, Outcome, Settings, Testers, VendorEndpoints, VendorOptions};

@@ -1,11 +1,11 @@
-//! The SSRF guard: which addresses a webhook may be sent to, and the DNS resolver that checks
-//! every address it hands to the HTTP client.
+//! The SSRF guard: which addresses a webhook or another request to a customer-supplied URL
+//! may be sent to, and the DNS resolver that checks every address it hands to the HTTP client.
 //!
 //! Resolution and the check are one step inside the client's resolver, so the address that
 //! was checked is the address that is connected to: a host that answers a public address to a
 //! first lookup and a private one to a second (DNS rebinding) gains nothing, because there is
-//! no second lookup. Hosts written as IP literals never reach a resolver; the notifier checks
-//! them before sending.
+//! no second lookup. Hosts written as IP literals never reach a resolver; the caller (the
+//! webhook notifier, a connection tester) checks them before sending.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -14,7 +14,8 @@ use std::sync::Arc;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-/// Which addresses and schemes webhooks may use, as an operator configures it.
+/// Which addresses and schemes webhooks (and other requests to customer-supplied URLs) may
+/// use, as an operator configures it.
 ///
 /// By default only `https://` URLs whose every address is public are allowed. `allow` opens
 /// ranges that would otherwise be refused (an internal receiver, or `127.0.0.1/32` in tests);
@@ -179,9 +180,10 @@ impl fmt::Display for RefusedAddr {
 
 impl std::error::Error for RefusedAddr {}
 
-/// A resolution failure, kept as its own type so the notifier can tell it from a connect one.
+/// A resolution failure of a [`GuardedResolver`], kept as its own type so that a caller
+/// finding it in the HTTP client's error chain can tell it from a connect failure.
 #[derive(Debug)]
-pub(crate) struct ResolveFailed(pub(crate) std::io::Error);
+pub struct ResolveFailed(pub std::io::Error);
 
 impl fmt::Display for ResolveFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -200,7 +202,7 @@ impl std::error::Error for ResolveFailed {}
 /// [`SsrfPolicy::check`] themselves, because those never reach a resolver.
 #[derive(Debug)]
 pub struct GuardedResolver {
-    pub(crate) policy: Arc<SsrfPolicy>,
+    policy: Arc<SsrfPolicy>,
 }
 
 impl GuardedResolver {

@@ -1,8 +1,10 @@
 //! [`RetrySchedule`]: when the control layer's job queue tries a message again.
+//!
+//! The schedule knows no sender: what an attempt came to reaches it as a [`Verdict`], through
+//! [`Answer`] (the `Ok` side of the attempt's result) and [`Failure`] (the `Err` side), which
+//! the sender's types implement (`c15t-deploy`'s webhook notifier does).
 
 use std::time::Duration;
-
-use super::{DeliveryAttempt, DeliveryOutcome, WebhookError};
 
 /// The delays between attempts of one message, and the cap on a receiver's `Retry-After`.
 ///
@@ -32,6 +34,41 @@ impl Default for RetrySchedule {
             max_retry_after: Duration::from_secs(10 * HOUR),
         }
     }
+}
+
+/// What one attempt came to, as far as the schedule is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The message was delivered.
+    Delivered,
+    /// The receiver answered `410 Gone`: it wants no more messages.
+    Gone,
+    /// The attempt failed and may be retried, no sooner than `after` if the receiver asked
+    /// for a delay (`Retry-After`).
+    Retry {
+        /// The receiver's `Retry-After`.
+        after: Option<Duration>,
+    },
+    /// The attempt failed in a way retrying cannot fix.
+    Fatal,
+}
+
+/// An attempt that got an answer: the `Ok` side of an attempt's result.
+pub trait Answer {
+    /// What the answer means for the message.
+    fn verdict(&self) -> Verdict;
+}
+
+/// An attempt that failed: the `Err` side of an attempt's result.
+///
+/// [`Failure::Answer`] names the sender's `Ok` side, so that [`RetrySchedule::after`] takes
+/// `&Result<F::Answer, F>` and a bare `Err(error)` needs no type annotation.
+pub trait Failure {
+    /// The sender's answered attempt.
+    type Answer: Answer;
+
+    /// What the failure means for the message.
+    fn verdict(&self) -> Verdict;
 }
 
 /// What to do after an attempt.
@@ -71,16 +108,16 @@ impl RetrySchedule {
     }
 
     /// What to do after attempt number `attempt` (1-based) ended with `result`.
-    pub fn after(&self, attempt: u32, result: &Result<DeliveryAttempt, WebhookError>) -> NextStep {
-        let retry_after = match result {
-            Ok(a) => match a.outcome {
-                DeliveryOutcome::Delivered => return NextStep::Done,
-                DeliveryOutcome::Gone => return NextStep::DisableEndpoint,
-                DeliveryOutcome::Retry { after } => after,
-            },
-            Err(e) if e.is_gone() => return NextStep::DisableEndpoint,
-            Err(e) if e.is_retryable() => e.retry_after(),
-            Err(_) => return NextStep::GiveUp,
+    pub fn after<F: Failure>(&self, attempt: u32, result: &Result<F::Answer, F>) -> NextStep {
+        let verdict = match result {
+            Ok(answer) => answer.verdict(),
+            Err(failure) => failure.verdict(),
+        };
+        let retry_after = match verdict {
+            Verdict::Delivered => return NextStep::Done,
+            Verdict::Gone => return NextStep::DisableEndpoint,
+            Verdict::Retry { after } => after,
+            Verdict::Fatal => return NextStep::GiveUp,
         };
         self.next_delay_with(attempt, retry_after)
             .map_or(NextStep::GiveUp, NextStep::RetryIn)
@@ -116,5 +153,42 @@ mod tests {
         assert_eq!(r.next_delay_with(2, s(60)), s(300));
         assert_eq!(r.next_delay_with(1, s(100 * 3600)), s(36_000));
         assert_eq!(r.next_delay_with(7, s(1)), None);
+    }
+
+    struct Answered(Verdict);
+
+    impl Answer for Answered {
+        fn verdict(&self) -> Verdict {
+            self.0
+        }
+    }
+
+    struct Failed(Verdict);
+
+    impl Failure for Failed {
+        type Answer = Answered;
+
+        fn verdict(&self) -> Verdict {
+            self.0
+        }
+    }
+
+    #[test]
+    fn after_follows_the_verdict_of_either_side() {
+        let r = RetrySchedule::default();
+        let retry = |after| Verdict::Retry { after };
+        let retry_in = |secs| NextStep::RetryIn(Duration::from_secs(secs));
+        for (result, expected) in [
+            (Ok(Answered(Verdict::Delivered)), NextStep::Done),
+            (Ok(Answered(Verdict::Gone)), NextStep::DisableEndpoint),
+            (Ok(Answered(retry(None))), retry_in(5)),
+            (Ok(Answered(retry(s(60)))), retry_in(60)),
+            (Err(Failed(Verdict::Gone)), NextStep::DisableEndpoint),
+            (Err(Failed(retry(None))), retry_in(5)),
+            (Err(Failed(Verdict::Fatal)), NextStep::GiveUp),
+        ] {
+            assert_eq!(r.after(1, &result), expected);
+        }
+        assert_eq!(r.after(7, &Err(Failed(retry(None)))), NextStep::GiveUp);
     }
 }
