@@ -40,6 +40,14 @@ const MIN_NODE_MAJOR: u32 = 20;
 
 const ADVISORY_DB_URL: &str = "https://github.com/rustsec/advisory-db";
 
+/// The crates published to crates.io (for Rust teams embedding the generator): their rustdoc
+/// must build without warnings and `cargo publish --dry-run` must pass for them.
+const LIBRARY_CRATES: &[&str] = &["c15t-model", "c15t-codegen", "c15t-secrets"];
+
+/// The example crate that embeds the generator (a workspace member outside default-members,
+/// so `cargo build` skips it; `--workspace` runs include it).
+const EMBED_EXAMPLE: &str = "embed-generator";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
@@ -60,7 +68,9 @@ enum Task {
     /// Run every test: npm toolchains, packages/destinations' checks, then doctests, then
     /// cargo-nextest (or cargo test).
     Test,
-    /// Run what CI runs: rustfmt, clippy, the tests, schemathesis, cargo deny.
+    /// Run what CI runs: rustfmt, clippy, rustdoc of the library crates, the tests (with
+    /// examples/embed-generator), schemathesis, the publish dry run of the library crates,
+    /// cargo deny.
     Ci {
         /// Fail when the RustSec advisory database cannot be fetched, instead of checking bans,
         /// licences and sources only.
@@ -352,10 +362,16 @@ fn ci(root: &Path, require_advisories: bool) -> Result<()> {
              warnings`",
         )
     });
+    step(&mut report, "doc", || doc(root));
     step(&mut report, "openapi", || openapi(root, true));
     step(&mut report, "test", || test(root));
+    step(&mut report, EMBED_EXAMPLE, || embed_example(root));
     step(&mut report, "schemathesis", || {
         bench::schemathesis(root, 20)
+    });
+    let mut publish_note = None;
+    step(&mut report, "publish", || {
+        publish_dry_run(root).map(|note| publish_note = note)
     });
     let mut deny_note = None;
     step(&mut report, "deny", || {
@@ -373,13 +389,114 @@ fn ci(root: &Path, require_advisories: bool) -> Result<()> {
             }
         }
     }
-    if let Some(note) = deny_note {
+    for note in [publish_note, deny_note].into_iter().flatten() {
         eprintln!("    warning: {note}");
     }
     if failed > 0 {
         bail!("{failed} of {} CI steps failed", report.len());
     }
     Ok(())
+}
+
+/// `cargo <args> -p <crate>...` for every crate of `crates`.
+fn cargo_packages(root: &Path, args: &[&str], crates: &[&str]) -> Command {
+    let mut cmd = cargo(root, []);
+    cmd.args(args);
+    for name in crates {
+        cmd.args(["-p", name]);
+    }
+    cmd
+}
+
+/// rustdoc of the published crates (every feature), with every rustdoc warning an error:
+/// broken intra-doc links, links to private items, missing docs (`#![warn(missing_docs)]`).
+fn doc(root: &Path) -> Result<()> {
+    let mut cmd = cargo_packages(
+        root,
+        &["doc", "--no-deps", "--all-features"],
+        LIBRARY_CRATES,
+    );
+    cmd.env("RUSTDOCFLAGS", "-D warnings");
+    run(
+        &mut cmd,
+        "fix the rustdoc warnings above; reproduce with `RUSTDOCFLAGS=\"-D warnings\" cargo doc \
+         --no-deps --all-features -p c15t-model -p c15t-codegen -p c15t-secrets`",
+    )
+}
+
+/// The example crate that embeds the generator. The `test` step's `--workspace` runs already
+/// include it; this step names it, so a failure says which promise to library users broke.
+fn embed_example(root: &Path) -> Result<()> {
+    run(
+        &mut cargo(root, ["test", "-p", EMBED_EXAMPLE]),
+        "fix examples/embed-generator; when its snapshot changed on purpose (the generator's \
+         output changed), review it with `cargo insta review` or accept it with \
+         `INSTA_UPDATE=always cargo test -p embed-generator`",
+    )
+}
+
+/// `cargo publish --dry-run` of the published crates together (their path dependencies on
+/// each other resolve to the packages being checked). It needs the crates.io index; when the
+/// index cannot be reached, the same packaging and verifying build runs offline
+/// (`cargo package --offline`, which leaves out only the registry's own checks) and a note
+/// says so.
+fn publish_dry_run(root: &Path) -> Result<Option<String>> {
+    let fix = "fix the packaging errors above (metadata in the crate's Cargo.toml, a `version` on \
+               path dependencies in [workspace.dependencies], files outside the crate); \
+               reproduce with `cargo publish --dry-run --allow-dirty -p c15t-model -p \
+               c15t-codegen -p c15t-secrets`";
+    let mut cmd = cargo_packages(
+        root,
+        &["publish", "--dry-run", "--allow-dirty"],
+        LIBRARY_CRATES,
+    );
+    eprintln!("--> {}", Shown(&cmd));
+    let output = cmd
+        .stdout(Stdio::inherit())
+        .output()
+        .context("could not run `cargo publish --dry-run`")?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprint!("{stderr}");
+    if output.status.success() {
+        return Ok(None);
+    }
+    const NETWORK: &[&str] = &[
+        "failed to query replaced source registry",
+        "failed to get successful HTTP response",
+        "failed to download",
+        "download of config.json failed",
+        "Could not resolve host",
+        "Couldn't resolve host",
+        "failed to connect",
+        "Connection refused",
+        "Connection timed out",
+        "network failure",
+        "spurious network error",
+        "[6]",
+        "[7]",
+        "[28]",
+    ];
+    let Some(reason) = stderr
+        .lines()
+        .find(|line| NETWORK.iter().any(|marker| line.contains(marker)))
+    else {
+        bail!("`{}` failed ({}); {fix}", Shown(&cmd), output.status);
+    };
+    let note = format!(
+        "publish dry run NOT checked against crates.io (the index could not be reached: {}); \
+         packaged and verified offline instead",
+        reason.trim()
+    );
+    eprintln!("warning: {note}");
+    run(
+        &mut cargo_packages(
+            root,
+            &["package", "--offline", "--allow-dirty"],
+            LIBRARY_CRATES,
+        ),
+        fix,
+    )?;
+    Ok(Some(note))
 }
 
 /// The committed OpenAPI document, relative to the workspace root.

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use anyhow::anyhow;
-use c15t_control::{ConnectionOutcome, ConnectionReport, Control, Testers, VendorOptions};
-use c15t_vendors::VendorEndpoints;
+use c15t_control::{
+    ConnectionOutcome, ConnectionReport, Control, Testers, VendorEndpoints, VendorOptions,
+};
 use clap::Args;
 use url::Url;
 

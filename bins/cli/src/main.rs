@@ -11,22 +11,19 @@ mod tokens;
 mod users;
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow, bail};
-use c15t_codegen::{Input, Project, TargetProfile, generate};
+use anyhow::{Context, Result, anyhow};
 use c15t_control::{
-    Control, ControlError, CustomerPatch, DestinationPatch, ImportOutcome, KeySource, SystemClock,
-    parse_setting,
+    Control, ControlError, CustomerPatch, DestinationPatch, ImportOutcome, KeySource, Project,
+    Secret, SystemClock, TargetProfile, generate_project, parse_setting,
 };
 use c15t_model::{
     Catalogue, CustomerConfig, CustomerId, CustomerSpec, DatabaseSpec, DestinationSpec,
     Environment, RawValue, SecretRef,
 };
-use c15t_secrets::Secret;
-use c15t_store::SeaStore;
 use clap::{Args, Parser, Subcommand};
 
 use crate::output::{Out, print};
@@ -572,7 +569,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Keys(KeysCommand::Init) => {
             // Only for a database without vaults: a new key could not open stored ones.
             let store = open_store(&cli.database_url).await?;
-            let recipient = c15t_control::keys_init_for(&cli.key_file, &store).await?;
+            let recipient = c15t_control::keys_init_for(&cli.key_file, &*store).await?;
             print(&format!(
                 "created {} (public key {recipient}); keep it safe and private",
                 cli.key_file.display()
@@ -588,8 +585,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-async fn open_store(url: &str) -> Result<SeaStore, Failure> {
-    SeaStore::connect(url).await.map_err(|e| Failure {
+async fn open_store(url: &str) -> Result<c15t_control::Database, Failure> {
+    c15t_control::open_database(url).await.map_err(|e| Failure {
         code: EXIT_IO,
         error: anyhow!(e).context("cannot open the database"),
     })
@@ -598,7 +595,7 @@ async fn open_store(url: &str) -> Result<SeaStore, Failure> {
 async fn connect(url: &str, key_file: &Path) -> Result<Control, Failure> {
     let store = open_store(url).await?;
     let keys = KeySource::load(key_file.to_owned())?;
-    Ok(Control::new(Arc::new(store), keys, Arc::new(SystemClock)))
+    Ok(Control::new(store, keys, Arc::new(SystemClock)))
 }
 
 async fn online(control: &Control, actor: &str, command: Command) -> Result<(), Failure> {
@@ -990,20 +987,15 @@ fn generate_from_file(args: GenerateArgs) -> Result<(), Failure> {
     let path = args.config.clone().unwrap_or_default();
     let customer = load(&path)?;
     let (environment, target) = env_and_target(&args)?;
-    let project = generate(&Input {
-        config: &customer,
-        environment: &environment,
-        target,
-        revision: args.revision,
-    })
-    .map_err(invalid)?;
+    let project =
+        generate_project(&customer, &environment, target, args.revision).map_err(invalid)?;
     finish_generate(&args.out, &project)
 }
 
 fn finish_generate(out: &Path, project: &Project) -> Result<(), Failure> {
-    write_project(out, project).map_err(|error| Failure {
+    project.write_to(out).map_err(|error| Failure {
         code: EXIT_IO,
-        error,
+        error: error.into(),
     })?;
     print(&format!(
         "generated {} ({} files, {}) into {}",
@@ -1026,27 +1018,6 @@ fn load(path: &Path) -> Result<CustomerConfig, Failure> {
     spec.validate(&Catalogue::builtin())
         .with_context(|| format!("{} is invalid", path.display()))
         .map_err(invalid)
-}
-
-/// Writes every generated file under `out`, refusing any path that would leave it.
-fn write_project(out: &Path, project: &Project) -> Result<()> {
-    for file in &project.files {
-        let rel = Path::new(file.path);
-        if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-            bail!(
-                "refusing to write `{}`: not a plain relative path",
-                file.path
-            );
-        }
-        let path = out.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create directory {}", parent.display()))?;
-        }
-        std::fs::write(&path, &file.contents)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(())
 }
 
 /// 32 random bytes as 64 hex digits, for a generated secret.

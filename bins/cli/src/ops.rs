@@ -6,15 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow};
-use c15t_codegen::TargetProfile;
-use c15t_control::SsrfPolicy;
+use anyhow::anyhow;
 use c15t_control::{
-    Change, Control, DeliveryOptions, DeliveryPatch, DeployReport, EnvironmentPlan, HealthOptions,
-    RunnerOptions, SyncStatus,
+    Change, Control, DeliveryOptions, DeliveryPatch, DeliverySettings, DeployReport,
+    EnvironmentPlan, HealthOptions, RunnerOptions, SyncStatus,
 };
-use c15t_deploy::cloudflare::{CloudflareLimits, RetryPolicy};
-use c15t_deploy::runtime::RuntimeBundle;
 use c15t_model::{CustomerId, DeployTarget, Environment, Strategy};
 use clap::{Args, Subcommand};
 
@@ -30,7 +26,7 @@ pub struct DeliveryFlags {
         long,
         global = true,
         env = "C15T_CLOUDFLARE_API",
-        default_value = c15t_deploy::cloudflare::DEFAULT_API_BASE
+        default_value = c15t_control::DEFAULT_CLOUDFLARE_API
     )]
     cloudflare_api: String,
     /// Send requests to `*.workers.dev` (health probes) to this address instead, with the
@@ -99,53 +95,22 @@ pub struct DeliveryFlags {
 impl DeliveryFlags {
     /// The delivery options these flags describe.
     pub fn options(&self) -> Result<DeliveryOptions, Failure> {
-        let target = TargetProfile::ALL
-            .first()
-            .ok_or_else(|| invalid(anyhow!("no target profile")))?;
-        let mut runtimes = Vec::new();
-        for path in &self.runtime {
-            let bundle = TargetProfile::ALL
-                .iter()
-                .find_map(|t| RuntimeBundle::load(t, path).ok())
-                .map_or_else(
-                    || {
-                        RuntimeBundle::load(target, path)
-                            .with_context(|| format!("runtime bundle {}", path.display()))
-                    },
-                    Ok,
-                )
-                .map_err(invalid)?;
-            runtimes.push(Arc::new(bundle));
-        }
-        let base = Duration::from_millis(self.retry_base_ms);
-        Ok(DeliveryOptions {
-            target,
+        DeliveryOptions::from_settings(&DeliverySettings {
             cloudflare_api: self.cloudflare_api.clone(),
             workers_edge: self.workers_edge.clone(),
-            rollout: c15t_model::Rollout::parse(
-                &self.default_rollout,
-                self.default_rollout_dwell_secs,
-            )
-            .map_err(|e| anyhow::anyhow!("--default-rollout (C15T_ROLLOUT): {e}"))?,
-            cloudflare_limits: CloudflareLimits::new(
-                self.cloudflare_limit.max(1),
-                Duration::from_secs(self.cloudflare_window_secs.max(1)),
-            ),
-            cloudflare_retry: RetryPolicy {
-                base_delay: base,
-                ..RetryPolicy::default()
-            },
-            file_root: self.deploy_root.clone(),
-            runtimes,
-            public_base_url: self.public_url.clone(),
-            ssrf: SsrfPolicy {
-                allow: self.webhook_allow.clone(),
-                allow_http: self.webhook_allow_http,
-            },
-            debounce: Duration::from_millis(self.debounce_ms),
-            deploy_backoff: (0..4).map(|i| base.saturating_mul(1 << (2 * i))).collect(),
-            ..DeliveryOptions::default()
+            rollout: self.default_rollout.clone(),
+            rollout_dwell_secs: self.default_rollout_dwell_secs,
+            deploy_root: self.deploy_root.clone(),
+            runtime: self.runtime.clone(),
+            public_url: self.public_url.clone(),
+            webhook_allow: self.webhook_allow.clone(),
+            webhook_allow_http: self.webhook_allow_http,
+            debounce_ms: self.debounce_ms,
+            retry_base_ms: self.retry_base_ms,
+            cloudflare_limit: self.cloudflare_limit,
+            cloudflare_window_secs: self.cloudflare_window_secs,
         })
+        .map_err(invalid)
     }
 }
 
@@ -949,7 +914,7 @@ pub async fn jobs(control: &Control, command: JobsCommand) -> Result<(), Failure
             Ok(())
         }
         JobsCommand::Status { json: j } => {
-            let counts = control.store().job_counts().await.map_err(|e| Failure {
+            let counts = control.job_counts().await.map_err(|e| Failure {
                 code: crate::EXIT_IO,
                 error: anyhow!(e),
             })?;

@@ -1,8 +1,7 @@
 //! Printing: human tables or `--json` for every listing.
 
-use c15t_control::CustomerView;
+use c15t_control::{AuditRecord, CustomerSummary, CustomerView};
 use c15t_model::{Catalogue, DestinationSpec, FieldType, RawValue, SecretRef};
-use c15t_store::{AuditRecord, CustomerSummary};
 use serde::Serialize;
 
 /// Prints one line to standard output; a closed pipe (`c15tctl ... | head`) ends the process

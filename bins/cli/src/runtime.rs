@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use anyhow::anyhow;
-use c15t_codegen::TargetProfile;
-use c15t_deploy::runtime::{RuntimeBuild, RuntimeBundle, RuntimeError};
+use c15t_control::TargetProfile;
+use c15t_control::runtime::{RuntimeBuild, RuntimeBundle, RuntimeError};
 use clap::{Args, Subcommand};
 
 use crate::output::print;

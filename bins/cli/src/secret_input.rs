@@ -5,7 +5,7 @@
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{Context, Result, bail};
-use c15t_secrets::Secret;
+use c15t_control::Secret;
 
 /// Where one secret comes from, as written after `--secret KEY` (`KEY`, `KEY=env:VAR`,
 /// `KEY=stdin`, `KEY=prompt`).

@@ -3,7 +3,7 @@
 //! (`--password env:VAR`), never from the command line.
 
 use c15t_control::Control;
-use c15t_store::UserRole;
+use c15t_model::UserRole;
 use clap::{ArgGroup, Subcommand};
 
 use crate::output::print;

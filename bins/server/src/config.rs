@@ -7,15 +7,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use c15t_codegen::TargetProfile;
-use c15t_control::SsrfPolicy;
-use c15t_control::{DeliveryOptions, HealthOptions, RunnerOptions, Secret};
-use c15t_deploy::cloudflare::{CloudflareLimits, RetryPolicy};
-use c15t_deploy::runtime::RuntimeBundle;
+use c15t_control::{
+    DEFAULT_CLOUDFLARE_API, DeliveryOptions, DeliverySettings, HealthOptions, RunnerOptions,
+    Secret, VendorEndpoints,
+};
 use clap::Args;
 use serde::Deserialize;
 
@@ -222,7 +220,7 @@ pub struct Config {
     /// How deploys and webhooks are delivered.
     pub delivery: DeliveryOptions,
     /// Where destination connection tests reach the vendors.
-    pub vendors: c15t_vendors::VendorEndpoints,
+    pub vendors: VendorEndpoints,
     /// Timeout of a connection test.
     pub vendor_timeout: Duration,
     /// Request rate limits per token.
@@ -313,24 +311,21 @@ impl Config {
             flags.webhook_allow
         };
         let public_url = flags.public_url.or(file.public_url);
-        let delivery = delivery_options(DeliverySettings {
+        let defaults = DeliverySettings::default();
+        let delivery = DeliveryOptions::from_settings(&DeliverySettings {
             cloudflare_api: flags
                 .cloudflare_api
                 .or(file.cloudflare_api)
-                .unwrap_or_else(|| c15t_deploy::cloudflare::DEFAULT_API_BASE.to_owned()),
+                .unwrap_or_else(|| DEFAULT_CLOUDFLARE_API.to_owned()),
             workers_edge: flags.workers_edge.or(file.workers_edge),
-            rollout: c15t_model::Rollout::parse(
-                flags
-                    .rollout
-                    .or(file.default_rollout)
-                    .as_deref()
-                    .unwrap_or("10,50,100"),
-                flags
-                    .rollout_dwell_secs
-                    .or(file.default_rollout_dwell_secs)
-                    .unwrap_or(60),
-            )
-            .map_err(|e| anyhow!("--default-rollout (C15T_ROLLOUT): {e}"))?,
+            rollout: flags
+                .rollout
+                .or(file.default_rollout)
+                .unwrap_or(defaults.rollout),
+            rollout_dwell_secs: flags
+                .rollout_dwell_secs
+                .or(file.default_rollout_dwell_secs)
+                .unwrap_or(defaults.rollout_dwell_secs),
             deploy_root: flags.deploy_root.or(file.deploy_root),
             runtime,
             public_url: public_url
@@ -340,17 +335,23 @@ impl Config {
             webhook_allow_http: flags
                 .webhook_allow_http
                 .or(file.webhook_allow_http)
-                .unwrap_or(false),
-            debounce_ms: flags.debounce_ms.or(file.debounce_ms).unwrap_or(2000),
-            retry_base_ms: flags.retry_base_ms.or(file.retry_base_ms).unwrap_or(500),
+                .unwrap_or(defaults.webhook_allow_http),
+            debounce_ms: flags
+                .debounce_ms
+                .or(file.debounce_ms)
+                .unwrap_or(defaults.debounce_ms),
+            retry_base_ms: flags
+                .retry_base_ms
+                .or(file.retry_base_ms)
+                .unwrap_or(defaults.retry_base_ms),
             cloudflare_limit: flags
                 .cloudflare_limit
                 .or(file.cloudflare_limit)
-                .unwrap_or(1200),
+                .unwrap_or(defaults.cloudflare_limit),
             cloudflare_window_secs: flags
                 .cloudflare_window_secs
                 .or(file.cloudflare_window_secs)
-                .unwrap_or(300),
+                .unwrap_or(defaults.cloudflare_window_secs),
         })?;
 
         Ok(Self {
@@ -359,7 +360,7 @@ impl Config {
             database_url: flags
                 .database_url
                 .or(file.database_url)
-                .unwrap_or_else(c15t_store::default_database_url),
+                .unwrap_or_else(c15t_control::default_database_url),
             key_file: flags
                 .key_file
                 .or(file.key_file)
@@ -376,7 +377,7 @@ impl Config {
                     .unwrap_or(30),
             ),
             delivery,
-            vendors: c15t_vendors::VendorEndpoints {
+            vendors: VendorEndpoints {
                 meta_graph: url_or(
                     flags.meta_graph_url.or(file.meta_graph_url),
                     "https://graph.facebook.com",
@@ -389,7 +390,7 @@ impl Config {
                     flags.posthog_url.or(file.posthog_url),
                     "https://us.i.posthog.com",
                 ),
-                ..c15t_vendors::VendorEndpoints::default()
+                ..VendorEndpoints::default()
             },
             vendor_timeout: Duration::from_millis(
                 flags
@@ -461,67 +462,6 @@ fn hostname() -> Option<String> {
         .ok()
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
-}
-
-struct DeliverySettings {
-    cloudflare_api: String,
-    workers_edge: Option<String>,
-    rollout: c15t_model::Rollout,
-    deploy_root: Option<PathBuf>,
-    runtime: Vec<PathBuf>,
-    public_url: String,
-    webhook_allow: Vec<ipnet::IpNet>,
-    webhook_allow_http: bool,
-    debounce_ms: u64,
-    retry_base_ms: u64,
-    cloudflare_limit: usize,
-    cloudflare_window_secs: u64,
-}
-
-/// The delivery options, built as `c15tctl`'s `DeliveryFlags::options` builds them.
-fn delivery_options(s: DeliverySettings) -> anyhow::Result<DeliveryOptions> {
-    let target = TargetProfile::ALL
-        .first()
-        .ok_or_else(|| anyhow!("no target profile"))?;
-    let mut runtimes = Vec::new();
-    for path in &s.runtime {
-        let bundle = TargetProfile::ALL
-            .iter()
-            .find_map(|t| RuntimeBundle::load(t, path).ok())
-            .map_or_else(
-                || {
-                    RuntimeBundle::load(target, path)
-                        .with_context(|| format!("runtime bundle {}", path.display()))
-                },
-                Ok,
-            )?;
-        runtimes.push(Arc::new(bundle));
-    }
-    let base = Duration::from_millis(s.retry_base_ms);
-    Ok(DeliveryOptions {
-        target,
-        cloudflare_api: s.cloudflare_api,
-        cloudflare_limits: CloudflareLimits::new(
-            s.cloudflare_limit.max(1),
-            Duration::from_secs(s.cloudflare_window_secs.max(1)),
-        ),
-        cloudflare_retry: RetryPolicy {
-            base_delay: base,
-            ..RetryPolicy::default()
-        },
-        file_root: s.deploy_root,
-        runtimes,
-        public_base_url: s.public_url,
-        ssrf: SsrfPolicy {
-            allow: s.webhook_allow,
-            allow_http: s.webhook_allow_http,
-        },
-        debounce: Duration::from_millis(s.debounce_ms),
-        deploy_backoff: (0..4).map(|i| base.saturating_mul(1 << (2 * i))).collect(),
-        workers_edge: s.workers_edge,
-        rollout: s.rollout,
-        ..DeliveryOptions::default()
-    })
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@ use c15t_api::ApiState;
 use c15t_api::auth::OperatorToken;
 use c15t_api::ops::{Metrics, Ops};
 use c15t_control::{Control, KeySource, SystemClock};
-use c15t_store::SeaStore;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
@@ -102,11 +101,11 @@ fn serve_blocking(flags: Flags) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, metrics: Metrics) -> anyhow::Result<()> {
-    let store = SeaStore::connect(&config.database_url)
+    let store = c15t_control::open_database(&config.database_url)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
     // Created only on a fresh install (no vault stored); refused when it does not open them.
-    let (keys, opened) = KeySource::open(config.key_file.clone(), &store)
+    let (keys, opened) = KeySource::open(config.key_file.clone(), &*store)
         .await
         .with_context(|| format!("cannot use the key file {}", config.key_file.display()))?;
     if opened.created {
@@ -129,7 +128,7 @@ async fn serve(config: Config, metrics: Metrics) -> anyhow::Result<()> {
         ssrf: config.delivery.ssrf.clone(),
     })
     .context("cannot set up the destination connection testers")?;
-    let control = Control::new(Arc::new(store), keys, Arc::new(SystemClock))
+    let control = Control::new(store, keys, Arc::new(SystemClock))
         .with_delivery(config.delivery.clone())
         .with_vendors(testers);
     if let Some((email, password)) = &config.admin

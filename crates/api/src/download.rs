@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use c15t_deploy::{ArchiveFormat, Release, ReleaseMeta};
+use c15t_control::ArchiveFormat;
 use c15t_model::{CustomerId, Environment};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -256,34 +256,24 @@ pub async fn worker_project(
             ));
         }
     };
-    let target = state.control().target();
-    let project = state.control().generate(&id, &env, target).await?;
-    let hash = project
-        .content_hash
+    let archive = state.control().project_archive(&id, &env).await?;
+    let hash = archive
+        .content_hash()
         .strip_prefix("sha256:")
-        .unwrap_or(&project.content_hash)
+        .unwrap_or(archive.content_hash())
         .to_owned();
     let etag = HeaderValue::try_from(format!("\"sha256-{hash}-{format}\""))
         .map_err(|_| ApiError::bad_request("unrepresentable ETag"))?;
     if not_modified(&headers, &etag) {
         return Ok(download(&headers, &etag, "", "", Bytes::new()));
     }
-    let meta = ReleaseMeta {
-        customer: id.clone(),
-        environment: env.clone(),
-        revision: 0,
-        target: target.id.to_owned(),
-    };
-    let name = project.worker_name.clone();
     // Archives never carry secrets: no vars, no secret bindings, only the generated files.
-    let release = Release::from_project(meta, project, Vec::new(), Vec::new());
-    let bytes = c15t_deploy::archive(&release, format)
-        .map_err(|e| ApiError::from(c15t_control::ControlError::from(e)))?;
+    let bytes = archive.bytes(format)?;
     Ok(download(
         &headers,
         &etag,
         format.content_type(),
-        &format!("{name}{}", format.extension()),
+        &format!("{}{}", archive.worker_name(), format.extension()),
         Bytes::from(bytes),
     ))
 }

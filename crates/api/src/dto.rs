@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use c15t_control::{ApiToken, CustomerSummary};
 use c15t_control::{CustomerView, DeliveryView};
 use c15t_model::{DestinationSpec, RawValue, SecretRef};
-use c15t_store::{ApiTokenRecord, CustomerSummary};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -557,8 +557,8 @@ pub struct TokenOut {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-impl From<ApiTokenRecord> for TokenOut {
-    fn from(t: ApiTokenRecord) -> Self {
+impl From<ApiToken> for TokenOut {
+    fn from(t: ApiToken) -> Self {
         Self {
             id: t.id,
             name: t.name,

@@ -24,8 +24,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use c15t_control::{Control, ControlError};
-use c15t_model::CustomerId;
+use c15t_control::Control;
 use tracing::Instrument;
 
 /// The request id header: taken from the request when it carries a usable one, generated
@@ -375,46 +374,15 @@ async fn healthz() -> Response {
 /// vault opens with the key file loaded at start (one more read and one X25519 operation).
 /// A 503 names what is wrong (full, read-only, unreachable, keys), never a path or customer.
 async fn readyz(State(ops): State<Ops>) -> Response {
-    let probe = match CustomerId::new("readyz-probe") {
-        Ok(id) => id,
-        Err(e) => {
-            tracing::error!(error = %e, "readiness probe id rejected");
-            return plain(StatusCode::SERVICE_UNAVAILABLE, "not ready\n");
-        }
-    };
-    if let Err(e) = ops.control.store().customer_get(&probe).await {
-        tracing::warn!(error = %error_chain(&e), "not ready: the database did not answer");
-        return plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: database unreachable\n",
-        );
-    }
-    if let Err(e) = ops.control.database_ready().await {
-        let reason = e.fault().map_or_else(
-            || "the database refused a write".to_owned(),
-            |f| f.to_string(),
-        );
-        tracing::warn!(error = %error_chain(&e), "not ready: {reason}");
-        return plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {reason}\n"),
-        );
-    }
-    match ops.control.keys_ready().await {
+    match ops.control.ready().await {
         Ok(()) => plain(StatusCode::OK, "ready\n"),
         // The answer names no customer and no path: the endpoint needs no token.
-        Err(e @ ControlError::KeyFileMismatch(_)) => {
-            tracing::warn!(error = %error_chain(&e), "not ready: the key file does not open the vaults");
+        Err(not_ready) => {
+            let reason = not_ready.reason();
+            tracing::warn!(error = %error_chain(not_ready.error()), "not ready: {reason}");
             plain(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "not ready: the key file does not open the stored vaults\n",
-            )
-        }
-        Err(e) => {
-            tracing::warn!(error = %error_chain(&e), "not ready: a vault could not be checked");
-            plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not ready: a stored vault could not be checked\n",
+                format!("not ready: {reason}\n"),
             )
         }
     }
@@ -422,7 +390,7 @@ async fn readyz(State(ops): State<Ops>) -> Response {
 
 /// `GET /metrics`: the Prometheus text format.
 async fn metrics_endpoint(State(ops): State<Ops>) -> Response {
-    let jobs = match ops.control.store().job_counts().await {
+    let jobs = match ops.control.job_counts().await {
         Ok(c) => Some([
             ("pending", c.pending),
             ("running", c.running),

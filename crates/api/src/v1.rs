@@ -1057,7 +1057,7 @@ pub struct AuditChangeOut {
     pub after: Option<serde_json::Value>,
 }
 
-fn audit_out(r: c15t_store::AuditRecord) -> AuditOut {
+fn audit_out(r: c15t_control::AuditRecord) -> AuditOut {
     AuditOut {
         id: r.id,
         at: r.at,
@@ -1084,7 +1084,7 @@ fn audit_out(r: c15t_store::AuditRecord) -> AuditOut {
 fn audit_page(
     path: &str,
     limit: u64,
-    records: Vec<c15t_store::AuditRecord>,
+    records: Vec<c15t_control::AuditRecord>,
 ) -> Result<Response, ApiError> {
     let full = records.len() as u64 >= limit;
     let next = records.last().map(|r| r.id).filter(|_| full);

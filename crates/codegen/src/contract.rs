@@ -5,9 +5,10 @@
 use c15t_model::{Catalogue, ConsentCategory, FieldType, KindSpec};
 use genco::prelude::*;
 
-use crate::lang::Tokens;
-use crate::literal::{INDENT_WIDTH, LINE_WIDTH, string_literal, width};
-use crate::target::DESTINATIONS_MODULE;
+use crate::format::{format_ts, pretty_json};
+use crate::lang::{Tokens, import_type};
+use crate::literal::{INDENT_WIDTH, LINE_WIDTH, string_literal, trusted_comment_text, width};
+use crate::target::{DESTINATIONS_MODULE, TargetProfile};
 
 /// The contract of the built-in catalogue with `header` lines on top. The body depends only on
 /// the catalogue, which is static, so it is rendered once per process.
@@ -103,7 +104,7 @@ pub(crate) fn render_destinations(catalogue: &Catalogue, header: Vec<String>) ->
             ): (request: Request, ctx?: WaitUntil) => Promise<Response>;
         }
     };
-    crate::project::format_ts(&t, header)
+    format_ts(&t, header)
 }
 
 fn kind_tokens(t: &mut Tokens, kind: &KindSpec) {
@@ -153,7 +154,7 @@ fn kind_tokens(t: &mut Tokens, kind: &KindSpec) {
 fn jsdoc(text: &str) -> String {
     format!(
         "/** {} */",
-        crate::literal::trusted_comment_text(text).replace("*/", "*\\/")
+        trusted_comment_text(text).replace("*/", "*\\/")
     )
 }
 
@@ -197,16 +198,13 @@ pub(crate) fn runtime_catalogue(catalogue: &Catalogue) -> String {
             }),
         );
     }
-    crate::project::pretty_json(&Value::Object(kinds))
+    pretty_json(&Value::Object(kinds))
 }
 
 /// Renders `types/c15t-backend-analytics.d.ts`: the seed design's `analytics` option, added to
 /// `C15TOptions` by module augmentation for targets that use it.
-pub(crate) fn render_analytics_option(
-    target: &crate::TargetProfile,
-    header: Vec<String>,
-) -> String {
-    let destination = crate::lang::import_type(DESTINATIONS_MODULE, "Destination");
+pub(crate) fn render_analytics_option(target: &TargetProfile, header: Vec<String>) -> String {
+    let destination = import_type(DESTINATIONS_MODULE, "Destination");
     let t: Tokens = quote! {
         declare module $(string_literal(target.options_module)) {
             interface C15TOptions {
@@ -217,7 +215,7 @@ pub(crate) fn render_analytics_option(
             }
         }
     };
-    crate::project::format_ts(&t, header)
+    format_ts(&t, header)
 }
 
 #[cfg(test)]

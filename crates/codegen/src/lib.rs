@@ -9,34 +9,102 @@
 //! For managed deploys the same worker is also emitted as one JavaScript module
 //! ([`generate_worker_module`]) importing everything from a prebuilt c15t runtime module, whose
 //! bundler entry is [`runtime_entry_source`]: no bundling per deploy.
+//!
+//! # Embedding the generator
+//!
+//! Build a [`c15t_model::CustomerConfig`] (from a customer file, or in code as below), pick
+//! an environment and a [`TargetProfile`], and generate:
+//!
+//! ```
+//! use c15t_codegen::{Input, TargetProfile, generate};
+//! use c15t_model::{
+//!     Catalogue, CustomerSpec, DatabaseSpec, DestinationSpec, Environment, RawValue, SecretRef,
+//! };
+//!
+//! let config = CustomerSpec {
+//!     id: "acme".into(),
+//!     name: "Acme".into(),
+//!     environments: None, // production only
+//!     trusted_origins: vec!["https://www.acme.example".into()],
+//!     log_level: None,
+//!     database: DatabaseSpec {
+//!         provider: "turso".into(),
+//!         url: "libsql://acme.turso.io".into(),
+//!         auth_token: RawValue::Secret(SecretRef::Env("TURSO_AUTH_TOKEN".into())),
+//!     },
+//!     events_debug_secret: None,
+//!     destinations: vec![DestinationSpec {
+//!         id: "posthog".into(),
+//!         name: "PostHog".into(),
+//!         kind: "posthog".into(),
+//!         enabled: true,
+//!         environment: None,
+//!         category: None,
+//!         settings: [("apiKey".to_owned(), RawValue::Text("phc_abc123def456".into()))].into(),
+//!     }],
+//! }
+//! .validate(&Catalogue::builtin())?;
+//!
+//! let project = generate(&Input {
+//!     config: &config,
+//!     environment: &Environment::production(),
+//!     target: &TargetProfile::default(),
+//!     revision: 1,
+//! })?;
+//! assert_eq!(project.worker_name, "c15t-acme");
+//! let worker = &project.file("src/index.ts").expect("the worker").contents;
+//! assert!(worker.contains("posthog"));
+//!
+//! // Write it out: all or nothing, refusing any path outside the directory.
+//! let out = tempfile::tempdir()?;
+//! project.write_to(out.path().join("acme"))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Project::write_to`] writes a project to disk (atomically; [`Existing`] says what happens
+//! to a directory that is already there). [`Project::snapshot`] renders a whole project as one
+//! reviewable text, and with the `insta` feature `assert_project_snapshot!` compares it with
+//! an insta snapshot, for teams that commit or review generated output.
+//!
+//! # Features
+//!
+//! - `insta`: the macro `assert_project_snapshot!(project)`, a whole project as one insta
+//!   snapshot (adds a dependency on `insta`).
+
+#![warn(missing_docs)]
+
+// The modules, each importing only those above it (the crate root uses them all):
+// `literal`, `target` (leaves) <- `lang`, `types` <- `format` <- `contract`, `runtime`,
+// `worker` <- `project`; `write` and `snapshot` use only `types`.
+pub mod literal;
+pub mod target;
+
+mod lang;
+mod types;
+
+mod format;
 
 mod contract;
-mod lang;
-pub mod literal;
-mod project;
 pub mod runtime;
-pub mod target;
 mod worker;
+
+mod project;
+
+mod snapshot;
+mod write;
 
 use c15t_model::{Bindings, CustomerConfig, Destination, Environment, SettingValue};
 use sha2::{Digest, Sha256};
 
 pub use target::{DestinationsMode, TargetProfile};
+pub use types::{GENERATOR_VERSION, GeneratedFile, Input, Project};
+pub use write::{Existing, WriteError};
 
-/// The generator's version, named in every generated header.
-pub const GENERATOR_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// What to generate: one customer's worker for one environment.
-#[derive(Debug, Clone, Copy)]
-pub struct Input<'a> {
-    /// The validated customer configuration.
-    pub config: &'a CustomerConfig,
-    /// The environment whose worker is generated.
-    pub environment: &'a Environment,
-    /// Which c15t release the project targets.
-    pub target: &'a TargetProfile,
-    /// The configuration revision this output is generated from.
-    pub revision: u64,
+/// What `assert_project_snapshot!` expands to needs; not part of the API.
+#[cfg(feature = "insta")]
+#[doc(hidden)]
+pub mod __private {
+    pub use insta;
 }
 
 /// The files of `packages/destinations` that are generated from the built-in catalogue, as
@@ -77,36 +145,6 @@ pub enum GenerateError {
         /// The customer's environments, formatted for the message.
         known: String,
     },
-}
-
-/// One generated file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GeneratedFile {
-    /// Path relative to the project root, `/`-separated, never absolute, never containing `..`.
-    pub path: &'static str,
-    /// File contents (UTF-8, `\n` line endings).
-    pub contents: String,
-}
-
-/// A generated project.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Project {
-    /// The worker's name on Cloudflare.
-    pub worker_name: String,
-    /// Files, sorted by path.
-    pub files: Vec<GeneratedFile>,
-    /// `sha256:` and the hex SHA-256 over every path and content, in path order.
-    pub content_hash: String,
-    /// `sha256:` and the hex SHA-256 of the input (configuration, environment, target,
-    /// generator version), as named in the headers.
-    pub input_hash: String,
-}
-
-impl Project {
-    /// Looks a file up by path.
-    pub fn file(&self, path: &str) -> Option<&GeneratedFile> {
-        self.files.iter().find(|f| f.path == path)
-    }
 }
 
 /// Generates the whole project.
@@ -380,46 +418,6 @@ fn json_str(out: &mut Vec<u8>, value: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
-}
-
-/// The "generated, do not edit" header lines shared by every file that takes comments.
-pub(crate) fn header_lines(input: &Input<'_>, input_hash: &str) -> Vec<String> {
-    let mut text = String::with_capacity(256);
-    write_header_lines(&mut text, "", "\n", input, input_hash);
-    text.lines().map(str::to_owned).collect()
-}
-
-/// Writes the header lines into `out`, each between `prefix` and `suffix`.
-pub(crate) fn write_header_lines(
-    out: &mut String,
-    prefix: &str,
-    suffix: &str,
-    input: &Input<'_>,
-    input_hash: &str,
-) {
-    use std::fmt::Write as _;
-    out.push_str(prefix);
-    out.push_str("Generated by c15t-codegen ");
-    out.push_str(GENERATOR_VERSION);
-    out.push_str(" (target ");
-    out.push_str(input.target.id);
-    out.push_str("). Do not edit: changes are overwritten.");
-    out.push_str(suffix);
-    out.push_str(prefix);
-    out.push_str("Customer ");
-    out.push_str(input.config.customer.id.as_str());
-    out.push_str(", environment ");
-    out.push_str(input.environment.as_str());
-    let _ = write!(out, ", config revision {}, input ", input.revision);
-    out.push_str(short_hash(input_hash));
-    out.push('.');
-    out.push_str(suffix);
-}
-
-/// The first 16 hex digits of a `sha256:` hash, enough to tell inputs apart in a header.
-fn short_hash(hash: &str) -> &str {
-    let hex = hash.strip_prefix("sha256:").unwrap_or(hash);
-    &hex[..16.min(hex.len())]
 }
 
 #[cfg(test)]

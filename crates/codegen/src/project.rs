@@ -6,46 +6,13 @@ use std::fmt::Write as _;
 use c15t_model::{Bindings, Destination};
 use serde_json::{Map, Value, json};
 
-use crate::lang::{Config, Tokens, TypeScript};
-use crate::literal::{INDENT_WIDTH, LINE_WIDTH, width};
-use crate::target::{DESTINATIONS_MODULE, DestinationsMode, TargetProfile};
-use crate::{GeneratedFile, Input, header_lines, worker};
+use crate::format::{header_lines, pretty_json};
+use crate::target::{DestinationsMode, TargetProfile};
+use crate::types::{GeneratedFile, Input};
+use crate::{contract, runtime, worker};
+use runtime::package_json_value;
 
-/// Renders TypeScript tokens as a file with the given header comment lines.
-pub(crate) fn format_ts(tokens: &Tokens, header: Vec<String>) -> String {
-    let mut block = String::with_capacity(256);
-    for line in &header {
-        block.push_str("// ");
-        block.push_str(line);
-        block.push('\n');
-    }
-    format_ts_sized(tokens, block, 4096)
-}
-
-/// Renders TypeScript tokens as a file after `header` (a block of `//` comment lines), into a
-/// buffer of `capacity` bytes to start with.
-pub(crate) fn format_ts_sized(tokens: &Tokens, header: String, capacity: usize) -> String {
-    format_sized(
-        tokens,
-        &Config {
-            header,
-            import_from: None,
-        },
-        capacity,
-    )
-}
-
-/// Renders tokens as a file with `config` (header, import mapping), into a buffer of
-/// `capacity` bytes to start with.
-pub(crate) fn format_sized(tokens: &Tokens, config: &Config, capacity: usize) -> String {
-    let fmt_config = genco::fmt::Config::from_lang::<TypeScript>();
-    let mut w = genco::fmt::FmtWriter::new(String::with_capacity(capacity));
-    tokens
-        .format_file(&mut w.as_formatter(&fmt_config), config)
-        .expect("formatting into a String cannot fail");
-    w.into_inner()
-}
-
+/// Every file of the project, unsorted.
 pub(crate) fn files(
     input: &Input<'_>,
     destinations: &[&Destination],
@@ -67,7 +34,7 @@ pub(crate) fn files(
         },
         GeneratedFile {
             path: "types/c15t-destinations.d.ts",
-            contents: crate::contract::builtin_destinations(&header),
+            contents: contract::builtin_destinations(&header),
         },
         GeneratedFile {
             path: "wrangler.jsonc",
@@ -99,81 +66,24 @@ pub(crate) fn files(
         },
         GeneratedFile {
             path: "vendor/c15t-destinations/package.json",
-            contents: crate::runtime::vendored_package_json(),
+            contents: runtime::vendored_package_json(),
         },
         GeneratedFile {
             path: "vendor/c15t-destinations/index.js",
-            contents: crate::runtime::DESTINATIONS_JS.to_owned(),
+            contents: runtime::DESTINATIONS_JS.to_owned(),
         },
         GeneratedFile {
             path: "vendor/c15t-destinations/NOTICE",
-            contents: crate::runtime::DESTINATIONS_NOTICE.to_owned(),
+            contents: runtime::DESTINATIONS_NOTICE.to_owned(),
         },
     ];
     if input.target.destinations == DestinationsMode::AnalyticsOption {
         files.push(GeneratedFile {
             path: "types/c15t-backend-analytics.d.ts",
-            contents: crate::contract::render_analytics_option(input.target, header),
+            contents: contract::render_analytics_option(input.target, header),
         });
     }
     files
-}
-
-/// JSON as c15t's Biome settings lay it out: tab indentation, objects one member per line,
-/// arrays on one line when they fit in the line width, and a final newline.
-pub(crate) fn pretty_json(value: &Value) -> String {
-    let mut out = String::with_capacity(512);
-    write_json(value, 0, 0, &mut out);
-    out.push('\n');
-    out
-}
-
-fn write_json(value: &Value, depth: usize, column: usize, out: &mut String) {
-    let indent = |n: usize| "\t".repeat(n);
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            out.push_str("{\n");
-            for (i, (key, member)) in map.iter().enumerate() {
-                let key = Value::String(key.clone()).to_string();
-                let prefix = format!("{}{key}: ", indent(depth + 1));
-                out.push_str(&prefix);
-                write_json(member, depth + 1, width(&prefix), out);
-                if i + 1 < map.len() {
-                    out.push(',');
-                }
-                out.push('\n');
-            }
-            out.push_str(&indent(depth));
-            out.push('}');
-        }
-        Value::Array(items) if !items.is_empty() => {
-            let inline = format!(
-                "[{}]",
-                items
-                    .iter()
-                    .map(Value::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let scalars = items.iter().all(|v| !v.is_object() && !v.is_array());
-            if scalars && column + width(&inline) < LINE_WIDTH {
-                out.push_str(&inline);
-            } else {
-                out.push_str("[\n");
-                for (i, item) in items.iter().enumerate() {
-                    out.push_str(&indent(depth + 1));
-                    write_json(item, depth + 1, (depth + 1) * INDENT_WIDTH, out);
-                    if i + 1 < items.len() {
-                        out.push(',');
-                    }
-                    out.push('\n');
-                }
-                out.push_str(&indent(depth));
-                out.push(']');
-            }
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
 }
 
 fn wrangler(
@@ -223,40 +133,6 @@ fn package_name(worker_name: &str) -> String {
     worker_name.replace('_', "-")
 }
 
-/// The project's `package.json`: the target's pinned packages plus the vendored destinations
-/// runtime (`file:vendor/c15t-destinations`), names in npm's (sorted) order.
-pub(crate) fn package_json_value(target: &TargetProfile, name: &str) -> Value {
-    let deps = |list: &[crate::target::Dependency], vendored: bool| -> Map<String, Value> {
-        let mut entries: Vec<(&str, String)> = list
-            .iter()
-            .map(|d| (d.name, d.version.to_owned()))
-            .collect();
-        if vendored {
-            entries.push((
-                DESTINATIONS_MODULE,
-                format!("file:{}", crate::runtime::VENDOR_DIR),
-            ));
-        }
-        entries.sort_by(|a, b| a.0.cmp(b.0));
-        entries
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), Value::String(v)))
-            .collect()
-    };
-    json!({
-        "name": name,
-        "private": true,
-        "type": "module",
-        "scripts": {
-            "dev": "wrangler dev",
-            "deploy": "wrangler deploy",
-            "typecheck": "tsc --noEmit",
-        },
-        "dependencies": deps(target.dependencies, true),
-        "devDependencies": deps(target.dev_dependencies, false),
-    })
-}
-
 fn package_json(input: &Input<'_>, worker_name: &str) -> String {
     pretty_json(&package_json_value(
         input.target,
@@ -269,7 +145,7 @@ fn package_json(input: &Input<'_>, worker_name: &str) -> String {
 fn package_lock(target: &TargetProfile, name: &str) -> String {
     let template = target.package_lock;
     let quoted = Value::String(name.to_owned()).to_string();
-    template.replace(crate::runtime::LOCK_NAME_PLACEHOLDER, &quoted)
+    template.replace(runtime::LOCK_NAME_PLACEHOLDER, &quoted)
 }
 
 fn tsconfig(skip_lib_check: bool) -> String {

@@ -6,9 +6,10 @@
 //! from the public registry alone. The project's `package-lock.json` comes from the target's
 //! lock file in `locks/`, resolved once by npm (`cargo xtask locks`).
 
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
-use crate::target::{DESTINATIONS_MODULE, TargetProfile};
+use crate::format::pretty_json;
+use crate::target::{DESTINATIONS_MODULE, Dependency, TargetProfile};
 
 /// The built runtime: factories, `createAnalyticsHandler` and, embedded, the browser module it
 /// serves at `{basePath}/client.js`. Imports nothing.
@@ -28,7 +29,7 @@ pub(crate) const LOCK_NAME_PLACEHOLDER: &str = "\"c15t-lock-template\"";
 
 /// `vendor/c15t-destinations/package.json`.
 pub(crate) fn vendored_package_json() -> String {
-    crate::project::pretty_json(&json!({
+    pretty_json(&json!({
         "name": DESTINATIONS_MODULE,
         "version": DESTINATIONS_VERSION,
         "private": true,
@@ -42,14 +43,46 @@ pub(crate) fn vendored_package_json() -> String {
     }))
 }
 
+/// The project's `package.json`: the target's pinned packages plus the vendored destinations
+/// runtime (`file:vendor/c15t-destinations`), names in npm's (sorted) order.
+pub(crate) fn package_json_value(target: &TargetProfile, name: &str) -> Value {
+    let deps = |list: &[Dependency], vendored: bool| -> Map<String, Value> {
+        let mut entries: Vec<(&str, String)> = list
+            .iter()
+            .map(|d| (d.name, d.version.to_owned()))
+            .collect();
+        if vendored {
+            entries.push((DESTINATIONS_MODULE, format!("file:{}", VENDOR_DIR)));
+        }
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Value::String(v)))
+            .collect()
+    };
+    json!({
+        "name": name,
+        "private": true,
+        "type": "module",
+        "scripts": {
+            "dev": "wrangler dev",
+            "deploy": "wrangler deploy",
+            "typecheck": "tsc --noEmit",
+        },
+        "dependencies": deps(target.dependencies, true),
+        "devDependencies": deps(target.dev_dependencies, false),
+    })
+}
+
 /// The files `cargo xtask locks` gives npm to resolve `target`'s lock file: the project's
-/// `package.json` (named [`LOCK_NAME_PLACEHOLDER`]) and the vendored package's.
+/// `package.json` (named `c15t-lock-template`, which each project's own name replaces) and the
+/// vendored package's.
 pub fn lock_inputs(target: &TargetProfile) -> Vec<(&'static str, String)> {
     let name = LOCK_NAME_PLACEHOLDER.trim_matches('"');
     vec![
         (
             "package.json",
-            crate::project::pretty_json(&crate::project::package_json_value(target, name)),
+            pretty_json(&package_json_value(target, name)),
         ),
         (
             "vendor/c15t-destinations/package.json",

@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use c15t_codegen::{Input, Project, TargetProfile};
+use c15t_codegen::{Project, TargetProfile};
 use c15t_model::{
     CustomerConfig, CustomerId, CustomerSpec, DestinationSpec, Environment, RawValue, SecretRef,
 };
 use c15t_secrets::{Keyring, Secret, Vault};
 use c15t_store::{ConfigChange, Revision, StoredConfig, VaultSwap};
+
+use crate::views::{AuditRecord, CustomerSummary};
 use serde::Serialize;
 
 use crate::{Control, ControlError};
@@ -217,8 +219,9 @@ pub const CUSTOMER_PAGE_MAX: u64 = 500;
 
 impl Control {
     /// Every customer, by id.
-    pub async fn customer_list(&self) -> Result<Vec<c15t_store::CustomerSummary>, ControlError> {
-        Ok(self.store.customer_list().await?)
+    pub async fn customer_list(&self) -> Result<Vec<CustomerSummary>, ControlError> {
+        let rows = self.store.customer_list().await?;
+        Ok(rows.into_iter().map(CustomerSummary::from).collect())
     }
 
     /// One page of customers in id order: at most `limit` (at most [`CUSTOMER_PAGE_MAX`]) with
@@ -227,11 +230,12 @@ impl Control {
         &self,
         after: Option<&CustomerId>,
         limit: u64,
-    ) -> Result<Vec<c15t_store::CustomerSummary>, ControlError> {
-        Ok(self
+    ) -> Result<Vec<CustomerSummary>, ControlError> {
+        let rows = self
             .store
             .customer_page(after, limit.clamp(1, CUSTOMER_PAGE_MAX))
-            .await?)
+            .await?;
+        Ok(rows.into_iter().map(CustomerSummary::from).collect())
     }
 
     /// A customer's current revision; `NotFound` if there is no such customer. Cheaper than
@@ -544,12 +548,7 @@ impl Control {
             .await?
             .ok_or_else(|| not_found(customer))?;
         let config = self.validated(&stored)?;
-        Ok(c15t_codegen::generate(&Input {
-            config: &config,
-            environment,
-            target,
-            revision: stored.revision,
-        })?)
+        self.generated(&stored, &config, environment, target)
     }
 
     /// The audit log, newest first: at most `limit` entries (at most [`AUDIT_PAGE_MAX`]).
@@ -557,7 +556,7 @@ impl Control {
         &self,
         customer: Option<&CustomerId>,
         limit: u64,
-    ) -> Result<Vec<c15t_store::AuditRecord>, ControlError> {
+    ) -> Result<Vec<AuditRecord>, ControlError> {
         self.audit_page(customer, None, limit).await
     }
 
@@ -569,9 +568,10 @@ impl Control {
         customer: Option<&CustomerId>,
         before: Option<i64>,
         limit: u64,
-    ) -> Result<Vec<c15t_store::AuditRecord>, ControlError> {
+    ) -> Result<Vec<AuditRecord>, ControlError> {
         let limit = limit.clamp(1, AUDIT_PAGE_MAX);
-        Ok(self.store.audit_page(customer, before, limit).await?)
+        let rows = self.store.audit_page(customer, before, limit).await?;
+        Ok(rows.into_iter().map(AuditRecord::from).collect())
     }
 
     pub(crate) fn validated(&self, stored: &StoredConfig) -> Result<CustomerConfig, ControlError> {

@@ -39,7 +39,7 @@ pub struct DeployReport {
     /// The drift this deploy repaired: the worker was not what had been deployed (another
     /// version, a traffic split, or no script) and now runs the configured release.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub restored_drift: Option<c15t_store::Drift>,
+    pub restored_drift: Option<c15t_model::health::Drift>,
 }
 
 /// A deployment as listings show it.
@@ -317,7 +317,7 @@ impl Control {
         &self,
         actor: &str,
         deployment: &DeploymentRecord,
-        drift: &c15t_store::Drift,
+        drift: &c15t_model::health::Drift,
     ) -> Result<(), ControlError> {
         let resource = format!(
             "customer/{}/deployment/{}",

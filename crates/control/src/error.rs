@@ -106,9 +106,9 @@ pub enum ControlError {
 impl ControlError {
     /// The database fault behind this error, if it is one an operator must fix (full,
     /// read-only, unreachable).
-    pub fn fault(&self) -> Option<c15t_store::DbFault> {
+    pub fn fault(&self) -> Option<crate::DbFault> {
         match self {
-            Self::Store(e) => e.fault(),
+            Self::Store(e) => e.fault().map(crate::DbFault::from),
             _ => None,
         }
     }

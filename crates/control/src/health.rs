@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use c15t_deploy::cloudflare::{LiveDeployment, canonical_version_id};
 use c15t_model::CustomerId;
-use c15t_store::{DeploymentRecord, Drift, DriftKind, HealthProbe, HealthRecord};
+use c15t_model::health::{Drift, DriftKind, HealthProbe, HealthRecord};
+use c15t_store::DeploymentRecord;
 use serde::Serialize;
 
 use crate::{Control, ControlError};

@@ -18,12 +18,15 @@ mod health;
 mod import;
 mod jobs;
 mod keys;
+mod operate;
 mod plan;
 mod release;
 mod rollout;
 mod routing;
+mod settings;
 mod tokens;
 mod users;
+mod views;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,11 +38,20 @@ use c15t_secrets::Keyring;
 use c15t_store::Store;
 use chrono::{DateTime, Utc};
 
+/// Runtime bundles: the c15t runtime module built once per target with esbuild and uploaded
+/// beside every managed worker (`c15tctl runtime build`).
+pub mod runtime {
+    pub use c15t_deploy::runtime::{RuntimeBuild, RuntimeBundle, RuntimeError};
+}
+
 pub use api_support::ConfigPage;
+pub use c15t_codegen::{GeneratedFile, Project, TargetProfile};
+pub use c15t_deploy::ArchiveFormat;
 pub use c15t_net::{RetrySchedule, SsrfPolicy};
 pub use c15t_secrets::Secret;
-pub use c15t_store::DbFault;
-pub use c15t_vendors::{ConnectionReport, Outcome as ConnectionOutcome, Testers, VendorOptions};
+pub use c15t_vendors::{
+    ConnectionReport, Outcome as ConnectionOutcome, Testers, VendorEndpoints, VendorOptions,
+};
 pub use config::{
     AUDIT_PAGE_MAX, CUSTOMER_PAGE_MAX, CustomerPatch, CustomerView, DestinationPatch,
     parse_setting, vault_key_database, vault_key_destination, vault_key_events_debug,
@@ -51,17 +63,20 @@ pub use health::{HealthOptions, HealthReport};
 pub use import::{ImportOutcome, SecretResolver};
 pub use jobs::{JOB_DEPLOY, JOB_NOTIFY, JOB_WEBHOOK, RunnerOptions, RunnerReport};
 pub use keys::{KeyFileOpened, RotationReport, keys_init, keys_init_for};
+pub use operate::{Database, NotReady, ProjectArchive, default_database_url, open_database};
 pub use plan::{
     Change, DeploymentSummary, EnvironmentPlan, EventForwarding, EventsState, FileChange,
     HealthSummary, PLAN_PAGE_MAX, PlanPage, SecretChange, SyncStatus, event_forwarding,
 };
-pub use release::secret_values;
+pub use release::{generate_project, secret_values};
 pub use routing::{DomainStatus, RouteStatus};
+pub use settings::{DEFAULT_CLOUDFLARE_API, DeliverySettings};
 pub use tokens::{API_TOKEN_PREFIX, CreatedToken, api_token_hash};
 pub use users::{
     NewLogin, PASSWORD_MAX, PASSWORD_MIN, SessionView, UserView, normalise_email,
     session_token_hash,
 };
+pub use views::{ApiToken, AuditChange, AuditRecord, CustomerSummary, DbFault, JobCounts};
 
 /// Source of the current time; tests pass a fixed clock.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -249,11 +264,6 @@ impl Control {
     /// The delivery options in force.
     pub fn delivery_options(&self) -> &DeliveryOptions {
         &self.delivery
-    }
-
-    /// The store, for callers that need read access the use cases do not cover.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
     }
 
     /// The destination catalogue.

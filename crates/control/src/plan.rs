@@ -9,10 +9,9 @@
 use std::collections::BTreeMap;
 
 use c15t_codegen::{Project, TargetProfile};
+use c15t_model::health::HealthRecord;
 use c15t_model::{CustomerConfig, CustomerId, Delivery, DestinationId, Environment, Strategy};
-use c15t_store::{
-    DeploymentRecord, DeploymentStatus, HealthRecord, Revision, RouteRecord, StoredConfig,
-};
+use c15t_store::{DeploymentRecord, DeploymentStatus, Revision, RouteRecord, StoredConfig};
 use serde::Serialize;
 use similar::TextDiff;
 
@@ -193,7 +192,7 @@ pub struct EnvironmentPlan {
     /// How the live worker differs from the live deployment, as the latest probe saw it
     /// (then `status` is `drifted`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub drift: Option<c15t_store::Drift>,
+    pub drift: Option<c15t_model::health::Drift>,
     /// Where the worker answers (Cloudflare deploys only): the wanted routing, the applied
     /// one and the custom domain's state; `pending` routes make the environment out of sync.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -503,7 +502,7 @@ impl Control {
             .target
             .is_cloudflare()
             .then(|| crate::routing::route_status(delivery, env.clone(), routes));
-        let project = self.generated(stored, config, env)?;
+        let project = self.generated(stored, config, env, self.target())?;
         let pending_secrets = secret_fingerprints(config, env);
         let rename_from = self
             .live_worker_name(&config.customer.id, env)

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use c15t_codegen::{Input, Project};
+use c15t_codegen::{Input, Project, TargetProfile};
 use c15t_deploy::runtime::worker_modules;
 use c15t_deploy::{Release, ReleaseFile, ReleaseMeta};
 use c15t_model::bindings::BindingOwner;
@@ -60,21 +60,34 @@ pub(crate) struct Restoration {
     pub(crate) secrets_changed: Vec<String>,
 }
 
+/// The project of `environment` generated from a validated customer config for `target`,
+/// stamped with `revision`: what `c15tctl generate` does with a local customer file (no
+/// database, no secrets), and what every use case of the control layer generates through.
+pub fn generate_project(
+    config: &CustomerConfig,
+    environment: &Environment,
+    target: &TargetProfile,
+    revision: u64,
+) -> Result<Project, ControlError> {
+    Ok(c15t_codegen::generate(&Input {
+        config,
+        environment,
+        target,
+        revision,
+    })?)
+}
+
 impl Control {
-    /// The project a deploy of `environment` would ship from `stored` (validated as
-    /// `config`), for the control plane's target profile.
+    /// The project of `environment` generated from `stored` (validated as `config`) for
+    /// `target`: the one place the control layer calls the generator.
     pub(crate) fn generated(
         &self,
         stored: &StoredConfig,
         config: &CustomerConfig,
         environment: &Environment,
+        target: &TargetProfile,
     ) -> Result<Project, ControlError> {
-        Ok(c15t_codegen::generate(&Input {
-            config,
-            environment,
-            target: self.target(),
-            revision: stored.revision,
-        })?)
+        generate_project(config, environment, target, stored.revision)
     }
 
     /// Loads, validates and generates the customer's `environment` from its current config.
@@ -94,7 +107,7 @@ impl Control {
                 resource: format!("environment `{environment}` of customer `{customer}`"),
             });
         }
-        let project = self.generated(&stored, &config, environment)?;
+        let project = self.generated(&stored, &config, environment, self.target())?;
         let fingerprints = secret_fingerprints(&config, environment);
         Ok(Prepared {
             stored,

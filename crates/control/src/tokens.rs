@@ -4,10 +4,10 @@
 //! A token is `c15t_` and 32 random bytes in base64url; only its hex SHA-256 is stored, so a
 //! copy of the database grants nothing. A token belongs to one customer and goes with it.
 
+use crate::views::ApiToken;
 use base64::Engine;
 use c15t_model::CustomerId;
 use c15t_secrets::Secret;
-use c15t_store::ApiTokenRecord;
 use sha2::{Digest, Sha256};
 
 use crate::{Control, ControlError};
@@ -24,7 +24,7 @@ pub fn api_token_hash(token: &str) -> String {
 #[derive(Debug)]
 pub struct CreatedToken {
     /// The stored token (without its hash).
-    pub record: ApiTokenRecord,
+    pub record: ApiToken,
     /// The token itself.
     pub token: Secret,
 }
@@ -76,18 +76,22 @@ impl Control {
             )
             .await?;
         tracing::info!(actor, %customer, token = record.id, "API token created");
-        Ok(CreatedToken { record, token })
+        Ok(CreatedToken {
+            record: record.into(),
+            token,
+        })
     }
 
     /// A customer's API tokens, revoked ones included, oldest first.
     pub async fn api_token_list(
         &self,
         customer: &CustomerId,
-    ) -> Result<Vec<ApiTokenRecord>, ControlError> {
+    ) -> Result<Vec<ApiToken>, ControlError> {
         if self.store.customer_get(customer).await?.is_none() {
             return Err(crate::config::not_found(customer));
         }
-        Ok(self.store.api_token_list(customer).await?)
+        let rows = self.store.api_token_list(customer).await?;
+        Ok(rows.into_iter().map(ApiToken::from).collect())
     }
 
     /// Revokes one of `customer`'s tokens (`NotFound` if it is not theirs or already revoked).
@@ -118,7 +122,7 @@ impl Control {
     pub async fn api_token_authenticate(
         &self,
         token: &str,
-    ) -> Result<Option<ApiTokenRecord>, ControlError> {
+    ) -> Result<Option<ApiToken>, ControlError> {
         if !token.starts_with(API_TOKEN_PREFIX) {
             return Ok(None);
         }
@@ -128,6 +132,6 @@ impl Control {
         self.store
             .api_token_touch(record.id, self.clock.now())
             .await?;
-        Ok(Some(record))
+        Ok(Some(record.into()))
     }
 }

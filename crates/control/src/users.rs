@@ -13,7 +13,8 @@ use std::time::Duration;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use c15t_model::CustomerId;
-use c15t_store::{NewSession, NewUser, UserRecord, UserRole};
+use c15t_model::UserRole;
+use c15t_store::{NewSession, NewUser, UserRecord};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 

@@ -62,6 +62,35 @@
 //! **Invariant:** secret values are plaintext only inside this crate and in what
 //! [`Secret::expose`] returns; no `Debug`, `Display` or error message of this crate shows a
 //! value, a private key or the fingerprint key.
+//!
+//! # Example
+//!
+//! Seal a customer's values, open them again, and fingerprint one without showing it:
+//!
+//! ```
+//! use c15t_secrets::{Keyring, Secret, Vault};
+//!
+//! let mut keyring = Keyring::generate();
+//! let mut vault = Vault::new();
+//! vault.insert("destination/meta-prod/accessToken", Secret::from("EAAB-token"));
+//! let sealed = keyring.seal(&vault)?;
+//! assert!(sealed.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+//!
+//! let opened = keyring.open(&sealed)?;
+//! let token = opened.get("destination/meta-prod/accessToken").expect("stored");
+//! assert_eq!(token.expose(), "EAAB-token");
+//! assert_eq!(format!("{token:?} {token}"), "*** ***"); // never printed
+//!
+//! // Fingerprints tell changes apart without the value, and survive key rotation.
+//! let before = keyring.fingerprint(token);
+//! keyring.begin_rotation();
+//! assert!(!keyring.sealed_to_primary(&sealed)?);
+//! let resealed = keyring.seal(&keyring.open(&sealed)?)?;
+//! keyring.finish_rotation();
+//! assert!(keyring.opens(&resealed)? && !keyring.opens(&sealed)?);
+//! assert_eq!(keyring.fingerprint(token), before);
+//! # Ok::<(), c15t_secrets::SecretsError>(())
+//! ```
 
 #![warn(missing_docs)]
 

@@ -12,8 +12,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use c15t_control::{ControlError, CustomerView, EnvironmentPlan, SyncStatus};
+use c15t_model::UserRole;
 use c15t_model::{CustomerId, DestinationSpec, Environment, Strategy};
-use c15t_store::UserRole;
 use maud::{Markup, html};
 use serde::Deserialize;
 

@@ -2,7 +2,7 @@
 //! escaping; nothing here renders a secret value.
 
 use c15t_control::SessionView;
-use c15t_store::UserRole;
+use c15t_model::UserRole;
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 

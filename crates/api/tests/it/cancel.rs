@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use c15t_api::{ApiState, OperatorToken};
 use c15t_control::{Control, DeliveryPatch, KeySource, Secret, SystemClock};
 use c15t_model::{CustomerId, DeployTarget, Strategy};
-use c15t_store::SeaStore;
+use c15t_store::{SeaStore, Store};
 use c15t_testkit::cloudflare::{FakeCloudflare, Faults};
 
 use crate::ui_browser::{customer, delivery};
@@ -23,7 +23,7 @@ async fn deploys_whose_requests_are_cancelled_still_end_exactly_once() {
     let key = dir.path().join("c15t.key");
     c15t_control::keys_init(&key).unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("c15t.db").display());
-    let store = SeaStore::connect(&url).await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(SeaStore::connect(&url).await.unwrap());
     let cloudflare = FakeCloudflare::start().await;
     cloudflare.add_account(ACCOUNT, "acme", CF_TOKEN);
     // Every Cloudflare answer is slow, so requests are cancelled mid-deploy.
@@ -33,7 +33,7 @@ async fn deploys_whose_requests_are_cancelled_still_end_exactly_once() {
         ..Faults::default()
     });
     let control = Control::new(
-        Arc::new(store),
+        Arc::clone(&store),
         KeySource::load(key).unwrap(),
         Arc::new(SystemClock),
     )
@@ -95,7 +95,7 @@ async fn deploys_whose_requests_are_cancelled_still_end_exactly_once() {
     let unfinished = loop {
         // Every detached deploy has ended (one still before its deployment record would not
         // show as unfinished yet), and none left its deployment unfinished.
-        let unfinished = control.store().deployment_unfinished().await.unwrap();
+        let unfinished = store.deployment_unfinished().await.unwrap();
         let quiet = control.detached_in_flight() == 0;
         if (quiet && unfinished.is_empty()) || Instant::now() > deadline {
             break unfinished;

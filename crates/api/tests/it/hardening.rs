@@ -191,7 +191,7 @@ async fn a_patch_that_changes_nothing_changes_nothing() {
         .await;
     assert!(strategy.status.is_success(), "{}", strategy.text());
     let before = api.fingerprint().await;
-    let jobs_before = api.control.store().job_counts().await.unwrap();
+    let jobs_before = api.control.job_counts().await.unwrap();
     for (uri, body) in [
         (META, "{}"),
         (META, r#"{"unset": ["nope"]}"#),
@@ -217,7 +217,7 @@ async fn a_patch_that_changes_nothing_changes_nothing() {
         );
     }
     assert_eq!(
-        api.control.store().job_counts().await.unwrap(),
+        api.control.job_counts().await.unwrap(),
         jobs_before,
         "a change of nothing enqueued a deploy"
     );

@@ -7,3 +7,4 @@ mod package;
 mod snapshots;
 mod support;
 mod typescript;
+mod write;

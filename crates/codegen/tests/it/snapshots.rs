@@ -1,41 +1,12 @@
 //! Snapshot tests: every fixture case's generated project, file by file, in one snapshot.
 //! A snapshot diff is an API change for everyone who commits generated output: review it so.
 
-use sha2::Digest as _;
-
 use crate::support::{Case, all_cases};
 
-/// Files that come from the target and the destinations runtime, not from the customer.
-fn is_shared(path: &str) -> bool {
-    matches!(
-        path,
-        "package-lock.json"
-            | "vendor/c15t-destinations/index.js"
-            | "vendor/c15t-destinations/NOTICE"
-    )
-}
-
+/// The whole project as `Project::snapshot` renders it (the files that come from the target and
+/// the destinations runtime, the same for every project of a target, by size and hash).
 fn check(case: &Case) {
-    let project = case.generate();
-    let mut text = format!(
-        "worker: {}\ncontent hash: {}\ninput hash: {}\n",
-        project.worker_name, project.content_hash, project.input_hash
-    );
-    for file in &project.files {
-        if is_shared(file.path) {
-            // The same for every project of a target (the lock file up to the project's name):
-            // shown by size and hash, so a snapshot stays readable.
-            let digest = sha2::Sha256::digest(file.contents.as_bytes());
-            text.push_str(&format!(
-                "\n===== {} =====\n({} bytes, sha256 {})\n",
-                file.path,
-                file.contents.len(),
-                hex::encode(&digest[..8])
-            ));
-        } else {
-            text.push_str(&format!("\n===== {} =====\n{}", file.path, file.contents));
-        }
-    }
+    let text = case.generate().snapshot();
     insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!(case.name.as_str(), text);
     });

@@ -79,7 +79,7 @@ impl Control {
             });
         };
         let config = self.validated(&stored)?;
-        let project = self.generated(&stored, &config, &payload.environment)?;
+        let project = self.generated(&stored, &config, &payload.environment, self.target())?;
         let revision = stored.revision.to_string();
         let id = MessageId::derived(&[
             payload.customer.as_str(),

@@ -1,6 +1,7 @@
 //! Destination use cases on the store: removal drops the destination's secrets from the vault,
 //! and invalid input is refused with every problem's field path and writes nothing.
 
+use c15t_store::Store as _;
 use std::collections::BTreeMap;
 
 use c15t_control::{
@@ -21,14 +22,14 @@ async fn destination_remove_drops_its_vault_entries() {
         .await
         .unwrap();
     let meta_key = vault_key_destination("meta-prod", "accessToken");
-    assert!(env.vault(&control, &cust).await.contains_key(&meta_key));
+    assert!(env.vault(&cust).await.contains_key(&meta_key));
 
     let revision = control
         .destination_remove("ops", &cust, "meta-prod", Some(1))
         .await
         .unwrap();
     assert_eq!(revision, 2);
-    let vault = env.vault(&control, &cust).await;
+    let vault = env.vault(&cust).await;
     let keys: Vec<&str> = vault.keys().map(String::as_str).collect();
     assert_eq!(
         keys,
@@ -57,7 +58,7 @@ async fn destination_remove_drops_its_vault_entries() {
         .await
         .unwrap();
     assert_eq!(revision, 3);
-    let vault = env.vault(&control, &cust).await;
+    let vault = env.vault(&cust).await;
     let keys: Vec<&str> = vault.keys().map(String::as_str).collect();
     assert_eq!(keys, [vault_key_database().as_str()]);
     assert_eq!(vault[&vault_key_database()], values["TURSO_AUTH_TOKEN"]);
@@ -73,7 +74,13 @@ async fn invalid_destination_is_refused_with_paths_and_nothing_written() {
         .import("ops", example(), &resolver(&values))
         .await
         .unwrap();
-    let before = control.store().customer_get(&cust).await.unwrap().unwrap();
+    let before = env
+        .store()
+        .await
+        .customer_get(&cust)
+        .await
+        .unwrap()
+        .unwrap();
     let audit_before = control.audit(None, 100).await.unwrap();
 
     let mut settings = BTreeMap::new();
@@ -107,7 +114,13 @@ async fn invalid_destination_is_refused_with_paths_and_nothing_written() {
     assert!(paths.contains(&"destinations[3].environment"), "{paths:?}");
     assert!(!err.to_string().contains("never-stored-token"), "{err}");
 
-    let after = control.store().customer_get(&cust).await.unwrap().unwrap();
+    let after = env
+        .store()
+        .await
+        .customer_get(&cust)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after, before, "a refused change was written");
     assert_eq!(control.audit(None, 100).await.unwrap(), audit_before);
 }
@@ -187,5 +200,5 @@ async fn edits_that_touch_no_secret_never_decrypt_the_vault() {
             .is_err()
     );
     // The vault is untouched: every secret still opens with the real key.
-    assert_eq!(env.vault(&control, &cust).await.len(), 3);
+    assert_eq!(env.vault(&cust).await.len(), 3);
 }

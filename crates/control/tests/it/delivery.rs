@@ -1,6 +1,7 @@
 //! The config-change flow end to end: strategies, the job runner, deploys to the fake
 //! Cloudflare, plan/diff, rollback, webhooks and health, on SQLite and PostgreSQL.
 
+use c15t_store::Store as _;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -359,8 +360,9 @@ async fn notify_strategy_sends_signed_worker_config_updates_and_410_disables() {
                 .ends_with("/api/control-plane/customers/cust_abc123/worker-config")
         );
     }
-    let log = control
+    let log = env
         .store()
+        .await
         .webhook_delivery_list(&cust, 10)
         .await
         .unwrap();
@@ -408,13 +410,13 @@ async fn failures_retry_on_schedule_and_end_as_failed_deployments() {
         .unwrap();
     for round in 0..20 {
         run_once(&control, &format!("f{round}")).await;
-        let counts = control.store().job_counts().await.unwrap();
+        let counts = control.job_counts().await.unwrap();
         if counts.pending == 0 && counts.running == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let counts = control.store().job_counts().await.unwrap();
+    let counts = control.job_counts().await.unwrap();
     assert_eq!((counts.failed, counts.pending), (2, 0), "{counts:?}");
     let production = Environment::new("production").unwrap();
     let deployments = control
@@ -505,7 +507,7 @@ async fn health_probes_live_workers() {
     // The workers.dev URL does not resolve here; point the live deployment at a local
     // "worker" instead: the receiver answers 200 like c15t's /status.
     let worker = WebhookReceiver::start(Vec::new()).await;
-    let store = control.store();
+    let store = &env.store().await;
     store
         .deployment_update(
             deployed.deployment.id,
@@ -694,8 +696,8 @@ async fn rollback_with_ids(forms: c15t_testkit::cloudflare::IdForms, legacy: boo
         Some(v1.as_str())
     );
     if legacy {
-        control
-            .store()
+        env.store()
+            .await
             .deployment_update(
                 first.deployment.id,
                 c15t_store::DeploymentUpdate {
@@ -776,7 +778,7 @@ fn unfinished_deployment(job_id: Option<i64>) -> c15t_store::NewDeployment {
 async fn the_reaper_fails_deployments_whose_runner_is_gone() {
     let env = TestEnv::sqlite();
     let control = env.control().await;
-    let store = control.store();
+    let store = &env.store().await;
     // The harness's clock says 2026-01-01 12:00 UTC.
     let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z")
         .unwrap()

@@ -1,6 +1,7 @@
 //! Test environments: a key file and a database (a SQLite file, or a fresh PostgreSQL database
 //! dropped when the test ends) in a temporary directory, and `Control`s wired to them.
 
+use c15t_store::Store as _;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -78,8 +79,8 @@ impl TestEnv {
     }
 
     /// A customer's vault, opened with the key file as it is now, as plain key/value pairs.
-    pub async fn vault(&self, control: &Control, id: &CustomerId) -> BTreeMap<String, String> {
-        let stored = control.store().customer_get(id).await.unwrap().unwrap();
+    pub async fn vault(&self, id: &CustomerId) -> BTreeMap<String, String> {
+        let stored = self.store().await.customer_get(id).await.unwrap().unwrap();
         let ciphertext = stored.vault.expect("the customer has a vault");
         plain(&self.keyring().open(&ciphertext).unwrap())
     }

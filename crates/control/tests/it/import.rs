@@ -3,6 +3,7 @@
 
 use c15t_control::{ImportOutcome, vault_key_database, vault_key_destination};
 use c15t_model::{RawValue, SecretRef};
+use c15t_store::Store as _;
 
 use crate::harness::{TestEnv, example, id, resolver, secrets};
 
@@ -28,7 +29,13 @@ async fn import_twice_is_unchanged_and_writes_no_audit_entry() {
     let audit = control.audit(None, 100).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].action, "customer.import");
-    let stored = control.store().customer_get(&cust).await.unwrap().unwrap();
+    let stored = env
+        .store()
+        .await
+        .customer_get(&cust)
+        .await
+        .unwrap()
+        .unwrap();
 
     let second = control
         .import("ops", example(), &resolver(&values))
@@ -36,11 +43,17 @@ async fn import_twice_is_unchanged_and_writes_no_audit_entry() {
         .unwrap();
     assert_eq!(second, ImportOutcome::Unchanged { revision: 1 });
     assert_eq!(control.audit(None, 100).await.unwrap(), audit);
-    let again = control.store().customer_get(&cust).await.unwrap().unwrap();
+    let again = env
+        .store()
+        .await
+        .customer_get(&cust)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again, stored, "an unchanged import rewrote the customer");
 
     // Every value went to the vault, under its documented key.
-    let vault = env.vault(&control, &cust).await;
+    let vault = env.vault(&cust).await;
     assert_eq!(vault[&vault_key_database()], values["TURSO_AUTH_TOKEN"]);
     assert_eq!(
         vault[&vault_key_destination("meta-prod", "accessToken")],
@@ -89,7 +102,7 @@ async fn changed_secret_value_updates_and_changes_its_fingerprint_only() {
         stored_ref(&before.database.auth_token),
         stored_ref(&after.database.auth_token)
     );
-    let vault = env.vault(&control, &cust).await;
+    let vault = env.vault(&cust).await;
     assert_eq!(
         vault[&vault_key_destination("meta-prod", "accessToken")],
         "a-rotated-meta-token"

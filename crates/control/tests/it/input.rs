@@ -213,7 +213,7 @@ async fn a_change_of_nothing_writes_nothing(env: &TestEnv) {
         .unwrap();
     let before = control.customer_show(&cust).await.unwrap().revision;
     let audit = control.audit(Some(&cust), 1000).await.unwrap().len();
-    let jobs = control.store().job_counts().await.unwrap();
+    let jobs = control.job_counts().await.unwrap();
     let unchanged = [
         DestinationPatch::default(),
         DestinationPatch {
@@ -239,7 +239,7 @@ async fn a_change_of_nothing_writes_nothing(env: &TestEnv) {
     assert_eq!(revision, before);
     assert_eq!(control.customer_show(&cust).await.unwrap().revision, before);
     assert_eq!(control.audit(Some(&cust), 1000).await.unwrap().len(), audit);
-    assert_eq!(control.store().job_counts().await.unwrap(), jobs);
+    assert_eq!(control.job_counts().await.unwrap(), jobs);
     let stale = control
         .customer_edit("test", &cust, CustomerPatch::default(), Some(before + 5))
         .await;

@@ -16,6 +16,7 @@ mod harness;
 mod import;
 mod input;
 mod keys;
+mod layers;
 mod rollout;
 mod rotation;
 mod worker_names;

@@ -2,6 +2,7 @@
 //! probed through a version override, moved through its steps, and put out of traffic at
 //! once when a probe fails.
 
+use c15t_store::Store as _;
 use std::time::{Duration, Instant};
 
 use c15t_control::{Control, ControlError, DestinationPatch, HealthGate};
@@ -247,7 +248,7 @@ async fn the_split_of_a_rollout_whose_runner_is_gone_is_undone_by_the_reaper() {
         .await
         .unwrap();
     assert!(split.status().is_success());
-    let store = control.store();
+    let store = &env.store().await;
     let live = store
         .deployment_live(Some(&cust))
         .await

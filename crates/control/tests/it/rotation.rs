@@ -1,6 +1,7 @@
 //! Key rotation: an interrupted rotation (new key saved, only some vaults re-sealed) resumes,
 //! and afterwards every vault opens with the final key file alone, with every value intact.
 
+use c15t_store::Store as _;
 use std::collections::BTreeMap;
 
 use c15t_control::{ImportOutcome, KeySource};
@@ -24,7 +25,7 @@ async fn interrupted_rotation_resumes_and_loses_nothing() {
     }
     let mut before = BTreeMap::new();
     for cust in &customers {
-        before.insert(cust.clone(), env.vault(&control, cust).await);
+        before.insert(cust.clone(), env.vault(cust).await);
     }
     let old = env.keyring();
 
@@ -32,7 +33,7 @@ async fn interrupted_rotation_resumes_and_loses_nothing() {
     let mut rotating = Keyring::load(&env.key_path()).unwrap();
     rotating.begin_rotation();
     rotating.save(&env.key_path()).unwrap();
-    let store = control.store();
+    let store = &env.store().await;
     let first = store.customer_get(&customers[0]).await.unwrap().unwrap();
     let ciphertext = first.vault.unwrap();
     let resealed = rotating.seal(&rotating.open(&ciphertext).unwrap()).unwrap();
@@ -45,7 +46,7 @@ async fn interrupted_rotation_resumes_and_loses_nothing() {
 
     // Meanwhile every vault still opens with the key file as it is.
     for cust in &customers {
-        assert_eq!(env.vault(&control, cust).await, before[cust]);
+        assert_eq!(env.vault(cust).await, before[cust]);
     }
 
     let report = env.control().await.keys_rotate("ops").await.unwrap();

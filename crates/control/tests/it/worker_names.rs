@@ -1,6 +1,7 @@
 //! Worker names: DNS-safe names claimed once per customer environment, and the rename of a
 //! worker deployed under the first rule's name (`c15t-cust_abc123`), health-gated.
 
+use c15t_store::Store as _;
 use std::time::Duration;
 
 use c15t_control::{Control, ControlError, DeliveryPatch, HealthGate, HealthOptions, Secret};
@@ -109,10 +110,10 @@ pub(crate) async fn raw_upload(cf: &FakeCloudflare, name: &str, agent: &str) -> 
 
 /// A worker as an installation from before the rule change left it: uploaded under the first
 /// rule's name, with the store recording that name live.
-async fn legacy_worker(control: &Control, cf: &FakeCloudflare) {
+async fn legacy_worker(env: &TestEnv, cf: &FakeCloudflare) {
     raw_upload(cf, LEGACY, "c15t-control-plane/0.1").await;
-    control
-        .store()
+    env.store()
+        .await
         .worker_name_live(
             &id("cust_abc123"),
             &Environment::production(),
@@ -131,7 +132,7 @@ async fn a_worker_under_its_first_name_is_renamed_once_the_new_one_is_healthy() 
     let control = control_on(&env, &cf).await;
     let cust = id("cust_abc123");
     let production = Environment::production();
-    legacy_worker(&control, &cf).await;
+    legacy_worker(&env, &cf).await;
 
     let plan = control.plan(&cust, Some(&production)).await.unwrap();
     assert_eq!(plan[0].worker_name, CURRENT);
@@ -196,7 +197,7 @@ async fn a_worker_under_its_first_name_is_renamed_once_the_new_one_is_healthy() 
     assert!(cf.script(ACCOUNT, CURRENT).is_some());
     let plan = control.plan(&cust, Some(&production)).await.unwrap();
     assert_eq!(plan[0].rename_from, None);
-    let names = control.store().worker_names(&cust).await.unwrap();
+    let names = env.store().await.worker_names(&cust).await.unwrap();
     let live: Vec<_> = names
         .iter()
         .filter(|n| n.live)
