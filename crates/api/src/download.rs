@@ -17,10 +17,25 @@ use c15t_control::ArchiveFormat;
 use c15t_model::{CustomerId, Environment};
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
 
 use crate::auth::Scoped;
 use crate::cache::{Entry, Snapshot};
+use crate::v1::EnvironmentParam;
 use crate::{ApiError, ApiState, ErrorBody, Query};
+
+crate::v1::resource!(worker_config, worker_config_seed_path, worker_project);
+
+/// The `{customerId}` of a download's path, with the model's pattern (see
+/// [`crate::v1::CustomerPath`]).
+#[derive(Debug)]
+struct DownloadCustomer;
+
+impl IntoParams for DownloadCustomer {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![crate::v1::customer_id_parameter("The customer's id")]
+    }
+}
 
 /// Which environment to generate for.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -28,8 +43,8 @@ use crate::{ApiError, ApiState, ErrorBody, Query};
 #[serde(deny_unknown_fields)]
 pub struct WorkerConfigQuery {
     /// The environment (default `production`).
-    #[param(pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,15}[a-z0-9])?$")]
-    pub environment: Option<String>,
+    #[param(inline)]
+    pub environment: Option<EnvironmentParam>,
 }
 
 /// Which environment and archive format.
@@ -38,15 +53,15 @@ pub struct WorkerConfigQuery {
 #[serde(deny_unknown_fields)]
 pub struct ProjectQuery {
     /// The environment (default `production`).
-    #[param(pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,15}[a-z0-9])?$")]
-    pub environment: Option<String>,
+    #[param(inline)]
+    pub environment: Option<EnvironmentParam>,
     /// `tar.gz` (default; `tgz` is read the same) or `zip`.
     #[param(pattern = r"^(?:tar\.gz|tgz|zip)$")]
     pub format: Option<String>,
 }
 
-fn environment(text: Option<&str>) -> Result<Environment, ApiError> {
-    match text {
+fn environment(text: Option<&EnvironmentParam>) -> Result<Environment, ApiError> {
+    match text.map(EnvironmentParam::as_str) {
         None => Ok(Environment::production()),
         Some(text) => Environment::new(text)
             .map_err(|e| ApiError::invalid_parameter("environment", e.to_string())),
@@ -135,7 +150,7 @@ async fn entry(
 /// The generated worker entry (`src/index.ts`) of a customer, for CI:
 /// `curl -H "Authorization: Bearer $TOKEN" .../worker-config > src/index.ts`.
 #[utoipa::path(get, path = "/api/control-plane/customers/{customerId}/worker-config", tag = "downloads",
-    params(("customerId" = String, Path, description = "The customer's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), WorkerConfigQuery,
+    params(DownloadCustomer, WorkerConfigQuery,
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
     responses(
         (status = 200, description = "The entry file", content_type = "text/typescript", body = String,
@@ -151,7 +166,7 @@ pub async fn worker_config(
     Query(query): Query<WorkerConfigQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let env = environment(query.environment.as_deref())?;
+    let env = environment(query.environment.as_ref())?;
     let entry = entry(&state, &id, &env).await?;
     let filename = format!("c15t-worker-{id}.ts");
     // Exactly the seed's media type (TypeScript source is UTF-8).
@@ -207,7 +222,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 /// The same download at the path of the seed's CI recipe
 /// (`curl -H "Authorization: Bearer $TOKEN" https://<host>/customers/<id>/worker-config`).
 #[utoipa::path(get, path = "/customers/{customerId}/worker-config", tag = "downloads",
-    params(("customerId" = String, Path, description = "The customer's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), WorkerConfigQuery,
+    params(DownloadCustomer, WorkerConfigQuery,
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
     responses(
         (status = 200, description = "The entry file", content_type = "text/typescript", body = String,
@@ -228,7 +243,7 @@ pub async fn worker_config_seed_path(
 
 /// The whole generated project as an archive (`.tar.gz` or `.zip`); never holds secrets.
 #[utoipa::path(get, path = "/api/control-plane/customers/{customerId}/worker-project", tag = "downloads",
-    params(("customerId" = String, Path, description = "The customer's id", pattern = r"^[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?$"), ProjectQuery,
+    params(DownloadCustomer, ProjectQuery,
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
     responses(
         (status = 200, description = "The archive: `tar.gz` (the default) or `zip`",
@@ -245,7 +260,7 @@ pub async fn worker_project(
     Query(query): Query<ProjectQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let env = environment(query.environment.as_deref())?;
+    let env = environment(query.environment.as_ref())?;
     let format = match query.format.as_deref() {
         None | Some("tar.gz" | "tgz") => ArchiveFormat::TarGz,
         Some("zip") => ArchiveFormat::Zip,

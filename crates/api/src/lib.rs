@@ -18,7 +18,6 @@
 pub mod auth;
 pub mod cache;
 pub mod download;
-pub mod dto;
 mod error;
 mod json;
 pub mod ops;
@@ -36,7 +35,7 @@ use axum::http::header::CONTENT_LENGTH;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
 use c15t_control::Control;
 use c15t_model::CustomerId;
 use serde::de::DeserializeOwned;
@@ -327,8 +326,6 @@ impl utoipa::Modify for HeadersNotNull {
     }
 }
 
-/// `DestinationCreate` names each destination kind's settings (see
-/// [`dto::destination_create_by_kind`]).
 /// Every operation may answer 400 (an id in the path that is not well formed, two
 /// `Authorization` headers), 429 (the token's rate limit) and 503 (a database fault):
 /// documented here once for the operations that do not list them.
@@ -415,6 +412,8 @@ impl utoipa::Modify for BadRequests {
     }
 }
 
+/// `DestinationCreate` names each destination kind's settings (see
+/// [`v1::destinations::destination_create_by_kind`]).
 struct DestinationKinds;
 
 impl utoipa::Modify for DestinationKinds {
@@ -425,7 +424,7 @@ impl utoipa::Modify for DestinationKinds {
         if let Some(base) = components.schemas.remove("DestinationCreate") {
             components.schemas.insert(
                 "DestinationCreate".to_owned(),
-                dto::destination_create_by_kind(base).into(),
+                v1::destinations::destination_create_by_kind(base).into(),
             );
         }
     }
@@ -446,21 +445,6 @@ impl utoipa::Modify for DestinationKinds {
             bodies must not repeat a key in any object (400 `duplicate_key`). Text fields \
             refuse control characters (422). Secrets are write-only."
     ),
-    paths(
-        v1::catalogue,
-        v1::customer_list, v1::customer_create, v1::customer_get, v1::customer_update,
-        v1::customer_delete,
-        v1::destination_list, v1::destination_create, v1::destination_get,
-        v1::destination_update, v1::destination_delete, v1::destination_enable,
-        v1::destination_disable, v1::destination_test,
-        v1::plan, v1::fleet_plan, v1::deploy, v1::deployment_list, v1::deployment_get,
-        v1::deployment_files, v1::rollback, v1::health,
-        v1::delivery_get, v1::delivery_update, v1::strategy_set,
-        v1::customer_audit, v1::audit,
-        v1::token_list, v1::token_create, v1::token_revoke,
-        download::worker_config, download::worker_config_seed_path, download::worker_project,
-    ),
-    modifiers(&Security, &HeadersNotNull, &DestinationKinds, &BadRequests),
     tags(
         (name = "customers", description = "Customers (list, create and delete: operators only)"),
         (name = "destinations", description = "A customer's analytics destinations"),
@@ -474,9 +458,28 @@ impl utoipa::Modify for DestinationKinds {
 )]
 struct ApiDoc;
 
+/// Every route the document describes, each with its operation: the resources of
+/// [`v1`] and the seed's [`download`]s.
+fn routes() -> v1::Routes {
+    v1::routes().merge(download::routes())
+}
+
+/// The whole document around `operations` (the routes' operations and schemas): the API's
+/// description and tags, then the modifiers that see every operation.
+fn document(operations: OpenApi) -> OpenApi {
+    let mut document = ApiDoc::openapi();
+    document.merge(operations);
+    let modifiers: [&dyn utoipa::Modify; 4] =
+        [&Security, &HeadersNotNull, &DestinationKinds, &BadRequests];
+    for modifier in modifiers {
+        modifier.modify(&mut document);
+    }
+    document
+}
+
 /// The OpenAPI 3.1 document of the API, as committed in `docs/openapi.json`.
 pub fn openapi() -> OpenApi {
-    ApiDoc::openapi()
+    document(routes().into_parts().1)
 }
 
 /// The committed form of [`openapi`]: pretty JSON with a final newline.
@@ -515,110 +518,23 @@ pub fn router(state: ApiState) -> Router {
             }
         });
     }
-    let mut document = openapi();
+    let (api_routes, operations) = routes().into_parts();
+    let whole = document(operations);
+    let mut served = whole.clone();
     if let Some(url) = &state.inner.public_base_url {
-        document.servers = Some(vec![utoipa::openapi::Server::new(url.clone())]);
+        served.servers = Some(vec![utoipa::openapi::Server::new(url.clone())]);
     }
     let served = Arc::new(
-        document
+        served
             .to_pretty_json()
             .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")),
     );
-    let api = Router::new()
-        .route("/api/v1/catalogue", get(v1::catalogue))
-        .route(
-            "/api/v1/customers",
-            get(v1::customer_list).post(v1::customer_create),
-        )
-        .route(
-            "/api/v1/customers/{customerId}",
-            get(v1::customer_get)
-                .patch(v1::customer_update)
-                .delete(v1::customer_delete),
-        )
-        .route(
-            "/api/v1/customers/{customerId}/destinations",
-            get(v1::destination_list).post(v1::destination_create),
-        )
-        .route(
-            "/api/v1/customers/{customerId}/destinations/{destinationId}",
-            get(v1::destination_get)
-                .patch(v1::destination_update)
-                .delete(v1::destination_delete),
-        )
-        .route(
-            "/api/v1/customers/{customerId}/destinations/{destinationId}/test",
-            post(v1::destination_test),
-        )
-        .route(
-            "/api/v1/customers/{customerId}/destinations/{destinationId}/enable",
-            post(v1::destination_enable),
-        )
-        .route(
-            "/api/v1/customers/{customerId}/destinations/{destinationId}/disable",
-            post(v1::destination_disable),
-        )
-        .route("/api/v1/customers/{customerId}/plan", get(v1::plan))
-        .route("/api/v1/plan", get(v1::fleet_plan))
-        .route(
-            "/api/v1/customers/{customerId}/environments/{environment}/deploy",
-            post(v1::deploy),
-        )
-        .route(
-            "/api/v1/customers/{customerId}/deployments",
-            get(v1::deployment_list),
-        )
-        .route(
-            "/api/v1/customers/{customerId}/deployments/{deploymentId}",
-            get(v1::deployment_get),
-        )
-        .route(
-            "/api/v1/customers/{customerId}/deployments/{deploymentId}/files",
-            get(v1::deployment_files),
-        )
-        .route(
-            "/api/v1/customers/{customerId}/deployments/{deploymentId}/rollback",
-            post(v1::rollback),
-        )
-        .route("/api/v1/customers/{customerId}/health", get(v1::health))
-        .route(
-            "/api/v1/customers/{customerId}/delivery",
-            get(v1::delivery_get).patch(v1::delivery_update),
-        )
-        .route(
-            "/api/v1/customers/{customerId}/strategy",
-            put(v1::strategy_set),
-        )
-        .route(
-            "/api/v1/customers/{customerId}/audit",
-            get(v1::customer_audit),
-        )
-        .route("/api/v1/audit", get(v1::audit))
-        .route(
-            "/api/v1/customers/{customerId}/tokens",
-            get(v1::token_list).post(v1::token_create),
-        )
-        .route(
-            "/api/v1/customers/{customerId}/tokens/{tokenId}",
-            delete(v1::token_revoke),
-        )
-        .route(
-            "/api/control-plane/customers/{customerId}/worker-config",
-            get(download::worker_config),
-        )
-        .route(
-            "/customers/{customerId}/worker-config",
-            get(download::worker_config_seed_path),
-        )
-        .route(
-            "/api/control-plane/customers/{customerId}/worker-project",
-            get(download::worker_project),
-        )
+    let api = api_routes
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(limit_body))
         .with_state(state);
     use utoipa_scalar::Servable as _;
-    let docs: Router = utoipa_scalar::Scalar::with_url("/api/docs", openapi()).into();
+    let docs: Router = utoipa_scalar::Scalar::with_url("/api/docs", whole).into();
     api.route(
         "/api/openapi.json",
         get(move || {
