@@ -146,7 +146,7 @@ async fn serve(config: Config, metrics: Metrics) -> anyhow::Result<()> {
         );
     }
 
-    let ui = c15t_api::ui::router(c15t_api::ui::UiState::new(
+    let ui = c15t_ui::router(c15t_ui::UiState::new(
         control.clone(),
         config.public_url.as_deref().unwrap_or("http://localhost"),
     ));

@@ -22,7 +22,6 @@ mod error;
 mod json;
 pub mod ops;
 mod rate;
-pub mod ui;
 pub mod v1;
 
 pub use rate::{RateLimit, RateLimits};

@@ -6,7 +6,7 @@
 //! random CSRF synchronizer token that every form and htmx request must send back.
 //!
 //! Slowing down repeated failed logins is the HTTP layer's job (it knows the client address);
-//! see `c15t_api::ui`.
+//! see `c15t_ui`.
 
 use std::time::Duration;
 

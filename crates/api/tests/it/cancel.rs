@@ -11,7 +11,7 @@ use c15t_model::{CustomerId, DeployTarget, Strategy};
 use c15t_store::{SeaStore, Store};
 use c15t_testkit::cloudflare::{FakeCloudflare, Faults};
 
-use crate::ui_browser::{customer, delivery};
+use crate::fixtures::{customer, delivery};
 
 const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
 const CF_TOKEN: &str = "cf-token-cancel-test";

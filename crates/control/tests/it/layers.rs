@@ -1,5 +1,5 @@
-//! The layering the architecture page promises, checked on the manifests: the HTTP layer and
-//! the binaries reach the lower crates only through `c15t-control`, and `c15t-vendors` builds
+//! The layering the architecture page promises, checked on the manifests: the HTTP layer, the
+//! admin UI and the binaries reach the lower crates only through `c15t-control`, and `c15t-vendors` builds
 //! neither the deployers nor the generator.
 
 use std::collections::BTreeSet;
@@ -39,7 +39,11 @@ fn the_http_layer_and_the_binaries_depend_on_control_and_model_only() {
     );
     assert_eq!(
         c15t_dependencies("bins/server/Cargo.toml"),
-        set(&["c15t-api", "c15t-control", "c15t-model"])
+        set(&["c15t-api", "c15t-control", "c15t-model", "c15t-ui"])
+    );
+    assert_eq!(
+        c15t_dependencies("crates/ui/Cargo.toml"),
+        set(&["c15t-control", "c15t-model"])
     );
 }
 

@@ -5,8 +5,8 @@ use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-const HTMX: &[u8] = include_bytes!("../../assets/htmx.min.js");
-const CSS: &str = include_str!("../../assets/ui.css");
+const HTMX: &[u8] = include_bytes!("../assets/htmx.min.js");
+const CSS: &str = include_str!("../assets/ui.css");
 
 /// `GET /ui/assets/{file}`.
 pub(super) async fn serve(Path(file): Path<String>) -> Response {

@@ -2,7 +2,7 @@
 //! `/ui` by the server itself. No JavaScript framework and no Node build step: the stylesheet
 //! and htmx are embedded in the binary.
 //!
-//! Mount it with [`router`]: `app.merge(c15t_api::ui::router(UiState::new(control, &public_url)))`,
+//! Mount it with [`router`]: `app.merge(c15t_ui::router(UiState::new(control, &public_url)))`,
 //! served with `into_make_service_with_connect_info::<SocketAddr>()` so that failed logins are
 //! also counted per client address (without it they are counted per email only).
 //!

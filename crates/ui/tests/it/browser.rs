@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use c15t_api::ui::{UiState, router, throttle::LoginThrottle};
 use c15t_control::{
     Control, DeliveryPatch, KeySource, Secret, SystemClock, Testers, VendorOptions,
 };
@@ -23,6 +22,7 @@ use c15t_store::{SeaStore, UserRole};
 use c15t_testkit::cloudflare::FakeCloudflare;
 use c15t_testkit::vendors::FakeVendors;
 use c15t_testkit::webdriver::{Chromedriver, Client, Element};
+use c15t_ui::{UiState, router, throttle::LoginThrottle};
 
 const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
 const CF_TOKEN: &str = "cf-token-ui-test";
