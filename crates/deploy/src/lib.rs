@@ -24,6 +24,7 @@ pub mod cloudflare;
 mod deployer;
 mod error;
 mod file;
+pub mod gitops;
 mod path;
 mod release;
 pub mod runtime;

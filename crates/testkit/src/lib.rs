@@ -7,6 +7,8 @@
 //!
 //! - [`cloudflare`]: the Cloudflare Workers API (scripts, versions, deployments, secrets,
 //!   subdomains), with rate limiting and fault injection.
+//! - [`github`]: the GitHub REST API's Git database (blobs, trees, commits, refs) and pull
+//!   requests, backed by a real bare git repository, with rate limits and fault injection.
 //! - [`libsql`]: Turso's libSQL server (Hrana over HTTP, JSON) backed by a real SQLite file,
 //!   and c15t's own migrator run against it.
 //! - [`postgres`]: a fresh PostgreSQL database per test on the local server.
@@ -22,6 +24,7 @@
 
 pub mod assets;
 pub mod cloudflare;
+pub mod github;
 pub mod libsql;
 pub mod postgres;
 pub mod vendors;

@@ -4,6 +4,7 @@ mod archive;
 mod cloudflare;
 mod events;
 mod file;
+mod gitops;
 mod release;
 mod runtime;
 mod subjects;

@@ -1,4 +1,5 @@
 //! Integration tests of c15t-testkit's fakes, driven over real HTTP.
 
 mod cloudflare;
+mod github;
 mod libsql;
