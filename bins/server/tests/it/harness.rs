@@ -250,6 +250,20 @@ impl Server {
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().join("\n")
     }
+
+    /// The log once it contains `needle` (lines reach it through a pipe and a reader thread,
+    /// so a line the server wrote before answering may arrive after the answer), or as it is
+    /// after 10 s.
+    pub async fn logs_containing(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.logs();
+            if logs.contains(needle) || Instant::now() > deadline {
+                return logs;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 impl Drop for Server {

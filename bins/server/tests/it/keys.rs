@@ -169,7 +169,9 @@ async fn readyz_is_503_when_the_latest_vault_does_not_open() {
         readyz.text().await.unwrap(),
         "not ready: the key file does not open the stored vaults\n"
     );
-    let logs = server.logs();
+    let logs = server
+        .logs_containing("restart after `c15tctl keys rotate`")
+        .await;
     assert!(
         logs.contains("restart after `c15tctl keys rotate`"),
         "{logs}"
