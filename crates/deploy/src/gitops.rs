@@ -15,6 +15,7 @@
 //! **Invariant:** the credential is sent only in the `Authorization` header and is scrubbed from
 //! every error message, should a server echo it.
 
+pub mod body;
 pub mod github;
 
 use std::collections::BTreeMap;
