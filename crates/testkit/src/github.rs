@@ -103,6 +103,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::fault::DropConnection;
+
 /// The repository [`FakeGitHub::start`] serves.
 pub const DEFAULT_REPO: &str = "acme/site";
 
@@ -242,17 +244,6 @@ impl Drop for FakeGitHub {
         self.accept.abort();
     }
 }
-
-#[derive(Debug)]
-struct DropConnection;
-
-impl fmt::Display for DropConnection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("connection dropped by fault injection")
-    }
-}
-
-impl std::error::Error for DropConnection {}
 
 #[derive(Debug)]
 struct State {

@@ -24,6 +24,7 @@
 
 pub mod assets;
 pub mod cloudflare;
+mod fault;
 pub mod github;
 pub mod libsql;
 pub mod postgres;

@@ -24,6 +24,8 @@ use tokio::task::JoinHandle;
 use super::api::{self, ApiError, Call, Reply, State, code, lock};
 use super::model::{Faults, IdForms, RateLimit, RecordedRequest, Script};
 
+use crate::fault::DropConnection;
+
 /// The path prefix of every route, as in `https://api.cloudflare.com/client/v4`.
 const PREFIX: &str = "/client/v4/";
 
@@ -53,19 +55,6 @@ impl Drop for FakeCloudflare {
         self.accept.abort();
     }
 }
-
-/// The answer is lost: hyper closes the connection without writing a response when the
-/// service fails.
-#[derive(Debug)]
-struct DropConnection;
-
-impl fmt::Display for DropConnection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("connection dropped by fault injection")
-    }
-}
-
-impl std::error::Error for DropConnection {}
 
 impl FakeCloudflare {
     /// Starts the fake on `127.0.0.1` with an ephemeral port.
